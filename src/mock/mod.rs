@@ -1,0 +1,17 @@
+//! The in-process OrderService: [`OrderMock`] and its builder.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use orders_testkit::OrderMock;
+//! use orders_testkit::pb::GetOrderRequest;
+//!
+//! let mock = OrderMock::start().await;
+//! let mut client = mock.client();
+//! let err = client.get_order(GetOrderRequest { order_id: "nope".into() }).await.unwrap_err();
+//! assert_eq!(err.code(), tonic::Code::NotFound);
+//! # }
+//! ```
+
+mod order_mock;
+
+pub use order_mock::{OrderMock, OrderMockBuilder};

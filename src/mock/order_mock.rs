@@ -1,0 +1,226 @@
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::Routes;
+use tonic::transport::Channel;
+use tonic_health::pb::health_client::HealthClient;
+use tower::Layer;
+
+use crate::catch_panic::CatchPanicLayer;
+use crate::health::{HealthReporter, ServingStatus};
+use crate::model::Store;
+use crate::pb::SERVICE_NAME;
+use crate::pb::order_service_client::OrderServiceClient;
+use crate::pb::order_service_server::OrderServiceServer;
+use crate::service::{ReferenceService, ServiceConfig};
+use crate::transport::{DuplexConnector, ServerTasks, TaskMonitor, duplex_connector};
+
+/// A faithful, in-memory `orders.v1.OrderService`, served in process over
+/// `tokio::io::duplex` (no port), with `grpc.health.v1.Health` and server
+/// reflection beside it.
+///
+/// Every mock is independent: its own store, health and tasks. Dropping it
+/// stops every task it started; clients made from it then fail with
+/// `UNAVAILABLE`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use orders_testkit::OrderMock;
+/// use orders_testkit::pb::{CreateOrderRequest, GetOrderRequest, LineItem, OrderStatus};
+///
+/// let mock = OrderMock::start().await;
+/// let mut orders = mock.client();
+/// let created = orders
+///     .create_order(CreateOrderRequest {
+///         customer_id: "cust-1".into(),
+///         items: vec![LineItem { product_id: "p1".into(), quantity: 2, price_cents: 1999 }],
+///         shipping_address: None,
+///     })
+///     .await
+///     .unwrap()
+///     .into_inner();
+/// let order = orders
+///     .get_order(GetOrderRequest { order_id: created.order_id })
+///     .await
+///     .unwrap()
+///     .into_inner();
+/// assert_eq!(order.status(), OrderStatus::Pending);
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct OrderMock {
+    store: Arc<Store>,
+    health: HealthReporter,
+    connector: DuplexConnector,
+    channel: Channel,
+    local_addr: Option<SocketAddr>,
+    tasks: ServerTasks,
+}
+
+/// Settings for an [`OrderMock`], from [`OrderMock::builder`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use std::time::Duration;
+/// let mock = orders_testkit::OrderMock::builder()
+///     .fail_fast(Duration::from_millis(50))
+///     .start()
+///     .await;
+/// # drop(mock);
+/// # }
+/// ```
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct OrderMockBuilder {
+    config: ServiceConfig,
+}
+
+impl OrderMockBuilder {
+    /// D-2: calls with less than `threshold` of their deadline left fail at
+    /// once with `DEADLINE_EXCEEDED`. Zero turns it off (the default).
+    pub fn fail_fast(mut self, threshold: Duration) -> Self {
+        self.config.fail_fast = Some(threshold);
+        self
+    }
+
+    /// Starts the mock in process. Must be called inside a Tokio runtime.
+    pub async fn start(self) -> OrderMock {
+        self.launch(None)
+    }
+
+    /// Starts the mock in process and also on a TCP listener bound to `addr`
+    /// (port 0 picks a free port; see [`OrderMock::local_addr`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let mock = orders_testkit::OrderMock::builder()
+    ///     .serve_tcp("127.0.0.1:0".parse().unwrap())
+    ///     .await
+    ///     .unwrap();
+    /// assert_ne!(mock.local_addr().unwrap().port(), 0);
+    /// # }
+    /// ```
+    pub async fn serve_tcp(self, addr: SocketAddr) -> io::Result<OrderMock> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(self.launch(Some(listener)))
+    }
+
+    fn launch(self, listener: Option<TcpListener>) -> OrderMock {
+        let store = Store::new();
+        let health = HealthReporter::new();
+        let routes = Routes::new(health.service()).add_service(OrderServiceServer::new(
+            ReferenceService::new(Arc::clone(&store), self.config),
+        ));
+        let service = CatchPanicLayer.layer(crate::reflection::add_reflection(routes).prepare());
+
+        let tasks = ServerTasks::new();
+        let (connector, incoming) = duplex_connector();
+        tasks.serve(incoming, service.clone());
+        let local_addr = listener.map(|listener| {
+            let addr = listener.local_addr().ok();
+            let incoming = TcpListenerStream::new(listener).filter_map(|conn| {
+                let conn = conn.ok()?;
+                let _ = conn.set_nodelay(true);
+                Some(conn)
+            });
+            tasks.serve(incoming, service);
+            addr
+        });
+        // Ready: it accepts calls from now on (H-1).
+        health.set_status("", ServingStatus::Serving);
+        health.set_status(SERVICE_NAME, ServingStatus::Serving);
+        OrderMock {
+            store,
+            health,
+            channel: connector.channel(),
+            connector,
+            local_addr: local_addr.flatten(),
+            tasks,
+        }
+    }
+}
+
+impl OrderMock {
+    /// Starts a mock with the default settings, in process.
+    pub async fn start() -> Self {
+        Self::builder().start().await
+    }
+
+    /// Settings for a mock.
+    pub fn builder() -> OrderMockBuilder {
+        OrderMockBuilder::default()
+    }
+
+    /// An OrderService client over the mock's shared in-process channel.
+    pub fn client(&self) -> OrderServiceClient<Channel> {
+        OrderServiceClient::new(self.channel())
+    }
+
+    /// The mock's shared in-process channel (one connection, reconnecting on
+    /// demand), for any generated client.
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    /// A channel over a connection of its own, separate from [`channel`](Self::channel).
+    pub fn new_channel(&self) -> Channel {
+        self.connector.channel()
+    }
+
+    /// A `grpc.health.v1.Health` client over the shared channel.
+    pub fn health_client(&self) -> HealthClient<Channel> {
+        HealthClient::new(self.channel())
+    }
+
+    /// The health statuses this mock reports; flip them at run time (H-1, H-3).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::health::ServingStatus;
+    /// let mock = orders_testkit::OrderMock::start().await;
+    /// mock.health().set_status("orders.v1.OrderService", ServingStatus::NotServing);
+    /// # }
+    /// ```
+    pub fn health(&self) -> &HealthReporter {
+        &self.health
+    }
+
+    /// Sets `""` and `orders.v1.OrderService` to SERVING or NOT_SERVING.
+    pub fn set_serving(&self, serving: bool) {
+        let status = if serving {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        self.health.set_status("", status);
+        self.health.set_status(SERVICE_NAME, status);
+    }
+
+    /// The order store behind the mock, for direct inspection.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// The TCP address when started with [`OrderMockBuilder::serve_tcp`].
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.local_addr
+    }
+
+    /// A handle on the mock's tasks that outlives it: after the mock is
+    /// dropped, [`TaskMonitor::stopped`] resolves once all of them ended.
+    pub fn tasks(&self) -> TaskMonitor {
+        self.tasks.monitor()
+    }
+
+    /// Stops gracefully: reports NOT_SERVING, stops accepting, lets in-flight
+    /// calls finish for up to `grace`, then drops what is left.
+    pub async fn shutdown(self, grace: Duration) {
+        self.health.set_all(ServingStatus::NotServing);
+        self.tasks.shutdown(grace).await;
+    }
+}

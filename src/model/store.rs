@@ -1,0 +1,338 @@
+//! The order store: orders, idempotency keys and watchers behind one lock, so
+//! that every change is atomic (P-6, D-4) and a watcher's first message and
+//! its subscription are taken together (no update lost or repeated, W-3).
+//!
+//! ```
+//! use orders_testkit::model::Store;
+//! use orders_testkit::pb::{CreateOrderRequest, LineItem, OrderAction, OrderActionType, OrderStatus};
+//!
+//! let store = Store::new();
+//! let req = CreateOrderRequest {
+//!     customer_id: "cust-1".into(),
+//!     items: vec![LineItem { product_id: "p1".into(), quantity: 1, price_cents: 100 }],
+//!     shipping_address: None,
+//! };
+//! let created = store.create(&req, None).unwrap();
+//! let action = OrderAction { order_id: created.order_id.clone(), action: OrderActionType::Confirm as i32 };
+//! assert_eq!(store.act(&action), Ok(OrderStatus::Confirmed));
+//! assert_eq!(store.get(&created.order_id).unwrap().status(), OrderStatus::Confirmed);
+//! ```
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::task::{Context, Poll};
+
+use prost::Message;
+use tokio::sync::mpsc;
+use tokio_stream::Stream;
+
+use super::lifecycle::{is_terminal, next_status};
+use super::subscribers::{SubscriberId, Subscribers};
+use super::time::{from_nanos, next_after, now_nanos, to_nanos};
+use super::validate;
+use crate::pb::{
+    Address, CreateOrderRequest, CreateOrderResponse, Order, OrderAction, OrderActionType,
+    OrderStatus, OrderStatusUpdate,
+};
+
+/// Why a CreateOrder could not be stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateError {
+    /// The idempotency key was used before with a different request (C-4).
+    KeyReused {
+        /// The id of the order created under that key.
+        order_id: String,
+    },
+}
+
+/// The reason class of a failed action (P-4), named like the gRPC code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureReason {
+    /// The order id or the action is invalid.
+    InvalidArgument,
+    /// No order has that id.
+    NotFound,
+    /// The transition is not in the lifecycle table.
+    FailedPrecondition,
+}
+
+impl FailureReason {
+    /// The code name used as the prefix of `OrderResult.error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidArgument => "INVALID_ARGUMENT",
+            Self::NotFound => "NOT_FOUND",
+            Self::FailedPrecondition => "FAILED_PRECONDITION",
+        }
+    }
+}
+
+/// A failed action: why, in words, and the order's unchanged status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionFailure {
+    /// The reason class.
+    pub reason: FailureReason,
+    /// What went wrong, in words.
+    pub words: String,
+    /// The order's status, unchanged (UNSPECIFIED when there is no such order).
+    pub status: OrderStatus,
+}
+
+impl ActionFailure {
+    /// The `OrderResult.error` text: `"<REASON>: <words>"`.
+    pub fn error_text(&self) -> String {
+        format!("{}: {}", self.reason.as_str(), self.words)
+    }
+}
+
+#[derive(Debug)]
+struct StoredOrder {
+    order: Order,
+    /// Kept as C-5 asks, though `Order` has no field for it.
+    #[allow(dead_code)]
+    shipping_address: Option<Address>,
+    watchers: Subscribers<OrderStatusUpdate>,
+}
+
+#[derive(Debug)]
+struct KeyRecord {
+    request: Vec<u8>,
+    response: CreateOrderResponse,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    orders: HashMap<String, StoredOrder>,
+    keys: HashMap<String, KeyRecord>,
+    created: u64,
+}
+
+/// The order store. Cheap to share as `Arc<Store>`; every method takes the
+/// one lock briefly and never awaits while holding it.
+#[derive(Debug, Default)]
+pub struct Store {
+    inner: Mutex<Inner>,
+}
+
+impl Store {
+    /// An empty store, ready to share.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave half a change behind
+        // (every change is computed before it is written), so a poisoned lock
+        // is still consistent.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Stores a new order from a request that passed validation (C-2, C-3),
+    /// or, with an idempotency key seen before, answers as C-4 says.
+    pub fn create(
+        &self,
+        req: &CreateOrderRequest,
+        key: Option<&str>,
+    ) -> Result<CreateOrderResponse, CreateError> {
+        let mut inner = self.lock();
+        let encoded = key.map(|_| req.encode_to_vec());
+        if let (Some(key), Some(encoded)) = (key, encoded.as_ref()) {
+            if let Some(rec) = inner.keys.get(key) {
+                return if &rec.request == encoded {
+                    Ok(rec.response.clone())
+                } else {
+                    Err(CreateError::KeyReused {
+                        order_id: rec.response.order_id.clone(),
+                    })
+                };
+            }
+        }
+        inner.created += 1;
+        let order_id = format!("ord-{:06}", inner.created);
+        let created_at = from_nanos(now_nanos());
+        let order = Order {
+            order_id: order_id.clone(),
+            customer_id: req.customer_id.clone(),
+            status: OrderStatus::Pending as i32,
+            items: req.items.clone(),
+            created_at: Some(created_at),
+            updated_at: Some(created_at),
+        };
+        inner.orders.insert(
+            order_id.clone(),
+            StoredOrder {
+                order,
+                shipping_address: req.shipping_address.clone(),
+                watchers: Subscribers::default(),
+            },
+        );
+        let response = CreateOrderResponse {
+            order_id,
+            created_at: Some(created_at),
+        };
+        if let (Some(key), Some(request)) = (key, encoded) {
+            inner.keys.insert(
+                key.to_string(),
+                KeyRecord {
+                    request,
+                    response: response.clone(),
+                },
+            );
+        }
+        Ok(response)
+    }
+
+    /// The current state of an order (G-3).
+    pub fn get(&self, order_id: &str) -> Option<Order> {
+        self.lock().orders.get(order_id).map(|o| o.order.clone())
+    }
+
+    /// Applies one action atomically (P-2 to P-4, P-6) and tells the order's
+    /// watchers. Checks, in order: the id, the action, the order's existence,
+    /// the transition. Returns the new status.
+    pub fn act(&self, action: &OrderAction) -> Result<OrderStatus, ActionFailure> {
+        if let Some(v) = validate::order_id("order_id", &action.order_id) {
+            return Err(ActionFailure {
+                reason: FailureReason::InvalidArgument,
+                words: format!("{} {}", v.field, v.description),
+                status: OrderStatus::Unspecified,
+            });
+        }
+        let mut inner = self.lock();
+        let stored = inner.orders.get_mut(&action.order_id);
+        let current = stored
+            .as_ref()
+            .map_or(OrderStatus::Unspecified, |o| o.order.status());
+        let kind = match OrderActionType::try_from(action.action) {
+            Ok(OrderActionType::Unspecified) => {
+                return Err(ActionFailure {
+                    reason: FailureReason::InvalidArgument,
+                    words: "action must be set (got ORDER_ACTION_TYPE_UNSPECIFIED)".into(),
+                    status: current,
+                });
+            }
+            Ok(kind) => kind,
+            Err(_) => {
+                return Err(ActionFailure {
+                    reason: FailureReason::InvalidArgument,
+                    words: format!("action {} is not a known OrderActionType", action.action),
+                    status: current,
+                });
+            }
+        };
+        let Some(stored) = stored else {
+            return Err(ActionFailure {
+                reason: FailureReason::NotFound,
+                words: format!("order {} not found", action.order_id),
+                status: OrderStatus::Unspecified,
+            });
+        };
+        let Some(next) = next_status(current, kind) else {
+            return Err(ActionFailure {
+                reason: FailureReason::FailedPrecondition,
+                words: format!(
+                    "cannot {} an order that is {}",
+                    kind.as_str_name().trim_start_matches("ORDER_ACTION_TYPE_"),
+                    current.as_str_name()
+                ),
+                status: current,
+            });
+        };
+        let previous_at = stored.order.updated_at.as_ref().map_or(0, to_nanos);
+        let updated_at = from_nanos(next_after(previous_at));
+        stored.order.status = next as i32;
+        stored.order.updated_at = Some(updated_at);
+        stored.watchers.publish(&OrderStatusUpdate {
+            order_id: action.order_id.clone(),
+            status: next as i32,
+            previous_status: current as i32,
+            updated_at: Some(updated_at),
+        });
+        if is_terminal(next) {
+            stored.watchers.close_all();
+        }
+        Ok(next)
+    }
+
+    /// Starts watching an order (W-2 to W-6): the current state first, then
+    /// every change; the stream ends after a terminal status. `None` when
+    /// there is no such order. Dropping the [`Watch`] unsubscribes at once.
+    pub fn watch(self: &Arc<Self>, order_id: &str) -> Option<Watch> {
+        let mut inner = self.lock();
+        let stored = inner.orders.get_mut(order_id)?;
+        let first = OrderStatusUpdate {
+            order_id: order_id.to_string(),
+            status: stored.order.status,
+            previous_status: OrderStatus::Unspecified as i32,
+            updated_at: stored.order.updated_at,
+        };
+        let subscription = (!is_terminal(stored.order.status())).then(|| {
+            let (id, rx) = stored.watchers.subscribe();
+            (
+                rx,
+                WatchGuard {
+                    store: Arc::downgrade(self),
+                    order_id: order_id.to_string(),
+                    id,
+                },
+            )
+        });
+        let (updates, guard) = subscription.unzip();
+        Some(Watch {
+            first: Some(first),
+            updates,
+            _guard: guard,
+        })
+    }
+
+    /// How many watchers are subscribed, over all orders (W-6, D-3).
+    pub fn watcher_count(&self) -> usize {
+        self.lock().orders.values().map(|o| o.watchers.len()).sum()
+    }
+
+    /// How many orders the store holds.
+    pub fn order_count(&self) -> usize {
+        self.lock().orders.len()
+    }
+}
+
+#[derive(Debug)]
+struct WatchGuard {
+    store: Weak<Store>,
+    order_id: String,
+    id: SubscriberId,
+}
+
+impl Drop for WatchGuard {
+    fn drop(&mut self) {
+        if let Some(store) = self.store.upgrade() {
+            if let Some(o) = store.lock().orders.get_mut(&self.order_id) {
+                o.watchers.unsubscribe(self.id);
+            }
+        }
+    }
+}
+
+/// One watcher of one order: a stream of [`OrderStatusUpdate`]s that starts
+/// with the current state and ends after a terminal status.
+#[derive(Debug)]
+pub struct Watch {
+    first: Option<OrderStatusUpdate>,
+    updates: Option<mpsc::UnboundedReceiver<OrderStatusUpdate>>,
+    _guard: Option<WatchGuard>,
+}
+
+impl Stream for Watch {
+    type Item = OrderStatusUpdate;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(first) = self.first.take() {
+            return Poll::Ready(Some(first));
+        }
+        match self.updates.as_mut() {
+            Some(rx) => rx.poll_recv(cx),
+            None => Poll::Ready(None),
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! A lossless fan-out: every subscriber gets every value published after it
+//! subscribed, in order, through its own unbounded queue. Used for order
+//! watchers (W-3, W-5) and health watchers (H-3).
+//!
+//! ```
+//! use orders_testkit::model::subscribers::Subscribers;
+//!
+//! let mut subs = Subscribers::default();
+//! let (id, mut rx) = subs.subscribe();
+//! subs.publish(&7);
+//! assert_eq!(rx.try_recv().unwrap(), 7);
+//! subs.unsubscribe(id);
+//! assert!(subs.is_empty());
+//! ```
+
+use tokio::sync::mpsc;
+
+/// Identifies one subscription, for [`Subscribers::unsubscribe`].
+pub type SubscriberId = u64;
+
+/// A list of subscribers, each with its own unbounded queue.
+#[derive(Debug)]
+pub struct Subscribers<T> {
+    next_id: SubscriberId,
+    list: Vec<(SubscriberId, mpsc::UnboundedSender<T>)>,
+}
+
+impl<T> Default for Subscribers<T> {
+    fn default() -> Self {
+        Self {
+            next_id: 0,
+            list: Vec::new(),
+        }
+    }
+}
+
+impl<T: Clone> Subscribers<T> {
+    /// Adds a subscriber; it receives every value published from now on.
+    pub fn subscribe(&mut self) -> (SubscriberId, mpsc::UnboundedReceiver<T>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let id = self.next_id;
+        self.next_id += 1;
+        self.list.push((id, tx));
+        (id, rx)
+    }
+
+    /// Sends `value` to every subscriber, dropping those whose receiver is gone.
+    pub fn publish(&mut self, value: &T) {
+        self.list.retain(|(_, tx)| tx.send(value.clone()).is_ok());
+    }
+
+    /// Removes one subscriber; its receiver sees the end after what it holds.
+    pub fn unsubscribe(&mut self, id: SubscriberId) {
+        self.list.retain(|(sid, _)| *sid != id);
+    }
+
+    /// Removes every subscriber: each receiver ends after what it holds.
+    pub fn close_all(&mut self) {
+        self.list.clear();
+    }
+
+    /// How many subscribers are registered.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Whether there are no subscribers.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}

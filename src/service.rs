@@ -1,0 +1,221 @@
+//! The reference `orders.v1.OrderService`: tonic handlers over the
+//! [`model`](crate::model), implementing SPEC §2 to §9. This is what the
+//! mock answers when no stub matches, and it can be served on its own.
+//!
+//! Every call goes through the same checks, in SPEC D-2's order: auth (when
+//! configured, §10), then the fail-fast threshold, then validation.
+//!
+//! ```
+//! use std::time::Duration;
+//! use orders_testkit::model::Store;
+//! use orders_testkit::service::{ReferenceService, ServiceConfig};
+//!
+//! let config = ServiceConfig { fail_fast: Some(Duration::from_millis(100)) };
+//! let service = ReferenceService::new(Store::new(), config);
+//! let _server = orders_testkit::pb::order_service_server::OrderServiceServer::new(service);
+//! ```
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tokio_stream::{Stream, StreamExt};
+use tonic::metadata::MetadataMap;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::deadline::{UntilDeadline, deadline_of, exceeded};
+use crate::model::validate::{self, IDEMPOTENCY_KEY};
+use crate::model::{CreateError, Store};
+use crate::pb::order_service_server::OrderService;
+use crate::pb::{
+    CreateOrderRequest, CreateOrderResponse, GetOrderRequest, LineItem, Order, OrderAction,
+    OrderResult, OrderStatusUpdate, SubmitLineItemsResponse, WatchOrderStatusRequest,
+};
+use crate::status;
+
+/// Settings of the reference service.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceConfig {
+    /// D-2: a call whose remaining deadline is below this fails at once with
+    /// `DEADLINE_EXCEEDED` and does nothing. `None` (the default) is off.
+    pub fail_fast: Option<Duration>,
+}
+
+/// A boxed response stream, as the generated server trait wants it.
+pub type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+/// The reference OrderService over a shared [`Store`].
+#[derive(Debug, Clone)]
+pub struct ReferenceService {
+    store: Arc<Store>,
+    config: ServiceConfig,
+}
+
+impl ReferenceService {
+    /// A service over `store` with `config`.
+    pub fn new(store: Arc<Store>, config: ServiceConfig) -> Self {
+        Self { store, config }
+    }
+
+    /// The store this service reads and writes.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// The checks every call gets before its own work: the fail-fast
+    /// threshold (D-2) and a deadline already passed (D-1). Returns the
+    /// call's deadline.
+    fn preflight(&self, metadata: &MetadataMap) -> Result<Option<Instant>, Status> {
+        let deadline = deadline_of(metadata);
+        if let Some(deadline) = deadline {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if let Some(threshold) = self.config.fail_fast.filter(|t| !t.is_zero()) {
+                if remaining < threshold {
+                    return Err(status::insufficient_time(remaining, threshold));
+                }
+            }
+            if remaining.is_zero() {
+                return Err(exceeded());
+            }
+        }
+        Ok(deadline)
+    }
+}
+
+/// The idempotency key as C-4 reads it: absent, once (its bytes), or repeated.
+fn idempotency_key(metadata: &MetadataMap) -> Option<Result<&[u8], ()>> {
+    let mut values = metadata.get_all(IDEMPOTENCY_KEY).iter();
+    let first = values.next()?;
+    Some(match values.next() {
+        None => Ok(first.as_bytes()),
+        Some(_) => Err(()),
+    })
+}
+
+fn check_order_id(order_id: &str) -> Result<(), Status> {
+    match validate::order_id("order_id", order_id) {
+        Some(v) => Err(status::invalid_argument(&[v])),
+        None => Ok(()),
+    }
+}
+
+#[tonic::async_trait]
+impl OrderService for ReferenceService {
+    async fn create_order(
+        &self,
+        request: Request<CreateOrderRequest>,
+    ) -> Result<Response<CreateOrderResponse>, Status> {
+        self.preflight(request.metadata())?;
+        let key = idempotency_key(request.metadata());
+        let violations = validate::create_order(request.get_ref(), key);
+        if !violations.is_empty() {
+            return Err(status::invalid_argument(&violations));
+        }
+        // Validated above: a key, when present, is visible ASCII.
+        let key = key
+            .and_then(Result::ok)
+            .and_then(|k| std::str::from_utf8(k).ok());
+        match self.store.create(request.get_ref(), key) {
+            Ok(response) => Ok(Response::new(response)),
+            Err(CreateError::KeyReused { order_id }) => Err(status::already_exists(&order_id)),
+        }
+    }
+
+    async fn get_order(
+        &self,
+        request: Request<GetOrderRequest>,
+    ) -> Result<Response<Order>, Status> {
+        self.preflight(request.metadata())?;
+        let order_id = &request.get_ref().order_id;
+        check_order_id(order_id)?;
+        match self.store.get(order_id) {
+            Some(order) => Ok(Response::new(order)),
+            None => Err(status::not_found(order_id)),
+        }
+    }
+
+    type WatchOrderStatusStream = BoxStream<OrderStatusUpdate>;
+
+    async fn watch_order_status(
+        &self,
+        request: Request<WatchOrderStatusRequest>,
+    ) -> Result<Response<Self::WatchOrderStatusStream>, Status> {
+        let deadline = self.preflight(request.metadata())?;
+        let order_id = &request.get_ref().order_id;
+        check_order_id(order_id)?;
+        let watch = self
+            .store
+            .watch(order_id)
+            .ok_or_else(|| status::not_found(order_id))?;
+        Ok(Response::new(Box::pin(UntilDeadline::new(
+            watch.map(Ok),
+            deadline,
+        ))))
+    }
+
+    async fn submit_line_items(
+        &self,
+        request: Request<Streaming<LineItem>>,
+    ) -> Result<Response<SubmitLineItemsResponse>, Status> {
+        let deadline = self.preflight(request.metadata())?;
+        let mut items = UntilDeadline::new(request.into_inner(), deadline);
+        let mut count: i32 = 0;
+        let mut total: i64 = 0;
+        while let Some(item) = items.next().await {
+            let item = item?;
+            let index = count as usize;
+            let violations = validate::line_item(index, &item);
+            if !violations.is_empty() {
+                return Err(status::invalid_argument(&violations));
+            }
+            total = i64::try_from(i128::from(total) + validate::item_total(&item))
+                .map_err(|_| {
+                    status::invalid_argument(&[validate::FieldViolation::new(
+                        "items",
+                        "order total exceeds int64",
+                    )])
+                })?;
+            count = count.checked_add(1).ok_or_else(|| {
+                status::invalid_argument(&[validate::FieldViolation::new(
+                    "items",
+                    "more items than item_count (int32) can count",
+                )])
+            })?;
+        }
+        Ok(Response::new(SubmitLineItemsResponse {
+            item_count: count,
+            total_cents: total,
+        }))
+    }
+
+    type ProcessOrdersStream = BoxStream<OrderResult>;
+
+    async fn process_orders(
+        &self,
+        request: Request<Streaming<OrderAction>>,
+    ) -> Result<Response<Self::ProcessOrdersStream>, Status> {
+        let deadline = self.preflight(request.metadata())?;
+        let store = Arc::clone(&self.store);
+        let results = request.into_inner().map(move |action| {
+            let action = action?;
+            Ok(match store.act(&action) {
+                Ok(status) => OrderResult {
+                    order_id: action.order_id,
+                    success: true,
+                    error: String::new(),
+                    status: status as i32,
+                },
+                Err(failure) => OrderResult {
+                    order_id: action.order_id,
+                    success: false,
+                    error: failure.error_text(),
+                    status: failure.status as i32,
+                },
+            })
+        });
+        Ok(Response::new(Box::pin(UntilDeadline::new(
+            results, deadline,
+        ))))
+    }
+}

@@ -1,0 +1,258 @@
+//! Serving without a port: an in-process duplex connector (a fresh
+//! `tokio::io::duplex` pair per connect, so a client can reconnect), TCP
+//! serving, and the task bookkeeping that lets a server stop everything it
+//! started.
+//!
+//! Connections are served by hyper's HTTP/2 server directly, without tonic's
+//! `Server`: tonic's server-side timeout answers `CANCELLED` and never cuts a
+//! stream, while the testkit enforces deadlines itself and says
+//! `DEADLINE_EXCEEDED` (SPEC D-1).
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use orders_testkit::transport::{ServerTasks, duplex_connector};
+//! use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+//!
+//! let health = orders_testkit::health::HealthReporter::new();
+//! health.set_status("", orders_testkit::health::ServingStatus::Serving);
+//! let routes = tonic::service::Routes::new(health.service());
+//!
+//! let tasks = ServerTasks::new();
+//! let (connector, incoming) = duplex_connector();
+//! tasks.serve(incoming, routes);
+//! let mut client = HealthClient::new(connector.channel());
+//! let res = client.check(HealthCheckRequest { service: String::new() }).await.unwrap();
+//! assert_eq!(res.into_inner().status, 1); // SERVING
+//! tasks.abort();
+//! # }
+//! ```
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+use tokio_stream::{Stream, StreamExt};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tonic::transport::{Channel, Endpoint};
+
+/// Bytes buffered in each direction of an in-process connection.
+pub const DUPLEX_BUFFER: usize = 256 * 1024;
+
+/// The authority in-process channels use; it never reaches a resolver.
+pub const IN_PROCESS_URI: &str = "http://in-process.orders-testkit.invalid";
+
+/// Opens in-process connections to a server fed by the paired
+/// [`DuplexIncoming`]. Cloning it is cheap; every clone reaches the same server.
+#[derive(Debug, Clone)]
+pub struct DuplexConnector {
+    tx: mpsc::UnboundedSender<DuplexStream>,
+}
+
+/// The server side of [`DuplexConnector`]: one [`DuplexStream`] per connect.
+pub type DuplexIncoming = UnboundedReceiverStream<DuplexStream>;
+
+/// A connector and the stream of server-side connections it produces.
+pub fn duplex_connector() -> (DuplexConnector, DuplexIncoming) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    (DuplexConnector { tx }, UnboundedReceiverStream::new(rx))
+}
+
+impl DuplexConnector {
+    /// Opens one new in-process connection, or fails with
+    /// `ConnectionRefused` once the server has stopped.
+    pub fn connect(&self) -> io::Result<DuplexStream> {
+        let (client, server) = tokio::io::duplex(DUPLEX_BUFFER);
+        self.tx.send(server).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::ConnectionRefused,
+                "the in-process server has stopped",
+            )
+        })?;
+        Ok(client)
+    }
+
+    /// A lazily connected tonic channel over this connector. It connects on
+    /// its first call and reconnects, over a fresh duplex pair, after a
+    /// connection is lost.
+    pub fn channel(&self) -> Channel {
+        let connector = self.clone();
+        Endpoint::from_static(IN_PROCESS_URI).connect_with_connector_lazy(tower::service_fn(
+            move |_: http::Uri| {
+                let conn = connector.connect();
+                async move { conn.map(TokioIo::new) }
+            },
+        ))
+    }
+}
+
+/// Every task a server started (accept loops, connections, streams), with
+/// the tokens that stop them. Dropping it aborts them all.
+#[derive(Debug, Default)]
+pub struct ServerTasks {
+    graceful: CancellationToken,
+    abort: CancellationToken,
+    tracker: TaskTracker,
+}
+
+/// Watches a server's tasks from outside, also after the server is dropped.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let tasks = orders_testkit::transport::ServerTasks::new();
+/// let monitor = tasks.monitor();
+/// drop(tasks);
+/// monitor.stopped().await;
+/// assert_eq!(monitor.live(), 0);
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct TaskMonitor {
+    tracker: TaskTracker,
+}
+
+impl TaskMonitor {
+    /// How many of the server's tasks are still running.
+    pub fn live(&self) -> usize {
+        self.tracker.len()
+    }
+
+    /// Resolves once the server was told to stop and every task has ended.
+    pub async fn stopped(&self) {
+        self.tracker.wait().await;
+    }
+}
+
+impl ServerTasks {
+    /// No tasks yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A monitor of these tasks.
+    pub fn monitor(&self) -> TaskMonitor {
+        TaskMonitor {
+            tracker: self.tracker.clone(),
+        }
+    }
+
+    /// Serves `service` over HTTP/2 on every connection `incoming` yields,
+    /// until [`shutdown`](Self::shutdown) or [`abort`](Self::abort).
+    pub fn serve<I, IO, S>(&self, incoming: I, service: S)
+    where
+        I: Stream<Item = IO> + Send + 'static,
+        IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+        S: tower::Service<http::Request<Incoming>, Response = http::Response<tonic::body::Body>, Error = Infallible>
+            + Clone
+            + Send
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        let tasks = self.handles();
+        self.tracker.spawn(async move {
+            tokio::pin!(incoming);
+            loop {
+                let io = tokio::select! {
+                    _ = tasks.graceful.cancelled() => break,
+                    io = incoming.next() => match io {
+                        Some(io) => io,
+                        None => break,
+                    },
+                };
+                let conn = serve_connection(io, service.clone(), tasks.clone());
+                tasks.tracker.spawn(conn);
+            }
+        });
+    }
+
+    fn handles(&self) -> Handles {
+        Handles {
+            graceful: self.graceful.clone(),
+            abort: self.abort.clone(),
+            tracker: self.tracker.clone(),
+        }
+    }
+
+    /// Stops at once: every connection and call is dropped.
+    pub fn abort(&self) {
+        self.graceful.cancel();
+        self.abort.cancel();
+        self.tracker.close();
+    }
+
+    /// Stops accepting, lets in-flight calls finish for up to `grace`, then
+    /// aborts what is left and waits for every task to end.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.graceful.cancel();
+        self.tracker.close();
+        if tokio::time::timeout(grace, self.tracker.wait()).await.is_err() {
+            self.abort.cancel();
+            self.tracker.wait().await;
+        }
+    }
+}
+
+impl Drop for ServerTasks {
+    fn drop(&mut self) {
+        self.abort();
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Handles {
+    graceful: CancellationToken,
+    abort: CancellationToken,
+    tracker: TaskTracker,
+}
+
+/// Runs hyper's per-stream futures as tracked tasks that end on abort.
+#[derive(Debug, Clone)]
+struct TrackedExecutor(Handles);
+
+impl<F> hyper::rt::Executor<F> for TrackedExecutor
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn execute(&self, fut: F) {
+        let abort = self.0.abort.clone();
+        self.0.tracker.spawn(async move {
+            tokio::select! {
+                _ = fut => {}
+                _ = abort.cancelled() => {}
+            }
+        });
+    }
+}
+
+async fn serve_connection<IO, S>(io: IO, service: S, tasks: Handles)
+where
+    IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    S: tower::Service<http::Request<Incoming>, Response = http::Response<tonic::body::Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let mut builder = hyper::server::conn::http2::Builder::new(TrackedExecutor(tasks.clone()));
+    builder.timer(TokioTimer::new());
+    let conn = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => return,
+        _ = tasks.abort.cancelled() => return,
+        _ = tasks.graceful.cancelled() => {}
+    }
+    conn.as_mut().graceful_shutdown();
+    tokio::select! {
+        _ = conn => {}
+        _ = tasks.abort.cancelled() => {}
+    }
+}
