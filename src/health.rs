@@ -152,7 +152,11 @@ impl Health for HealthService {
                 .get(&service)
                 .copied()
                 .unwrap_or(ServingStatus::ServiceUnknown);
-            let (id, rx) = state.watchers.entry(service.clone()).or_default().subscribe();
+            let (id, rx) = state
+                .watchers
+                .entry(service.clone())
+                .or_default()
+                .subscribe();
             (current, id, rx)
         };
         let guard = Unsubscribe {

@@ -12,3 +12,5 @@ pub mod status;
 pub mod transport;
 
 pub use mock::{OrderMock, OrderMockBuilder};
+pub mod descriptors;
+pub mod payload;

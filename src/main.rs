@@ -1,1 +1,84 @@
-fn main() {}
+//! `orders-testkit`: serve the in-memory OrderService over TCP.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use orders_testkit::OrderMock;
+
+#[derive(Parser)]
+#[command(
+    name = "orders-testkit",
+    version,
+    about = "A test double and contract tester for orders.v1.OrderService"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the in-memory OrderService, with health and reflection, over TCP.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port. The bound address is printed.
+    #[arg(long, default_value = "127.0.0.1:50051")]
+    addr: SocketAddr,
+    /// D-2: fail calls with less than this many milliseconds left at once
+    /// with DEADLINE_EXCEEDED (0 = off).
+    #[arg(long, default_value_t = 0)]
+    fail_fast_ms: u64,
+    /// On SIGINT or SIGTERM, how long in-flight calls may take to finish.
+    #[arg(long, default_value_t = 5000)]
+    grace_ms: u64,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> ExitCode {
+    let mock = match OrderMock::builder()
+        .fail_fast(Duration::from_millis(args.fail_fast_ms))
+        .serve_tcp(args.addr)
+        .await
+    {
+        Ok(mock) => mock,
+        Err(e) => {
+            eprintln!("orders-testkit: cannot listen on {}: {e}", args.addr);
+            return ExitCode::from(2);
+        }
+    };
+    let addr = mock.local_addr().unwrap_or(args.addr);
+    println!("orders-testkit serving orders.v1.OrderService on {addr}");
+    let _ = std::io::stdout().flush();
+    if let Err(e) = shutdown_signal().await {
+        eprintln!("orders-testkit: cannot wait for signals: {e}");
+        return ExitCode::from(2);
+    }
+    eprintln!("orders-testkit: shutting down");
+    mock.shutdown(Duration::from_millis(args.grace_ms)).await;
+    ExitCode::SUCCESS
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}

@@ -17,7 +17,8 @@ tonic::include_proto!("orders.v1");
 
 /// The encoded `FileDescriptorSet` of `orders/v1/orders.proto` and its imports,
 /// with source info (doc comments), as served by reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/orders_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/orders_descriptor.bin"));
 
 /// The fully qualified name of the order service.
 pub const SERVICE_NAME: &str = "orders.v1.OrderService";

@@ -169,8 +169,8 @@ impl OrderService for ReferenceService {
             if !violations.is_empty() {
                 return Err(status::invalid_argument(&violations));
             }
-            total = i64::try_from(i128::from(total) + validate::item_total(&item))
-                .map_err(|_| {
+            total =
+                i64::try_from(i128::from(total) + validate::item_total(&item)).map_err(|_| {
                     status::invalid_argument(&[validate::FieldViolation::new(
                         "items",
                         "order total exceeds int64",

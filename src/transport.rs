@@ -46,6 +46,10 @@ use tonic::transport::{Channel, Endpoint};
 /// Bytes buffered in each direction of an in-process connection.
 pub const DUPLEX_BUFFER: usize = 256 * 1024;
 
+/// The largest header list in-process channels accept (hyper's default is
+/// 16 KiB, which a `BadRequest` of a few hundred violations outgrows).
+pub const MAX_HEADER_LIST_SIZE: u32 = 16 * 1024 * 1024;
+
 /// The authority in-process channels use; it never reaches a resolver.
 pub const IN_PROCESS_URI: &str = "http://in-process.orders-testkit.invalid";
 
@@ -81,15 +85,17 @@ impl DuplexConnector {
 
     /// A lazily connected tonic channel over this connector. It connects on
     /// its first call and reconnects, over a fresh duplex pair, after a
-    /// connection is lost.
+    /// connection is lost. It accepts response headers and trailers up to
+    /// [`MAX_HEADER_LIST_SIZE`], so that a `BadRequest` listing thousands of
+    /// violations (E-2) arrives whole.
     pub fn channel(&self) -> Channel {
         let connector = self.clone();
-        Endpoint::from_static(IN_PROCESS_URI).connect_with_connector_lazy(tower::service_fn(
-            move |_: http::Uri| {
+        Endpoint::from_static(IN_PROCESS_URI)
+            .http2_max_header_list_size(MAX_HEADER_LIST_SIZE)
+            .connect_with_connector_lazy(tower::service_fn(move |_: http::Uri| {
                 let conn = connector.connect();
                 async move { conn.map(TokioIo::new) }
-            },
-        ))
+            }))
     }
 }
 
@@ -149,8 +155,11 @@ impl ServerTasks {
     where
         I: Stream<Item = IO> + Send + 'static,
         IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
-        S: tower::Service<http::Request<Incoming>, Response = http::Response<tonic::body::Body>, Error = Infallible>
-            + Clone
+        S: tower::Service<
+                http::Request<Incoming>,
+                Response = http::Response<tonic::body::Body>,
+                Error = Infallible,
+            > + Clone
             + Send
             + 'static,
         S::Future: Send + 'static,
@@ -192,7 +201,10 @@ impl ServerTasks {
     pub async fn shutdown(&self, grace: Duration) {
         self.graceful.cancel();
         self.tracker.close();
-        if tokio::time::timeout(grace, self.tracker.wait()).await.is_err() {
+        if tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_err()
+        {
             self.abort.cancel();
             self.tracker.wait().await;
         }
@@ -235,8 +247,11 @@ where
 async fn serve_connection<IO, S>(io: IO, service: S, tasks: Handles)
 where
     IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
-    S: tower::Service<http::Request<Incoming>, Response = http::Response<tonic::body::Body>, Error = Infallible>
-        + Clone
+    S: tower::Service<
+            http::Request<Incoming>,
+            Response = http::Response<tonic::body::Body>,
+            Error = Infallible,
+        > + Clone
         + Send
         + 'static,
     S::Future: Send + 'static,
@@ -254,5 +269,65 @@ where
     tokio::select! {
         _ = conn => {}
         _ = tasks.abort.cancelled() => {}
+    }
+}
+
+/// Any HTTP/2 service served in process over duplex connections: the
+/// plumbing of [`OrderMock`](crate::OrderMock), usable for a service's own
+/// tonic implementation. Dropping it stops every task it started.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use orders_testkit::model::Store;
+/// use orders_testkit::pb::{GetOrderRequest, order_service_client::OrderServiceClient,
+///     order_service_server::OrderServiceServer};
+/// use orders_testkit::service::ReferenceService;
+/// use orders_testkit::transport::InProcessServer;
+///
+/// let svc = OrderServiceServer::new(ReferenceService::new(Store::new(), Default::default()));
+/// let server = InProcessServer::start(tonic::service::Routes::new(svc).prepare());
+/// let mut client = OrderServiceClient::new(server.channel());
+/// let err = client.get_order(GetOrderRequest { order_id: "x".into() }).await.unwrap_err();
+/// assert_eq!(err.code(), tonic::Code::NotFound);
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct InProcessServer {
+    connector: DuplexConnector,
+    tasks: ServerTasks,
+}
+
+impl InProcessServer {
+    /// Starts serving `service` in process. Must be called inside a Tokio runtime.
+    pub fn start<S>(service: S) -> Self
+    where
+        S: tower::Service<
+                http::Request<Incoming>,
+                Response = http::Response<tonic::body::Body>,
+                Error = Infallible,
+            > + Clone
+            + Send
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        let tasks = ServerTasks::new();
+        let (connector, incoming) = duplex_connector();
+        tasks.serve(incoming, service);
+        Self { connector, tasks }
+    }
+
+    /// A new lazily connected channel (its own connection) to the server.
+    pub fn channel(&self) -> Channel {
+        self.connector.channel()
+    }
+
+    /// The connector, to open raw connections.
+    pub fn connector(&self) -> &DuplexConnector {
+        &self.connector
+    }
+
+    /// The server's tasks, to serve more listeners or stop them.
+    pub fn tasks(&self) -> &ServerTasks {
+        &self.tasks
     }
 }

@@ -18,7 +18,7 @@ use crate::pb::SERVICE_NAME;
 use crate::pb::order_service_client::OrderServiceClient;
 use crate::pb::order_service_server::OrderServiceServer;
 use crate::service::{ReferenceService, ServiceConfig};
-use crate::transport::{DuplexConnector, ServerTasks, TaskMonitor, duplex_connector};
+use crate::transport::{InProcessServer, TaskMonitor};
 
 /// A faithful, in-memory `orders.v1.OrderService`, served in process over
 /// `tokio::io::duplex` (no port), with `grpc.health.v1.Health` and server
@@ -56,10 +56,9 @@ use crate::transport::{DuplexConnector, ServerTasks, TaskMonitor, duplex_connect
 pub struct OrderMock {
     store: Arc<Store>,
     health: HealthReporter,
-    connector: DuplexConnector,
+    server: InProcessServer,
     channel: Channel,
     local_addr: Option<SocketAddr>,
-    tasks: ServerTasks,
 }
 
 /// Settings for an [`OrderMock`], from [`OrderMock::builder`].
@@ -118,9 +117,7 @@ impl OrderMockBuilder {
         ));
         let service = CatchPanicLayer.layer(crate::reflection::add_reflection(routes).prepare());
 
-        let tasks = ServerTasks::new();
-        let (connector, incoming) = duplex_connector();
-        tasks.serve(incoming, service.clone());
+        let server = InProcessServer::start(service.clone());
         let local_addr = listener.map(|listener| {
             let addr = listener.local_addr().ok();
             let incoming = TcpListenerStream::new(listener).filter_map(|conn| {
@@ -128,7 +125,7 @@ impl OrderMockBuilder {
                 let _ = conn.set_nodelay(true);
                 Some(conn)
             });
-            tasks.serve(incoming, service);
+            server.tasks().serve(incoming, service);
             addr
         });
         // Ready: it accepts calls from now on (H-1).
@@ -137,10 +134,9 @@ impl OrderMockBuilder {
         OrderMock {
             store,
             health,
-            channel: connector.channel(),
-            connector,
+            channel: server.channel(),
+            server,
             local_addr: local_addr.flatten(),
-            tasks,
         }
     }
 }
@@ -169,7 +165,7 @@ impl OrderMock {
 
     /// A channel over a connection of its own, separate from [`channel`](Self::channel).
     pub fn new_channel(&self) -> Channel {
-        self.connector.channel()
+        self.server.channel()
     }
 
     /// A `grpc.health.v1.Health` client over the shared channel.
@@ -214,13 +210,13 @@ impl OrderMock {
     /// A handle on the mock's tasks that outlives it: after the mock is
     /// dropped, [`TaskMonitor::stopped`] resolves once all of them ended.
     pub fn tasks(&self) -> TaskMonitor {
-        self.tasks.monitor()
+        self.server.tasks().monitor()
     }
 
     /// Stops gracefully: reports NOT_SERVING, stops accepting, lets in-flight
     /// calls finish for up to `grace`, then drops what is left.
     pub async fn shutdown(self, grace: Duration) {
         self.health.set_all(ServingStatus::NotServing);
-        self.tasks.shutdown(grace).await;
+        self.server.tasks().shutdown(grace).await;
     }
 }

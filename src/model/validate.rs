@@ -56,10 +56,7 @@ pub fn order_id(field: &str, value: &str) -> Option<FieldViolation> {
     } else if value.len() > MAX_ID_BYTES {
         Some(FieldViolation::new(
             field,
-            format!(
-                "must be at most {MAX_ID_BYTES} bytes, got {}",
-                value.len()
-            ),
+            format!("must be at most {MAX_ID_BYTES} bytes, got {}", value.len()),
         ))
     } else {
         None
@@ -131,7 +128,10 @@ pub fn create_order(
         out.push(v);
     }
     if req.items.is_empty() {
-        out.push(FieldViolation::new("items", "at least one item is required"));
+        out.push(FieldViolation::new(
+            "items",
+            "at least one item is required",
+        ));
     } else if req.items.len() > MAX_ITEMS {
         out.push(FieldViolation::new(
             "items",
