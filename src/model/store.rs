@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll};
 
 use prost::Message;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_stream::Stream;
 
 use super::lifecycle::{is_terminal, next_status};
@@ -106,19 +106,39 @@ struct Inner {
     orders: HashMap<String, StoredOrder>,
     keys: HashMap<String, KeyRecord>,
     created: u64,
+    watchers: usize,
 }
 
 /// The order store. Cheap to share as `Arc<Store>`; every method takes the
 /// one lock briefly and never awaits while holding it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Store {
     inner: Mutex<Inner>,
+    /// The number of subscribed watchers, for tests to await (W-6, D-3).
+    watchers: watch::Sender<usize>,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Self {
+            inner: Mutex::default(),
+            watchers: watch::Sender::new(0),
+        }
+    }
 }
 
 impl Store {
     /// An empty store, ready to share.
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
+    }
+
+    /// Records a change in the number of watchers (under the lock).
+    fn watchers_changed(&self, inner: &mut Inner, added: usize, removed: usize) {
+        if added != removed {
+            inner.watchers = inner.watchers + added - removed;
+            self.watchers.send_replace(inner.watchers);
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -243,15 +263,16 @@ impl Store {
         let updated_at = from_nanos(next_after(previous_at));
         stored.order.status = next as i32;
         stored.order.updated_at = Some(updated_at);
-        stored.watchers.publish(&OrderStatusUpdate {
+        let mut gone = stored.watchers.publish(&OrderStatusUpdate {
             order_id: action.order_id.clone(),
             status: next as i32,
             previous_status: current as i32,
             updated_at: Some(updated_at),
         });
         if is_terminal(next) {
-            stored.watchers.close_all();
+            gone += stored.watchers.close_all();
         }
+        self.watchers_changed(&mut inner, 0, gone);
         Ok(next)
     }
 
@@ -279,6 +300,7 @@ impl Store {
             )
         });
         let (updates, guard) = subscription.unzip();
+        self.watchers_changed(&mut inner, usize::from(guard.is_some()), 0);
         Some(Watch {
             first: Some(first),
             updates,
@@ -288,7 +310,22 @@ impl Store {
 
     /// How many watchers are subscribed, over all orders (W-6, D-3).
     pub fn watcher_count(&self) -> usize {
-        self.lock().orders.values().map(|o| o.watchers.len()).sum()
+        self.lock().watchers
+    }
+
+    /// Waits until the number of subscribed watchers satisfies `pred`, for
+    /// tests that check a watcher was released (W-6, D-3) without sleeping.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let store = orders_testkit::model::Store::new();
+    /// store.wait_for_watchers(|n| n == 0).await;
+    /// # }
+    /// ```
+    pub async fn wait_for_watchers(&self, pred: impl FnMut(&usize) -> bool) -> usize {
+        let mut rx = self.watchers.subscribe();
+        // The sender lives as long as `self`, so this cannot fail.
+        rx.wait_for(pred).await.map_or(0, |n| *n)
     }
 
     /// How many orders the store holds.
@@ -307,9 +344,12 @@ struct WatchGuard {
 impl Drop for WatchGuard {
     fn drop(&mut self) {
         if let Some(store) = self.store.upgrade() {
-            if let Some(o) = store.lock().orders.get_mut(&self.order_id) {
-                o.watchers.unsubscribe(self.id);
-            }
+            let mut inner = store.lock();
+            let removed = inner
+                .orders
+                .get_mut(&self.order_id)
+                .is_some_and(|o| o.watchers.unsubscribe(self.id));
+            store.watchers_changed(&mut inner, 0, usize::from(removed));
         }
     }
 }

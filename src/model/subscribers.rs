@@ -44,19 +44,26 @@ impl<T: Clone> Subscribers<T> {
         (id, rx)
     }
 
-    /// Sends `value` to every subscriber, dropping those whose receiver is gone.
-    pub fn publish(&mut self, value: &T) {
+    /// Sends `value` to every subscriber, dropping those whose receiver is
+    /// gone. Returns how many were dropped.
+    pub fn publish(&mut self, value: &T) -> usize {
+        let before = self.list.len();
         self.list.retain(|(_, tx)| tx.send(value.clone()).is_ok());
+        before - self.list.len()
     }
 
     /// Removes one subscriber; its receiver sees the end after what it holds.
-    pub fn unsubscribe(&mut self, id: SubscriberId) {
+    /// Returns whether it was there.
+    pub fn unsubscribe(&mut self, id: SubscriberId) -> bool {
+        let before = self.list.len();
         self.list.retain(|(sid, _)| *sid != id);
+        before != self.list.len()
     }
 
     /// Removes every subscriber: each receiver ends after what it holds.
-    pub fn close_all(&mut self) {
-        self.list.clear();
+    /// Returns how many there were.
+    pub fn close_all(&mut self) -> usize {
+        std::mem::take(&mut self.list).len()
     }
 
     /// How many subscribers are registered.

@@ -74,3 +74,8 @@ pub fn assert_violations(status: &tonic::Status, fields: &[&str]) {
             .all(|v| !v.description.is_empty())
     );
 }
+
+/// A timestamp field as nanoseconds since the epoch (panics when absent).
+pub fn nanos(ts: &Option<prost_types::Timestamp>) -> i128 {
+    orders_testkit::model::time::to_nanos(ts.as_ref().expect("timestamp is set"))
+}
