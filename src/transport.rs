@@ -36,7 +36,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tokio_stream::{Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
@@ -106,6 +106,27 @@ pub struct ServerTasks {
     graceful: CancellationToken,
     abort: CancellationToken,
     tracker: TaskTracker,
+    live: LiveCount,
+}
+
+/// The number of running tasks, observable without polling.
+#[derive(Debug, Clone, Default)]
+struct LiveCount(std::sync::Arc<watch::Sender<usize>>);
+
+/// Decrements the live count when the task it lives in ends or is dropped.
+struct LiveGuard(LiveCount);
+
+impl LiveCount {
+    fn enter(&self) -> LiveGuard {
+        self.0.send_modify(|n| *n += 1);
+        LiveGuard(self.clone())
+    }
+}
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        self.0.0.send_modify(|n| *n -= 1);
+    }
 }
 
 /// Watches a server's tasks from outside, also after the server is dropped.
@@ -122,12 +143,23 @@ pub struct ServerTasks {
 #[derive(Debug, Clone)]
 pub struct TaskMonitor {
     tracker: TaskTracker,
+    live: LiveCount,
 }
 
 impl TaskMonitor {
-    /// How many of the server's tasks are still running.
+    /// How many of the server's tasks (accept loops, connections, calls)
+    /// are running now.
     pub fn live(&self) -> usize {
-        self.tracker.len()
+        *self.live.0.borrow()
+    }
+
+    /// Waits until the number of running tasks satisfies `pred`; returns it.
+    /// Lets a test see that cancelled calls left nothing behind (D-3)
+    /// without sleeping.
+    pub async fn wait_for_live(&self, pred: impl FnMut(&usize) -> bool) -> usize {
+        let mut rx = self.live.0.subscribe();
+        // The sender lives in this monitor too, so this cannot fail.
+        rx.wait_for(pred).await.map_or(0, |n| *n)
     }
 
     /// Resolves once the server was told to stop and every task has ended.
@@ -146,6 +178,7 @@ impl ServerTasks {
     pub fn monitor(&self) -> TaskMonitor {
         TaskMonitor {
             tracker: self.tracker.clone(),
+            live: self.live.clone(),
         }
     }
 
@@ -165,7 +198,9 @@ impl ServerTasks {
         S::Future: Send + 'static,
     {
         let tasks = self.handles();
+        let guard = self.live.enter();
         self.tracker.spawn(async move {
+            let _live = guard;
             tokio::pin!(incoming);
             loop {
                 let io = tokio::select! {
@@ -176,7 +211,11 @@ impl ServerTasks {
                     },
                 };
                 let conn = serve_connection(io, service.clone(), tasks.clone());
-                tasks.tracker.spawn(conn);
+                let guard = tasks.live.enter();
+                tasks.tracker.spawn(async move {
+                    let _live = guard;
+                    conn.await
+                });
             }
         });
     }
@@ -186,6 +225,7 @@ impl ServerTasks {
             graceful: self.graceful.clone(),
             abort: self.abort.clone(),
             tracker: self.tracker.clone(),
+            live: self.live.clone(),
         }
     }
 
@@ -222,6 +262,7 @@ struct Handles {
     graceful: CancellationToken,
     abort: CancellationToken,
     tracker: TaskTracker,
+    live: LiveCount,
 }
 
 /// Runs hyper's per-stream futures as tracked tasks that end on abort.
@@ -235,7 +276,9 @@ where
 {
     fn execute(&self, fut: F) {
         let abort = self.0.abort.clone();
+        let guard = self.0.live.enter();
         self.0.tracker.spawn(async move {
+            let _live = guard;
             tokio::select! {
                 _ = fut => {}
                 _ = abort.cancelled() => {}

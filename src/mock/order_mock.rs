@@ -168,6 +168,12 @@ impl OrderMock {
         self.server.channel()
     }
 
+    /// The in-process connector, to open raw connections (for clients other
+    /// than tonic's `Channel`).
+    pub fn connector(&self) -> &crate::transport::DuplexConnector {
+        self.server.connector()
+    }
+
     /// A `grpc.health.v1.Health` client over the shared channel.
     pub fn health_client(&self) -> HealthClient<Channel> {
         HealthClient::new(self.channel())

@@ -79,3 +79,45 @@ pub fn assert_violations(status: &tonic::Status, fields: &[&str]) {
 pub fn nanos(ts: &Option<prost_types::Timestamp>) -> i128 {
     orders_testkit::model::time::to_nanos(ts.as_ref().expect("timestamp is set"))
 }
+
+/// A bare hyper HTTP/2 connection to the mock, with no tonic `Channel` in
+/// between: tonic's client enforces `grpc-timeout` itself (answering
+/// `CANCELLED`), which hides what the server says at the deadline.
+#[derive(Clone)]
+pub struct RawH2 {
+    sender: hyper::client::conn::http2::SendRequest<tonic::body::Body>,
+}
+
+impl tower::Service<http::Request<tonic::body::Body>> for RawH2 {
+    type Response = http::Response<hyper::body::Incoming>;
+    type Error = hyper::Error;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.sender.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
+        Box::pin(self.sender.send_request(req))
+    }
+}
+
+pub async fn raw_client(
+    mock: &orders_testkit::OrderMock,
+) -> orders_testkit::pb::order_service_client::OrderServiceClient<RawH2> {
+    let io = mock.connector().connect().expect("the mock is running");
+    let (sender, conn) = hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+        .handshake(hyper_util::rt::TokioIo::new(io))
+        .await
+        .expect("HTTP/2 handshake");
+    tokio::spawn(conn);
+    orders_testkit::pb::order_service_client::OrderServiceClient::with_origin(
+        RawH2 { sender },
+        http::Uri::from_static("http://in-process.orders-testkit.invalid"),
+    )
+}
