@@ -59,26 +59,43 @@ async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Handlers first: a signal sent as soon as the address is printed is caught.
+    let signals = match ShutdownSignals::install() {
+        Ok(signals) => signals,
+        Err(e) => {
+            eprintln!("orders-testkit: cannot wait for signals: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let addr = mock.local_addr().unwrap_or(args.addr);
     println!("orders-testkit serving orders.v1.OrderService on {addr}");
     let _ = std::io::stdout().flush();
-    if let Err(e) = shutdown_signal().await {
-        eprintln!("orders-testkit: cannot wait for signals: {e}");
-        return ExitCode::from(2);
-    }
+    signals.recv().await;
     eprintln!("orders-testkit: shutting down");
     mock.shutdown(Duration::from_millis(args.grace_ms)).await;
     ExitCode::SUCCESS
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() -> std::io::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+/// SIGINT and SIGTERM, caught from the moment they are installed.
+struct ShutdownSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
     }
-    Ok(())
+
+    /// Resolves on the first SIGINT or SIGTERM.
+    async fn recv(mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+    }
 }

@@ -36,16 +36,24 @@ async fn each_new_channel_is_its_own_connection() {
     let mock = OrderMock::start().await;
     let monitor = mock.tasks();
     mock.client().create_order(valid_req()).await.unwrap();
-    let one = monitor.live();
+    // The accept loop and the shared connection, once the call's own task ended.
+    let one = tokio::time::timeout(GUARD, monitor.wait_for_live(|n| *n == 2))
+        .await
+        .expect("two tasks: accept loop and shared connection");
+    let mut clients = vec![];
     for _ in 0..3 {
         let mut c = OrderServiceClient::new(mock.new_channel());
         c.get_order(GetOrderRequest { order_id: "x".into() }).await.unwrap_err();
+        clients.push(c);
     }
-    // Three more connection tasks (the channels are dropped, but the server
-    // side may not have seen it yet: at least as many as before).
-    assert!(monitor.live() >= one);
-    let raw = mock.connector().connect();
-    assert!(raw.is_ok());
+    // Three more connections, one task each.
+    tokio::time::timeout(GUARD, monitor.wait_for_live(|n| *n == one + 3))
+        .await
+        .expect("one connection per new channel");
+    drop(clients);
+    tokio::time::timeout(GUARD, monitor.wait_for_live(|n| *n == one))
+        .await
+        .expect("closed connections end their tasks");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

