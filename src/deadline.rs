@@ -105,12 +105,12 @@ where
         let Some(inner) = this.inner.as_mut() else {
             return Poll::Ready(None);
         };
-        if let Some(sleep) = this.sleep.as_mut() {
-            if sleep.as_mut().poll(cx).is_ready() {
-                // Drop the inner stream now: its work and subscriptions end here.
-                this.inner = None;
-                return Poll::Ready(Some(Err(exceeded())));
-            }
+        if let Some(sleep) = this.sleep.as_mut()
+            && sleep.as_mut().poll(cx).is_ready()
+        {
+            // Drop the inner stream now: its work and subscriptions end here.
+            this.inner = None;
+            return Poll::Ready(Some(Err(exceeded())));
         }
         let next = Pin::new(inner).poll_next(cx);
         if let Poll::Ready(None) = next {

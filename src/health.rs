@@ -57,10 +57,10 @@ impl HealthReporter {
     pub fn set_status(&self, service: &str, status: ServingStatus) {
         let mut state = self.lock();
         let old = state.statuses.insert(service.to_string(), status);
-        if old != Some(status) {
-            if let Some(w) = state.watchers.get_mut(service) {
-                w.publish(&status);
-            }
+        if old != Some(status)
+            && let Some(w) = state.watchers.get_mut(service)
+        {
+            w.publish(&status);
         }
     }
 

@@ -1,10 +1,66 @@
-//! orders-testkit
+//! # orders-testkit
+//!
+//! A faithful, scriptable `orders.v1.OrderService` for tests, served in
+//! process over `tokio::io::duplex` (no port, no container), with
+//! `grpc.health.v1` and server reflection beside it; and the same service
+//! over TCP for clients in other languages (`orders-testkit serve`).
+//!
+//! The default behaviour is the whole contract of SPEC.md: validation that
+//! reports every violation with rich `google.rpc` details, idempotency keys,
+//! the order lifecycle, lossless status watchers, deadlines enforced on
+//! streams too (`DEADLINE_EXCEEDED`, never tonic's `CANCELLED`), and a
+//! health service that follows the protocol.
+//!
+//! ## Quick start
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use orders_testkit::OrderMock;
+//! use orders_testkit::pb::{CreateOrderRequest, LineItem, WatchOrderStatusRequest, OrderStatus};
+//!
+//! let mock = OrderMock::start().await;           // in process; dropped = stopped
+//! let mut orders = mock.client();                // OrderServiceClient<Channel>
+//!
+//! let created = orders
+//!     .create_order(CreateOrderRequest {
+//!         customer_id: "cust-1".into(),
+//!         items: vec![LineItem { product_id: "p1".into(), quantity: 2, price_cents: 1999 }],
+//!         shipping_address: None,
+//!     })
+//!     .await
+//!     .unwrap()
+//!     .into_inner();
+//!
+//! let mut watch = orders
+//!     .watch_order_status(WatchOrderStatusRequest { order_id: created.order_id })
+//!     .await
+//!     .unwrap()
+//!     .into_inner();
+//! let first = watch.message().await.unwrap().unwrap();
+//! assert_eq!(first.status(), OrderStatus::Pending);
+//! # }
+//! ```
+//!
+//! ## Layout
+//!
+//! - [`pb`]: the generated messages, client and server, and the descriptor set;
+//! - [`model`]: the order domain, free of tonic;
+//! - [`service`]: the reference OrderService over the model;
+//! - [`mock`]: [`OrderMock`], the in-process server;
+//! - [`health`], [`reflection`]: the side services;
+//! - [`transport`], [`deadline`], [`catch_panic`]: serving plumbing usable
+//!   with any tonic service;
+//! - [`status`], [`payload`], [`descriptors`]: error construction and a
+//!   stable rendering of error payloads for snapshots.
 #![deny(missing_docs)]
+
 pub mod catch_panic;
 pub mod deadline;
+pub mod descriptors;
 pub mod health;
 pub mod mock;
 pub mod model;
+pub mod payload;
 pub mod pb;
 pub mod reflection;
 pub mod service;
@@ -12,5 +68,3 @@ pub mod status;
 pub mod transport;
 
 pub use mock::{OrderMock, OrderMockBuilder};
-pub mod descriptors;
-pub mod payload;

@@ -11,7 +11,7 @@
 //! };
 //! assert_eq!(req.items.len(), 1);
 //! ```
-#![allow(missing_docs, clippy::all)]
+#![allow(clippy::all)]
 
 tonic::include_proto!("orders.v1");
 

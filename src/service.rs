@@ -70,10 +70,10 @@ impl ReferenceService {
         let deadline = deadline_of(metadata);
         if let Some(deadline) = deadline {
             let remaining = deadline.saturating_duration_since(Instant::now());
-            if let Some(threshold) = self.config.fail_fast.filter(|t| !t.is_zero()) {
-                if remaining < threshold {
-                    return Err(status::insufficient_time(remaining, threshold));
-                }
+            if let Some(threshold) = self.config.fail_fast.filter(|t| !t.is_zero())
+                && remaining < threshold
+            {
+                return Err(status::insufficient_time(remaining, threshold));
             }
             if remaining.is_zero() {
                 return Err(exceeded());

@@ -33,7 +33,11 @@ fn timed<T>(msg: T, ms: u64) -> Request<T> {
 #[tokio::test]
 async fn d1_unary_with_no_time_left_is_deadline_exceeded_and_does_nothing() {
     let mock = OrderMock::start().await;
-    let st = mock.client().create_order(timed(valid_req(), 0)).await.unwrap_err();
+    let st = mock
+        .client()
+        .create_order(timed(valid_req(), 0))
+        .await
+        .unwrap_err();
     assert_eq!(st.code(), Code::DeadlineExceeded);
     assert!(!st.message().is_empty());
     assert_eq!(mock.store().order_count(), 0, "D-4: nothing half-done");
@@ -43,11 +47,25 @@ async fn d1_unary_with_no_time_left_is_deadline_exceeded_and_does_nothing() {
 #[tokio::test]
 async fn d1_server_stream_cut_at_deadline() {
     let mock = OrderMock::start().await;
-    let id = mock.client().create_order(valid_req()).await.unwrap().into_inner().order_id;
+    let id = mock
+        .client()
+        .create_order(valid_req())
+        .await
+        .unwrap()
+        .into_inner()
+        .order_id;
     let req = timed(WatchOrderStatusRequest { order_id: id }, 80);
-    let mut s = mock.client().watch_order_status(req).await.unwrap().into_inner();
+    let mut s = mock
+        .client()
+        .watch_order_status(req)
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(s.message().await.unwrap().unwrap().status(), S::Pending);
-    let st = tokio::time::timeout(GUARD, s.message()).await.unwrap().unwrap_err();
+    let st = tokio::time::timeout(GUARD, s.message())
+        .await
+        .unwrap()
+        .unwrap_err();
     assert_eq!(st.code(), Code::DeadlineExceeded, "not CANCELLED: {st:?}");
 }
 
@@ -59,7 +77,10 @@ async fn d1_client_stream_cut_at_deadline() {
     // Over a bare HTTP/2 client: tonic's own client timer would race the server.
     let mut client = raw_client(&mock).await;
     let call = client.submit_line_items(timed(ReceiverStream::new(rx), 80));
-    let st = tokio::time::timeout(GUARD, call).await.unwrap().unwrap_err();
+    let st = tokio::time::timeout(GUARD, call)
+        .await
+        .unwrap()
+        .unwrap_err();
     assert_eq!(st.code(), Code::DeadlineExceeded, "not CANCELLED: {st:?}");
     drop(tx);
 }
@@ -67,7 +88,13 @@ async fn d1_client_stream_cut_at_deadline() {
 #[tokio::test]
 async fn d1_bidi_stream_cut_at_deadline() {
     let mock = OrderMock::start().await;
-    let id = mock.client().create_order(valid_req()).await.unwrap().into_inner().order_id;
+    let id = mock
+        .client()
+        .create_order(valid_req())
+        .await
+        .unwrap()
+        .into_inner()
+        .order_id;
     let (tx, rx) = mpsc::unbounded_channel::<OrderAction>();
     let mut out = mock
         .client()
@@ -77,7 +104,10 @@ async fn d1_bidi_stream_cut_at_deadline() {
         .into_inner();
     tx.send(action(&id, A::Confirm)).unwrap();
     assert!(out.message().await.unwrap().unwrap().success);
-    let st = tokio::time::timeout(GUARD, out.message()).await.unwrap().unwrap_err();
+    let st = tokio::time::timeout(GUARD, out.message())
+        .await
+        .unwrap()
+        .unwrap_err();
     assert_eq!(st.code(), Code::DeadlineExceeded, "not CANCELLED: {st:?}");
     drop(tx);
 }
@@ -97,7 +127,10 @@ async fn d1_tonic_client_timeout_reports_cancelled_only_after_deadline() {
         .await
         .unwrap()
         .unwrap_err();
-    assert!(matches!(st.code(), Code::DeadlineExceeded | Code::Cancelled), "{st:?}");
+    assert!(
+        matches!(st.code(), Code::DeadlineExceeded | Code::Cancelled),
+        "{st:?}"
+    );
     assert!(started.elapsed() >= Duration::from_millis(80));
     drop(tx);
 }
@@ -109,16 +142,27 @@ async fn d2_fail_fast_below_threshold_does_nothing() {
         .start()
         .await;
     let mut client = mock.client();
-    let st = client.create_order(timed(valid_req(), 100)).await.unwrap_err();
+    let st = client
+        .create_order(timed(valid_req(), 100))
+        .await
+        .unwrap_err();
     assert_eq!(st.code(), Code::DeadlineExceeded);
     assert!(st.message().contains("insufficient time remaining"));
     assert_eq!(mock.store().order_count(), 0);
     // Fail-fast comes before validation.
-    let st = client.create_order(timed(create_req("", vec![]), 100)).await.unwrap_err();
+    let st = client
+        .create_order(timed(create_req("", vec![]), 100))
+        .await
+        .unwrap_err();
     assert_eq!(st.code(), Code::DeadlineExceeded);
     // Every RPC, streams included.
     let st = client
-        .watch_order_status(timed(WatchOrderStatusRequest { order_id: "x".into() }, 100))
+        .watch_order_status(timed(
+            WatchOrderStatusRequest {
+                order_id: "x".into(),
+            },
+            100,
+        ))
         .await
         .unwrap_err();
     assert_eq!(st.code(), Code::DeadlineExceeded);
@@ -128,12 +172,18 @@ async fn d2_fail_fast_below_threshold_does_nothing() {
         .unwrap_err();
     assert_eq!(st.code(), Code::DeadlineExceeded);
     let st = client
-        .process_orders(timed(tokio_stream::iter(vec![action("x", A::Confirm)]), 100))
+        .process_orders(timed(
+            tokio_stream::iter(vec![action("x", A::Confirm)]),
+            100,
+        ))
         .await
         .unwrap_err();
     assert_eq!(st.code(), Code::DeadlineExceeded);
     // Enough time, or no deadline at all: served.
-    client.create_order(timed(valid_req(), 5_000)).await.unwrap();
+    client
+        .create_order(timed(valid_req(), 5_000))
+        .await
+        .unwrap();
     client.create_order(valid_req()).await.unwrap();
     assert_eq!(mock.store().order_count(), 2);
 }
@@ -146,7 +196,12 @@ async fn d2_fail_fast_payload() {
         .await;
     let st = mock
         .client()
-        .get_order(timed(GetOrderRequest { order_id: "x".into() }, 1))
+        .get_order(timed(
+            GetOrderRequest {
+                order_id: "x".into(),
+            },
+            1,
+        ))
         .await
         .unwrap_err();
     // The remaining milliseconds vary; redact them for the snapshot.
@@ -162,12 +217,19 @@ async fn d3_cancelled_calls_leave_no_work_and_connection_carries_on() {
     let mock = OrderMock::start().await;
     let monitor = mock.tasks();
     let mut client = mock.client();
-    let id = client.create_order(valid_req()).await.unwrap().into_inner().order_id;
+    let id = client
+        .create_order(valid_req())
+        .await
+        .unwrap()
+        .into_inner()
+        .order_id;
     let baseline = monitor.wait_for_live(|_| true).await;
 
     // One call of each streaming pattern, left open, then cancelled.
     let mut watch = client
-        .watch_order_status(WatchOrderStatusRequest { order_id: id.clone() })
+        .watch_order_status(WatchOrderStatusRequest {
+            order_id: id.clone(),
+        })
         .await
         .unwrap()
         .into_inner();
@@ -175,7 +237,8 @@ async fn d3_cancelled_calls_leave_no_work_and_connection_carries_on() {
     let (item_tx, item_rx) = mpsc::channel::<LineItem>(1);
     item_tx.send(item("p", 1, 1)).await.unwrap();
     let mut c2 = client.clone();
-    let submit = tokio::spawn(async move { c2.submit_line_items(ReceiverStream::new(item_rx)).await });
+    let submit =
+        tokio::spawn(async move { c2.submit_line_items(ReceiverStream::new(item_rx)).await });
     let (act_tx, act_rx) = mpsc::unbounded_channel::<OrderAction>();
     let mut bidi = client
         .process_orders(UnboundedReceiverStream::new(act_rx))
@@ -204,7 +267,11 @@ async fn d3_cancelled_calls_leave_no_work_and_connection_carries_on() {
     drop(item_tx);
 
     // The same connection keeps serving.
-    let order = client.get_order(GetOrderRequest { order_id: id }).await.unwrap().into_inner();
+    let order = client
+        .get_order(GetOrderRequest { order_id: id })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(order.status(), S::Confirmed);
 }
 
@@ -212,11 +279,20 @@ async fn d3_cancelled_calls_leave_no_work_and_connection_carries_on() {
 async fn d4_state_changes_are_whole_or_absent() {
     let mock = OrderMock::start().await;
     let mut client = mock.client();
-    let id = client.create_order(valid_req()).await.unwrap().into_inner().order_id;
+    let id = client
+        .create_order(valid_req())
+        .await
+        .unwrap()
+        .into_inner()
+        .order_id;
     let created = mock.store().get(&id).unwrap();
     // An action sent, then the call cancelled before reading its result.
     let (tx, rx) = mpsc::unbounded_channel::<OrderAction>();
-    let out = client.process_orders(UnboundedReceiverStream::new(rx)).await.unwrap().into_inner();
+    let out = client
+        .process_orders(UnboundedReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
     tx.send(action(&id, A::Confirm)).unwrap();
     drop(out);
     drop(tx);
@@ -231,6 +307,9 @@ async fn d4_state_changes_are_whole_or_absent() {
     }
     // A cut-off CreateOrder creates nothing.
     let before = mock.store().order_count();
-    let _ = client.create_order(timed(valid_req(), 0)).await.unwrap_err();
+    let _ = client
+        .create_order(timed(valid_req(), 0))
+        .await
+        .unwrap_err();
     assert_eq!(mock.store().order_count(), before);
 }

@@ -21,15 +21,37 @@ async fn every_error(mock: &OrderMock) -> Vec<Status> {
     let mut c = mock.client();
     let mut out = vec![
         c.create_order(create_req("", vec![])).await.unwrap_err(),
-        c.create_order(with_key(create_req("", vec![item("", 0, -1)]), "k")).await.unwrap_err(),
-        c.get_order(GetOrderRequest { order_id: String::new() }).await.unwrap_err(),
-        c.get_order(GetOrderRequest { order_id: "nope".into() }).await.unwrap_err(),
-        c.watch_order_status(WatchOrderStatusRequest { order_id: "nope".into() }).await.unwrap_err(),
-        c.submit_line_items(tokio_stream::iter(vec![item("", 0, 0)])).await.unwrap_err(),
-        c.submit_line_items(tokio_stream::iter(vec![item("a", 2, i64::MAX)])).await.unwrap_err(),
+        c.create_order(with_key(create_req("", vec![item("", 0, -1)]), "k"))
+            .await
+            .unwrap_err(),
+        c.get_order(GetOrderRequest {
+            order_id: String::new(),
+        })
+        .await
+        .unwrap_err(),
+        c.get_order(GetOrderRequest {
+            order_id: "nope".into(),
+        })
+        .await
+        .unwrap_err(),
+        c.watch_order_status(WatchOrderStatusRequest {
+            order_id: "nope".into(),
+        })
+        .await
+        .unwrap_err(),
+        c.submit_line_items(tokio_stream::iter(vec![item("", 0, 0)]))
+            .await
+            .unwrap_err(),
+        c.submit_line_items(tokio_stream::iter(vec![item("a", 2, i64::MAX)]))
+            .await
+            .unwrap_err(),
     ];
     c.create_order(with_key(valid_req(), "dup")).await.unwrap();
-    out.push(c.create_order(with_key(create_req("other", vec![item("p", 1, 1)]), "dup")).await.unwrap_err());
+    out.push(
+        c.create_order(with_key(create_req("other", vec![item("p", 1, 1)]), "dup"))
+            .await
+            .unwrap_err(),
+    );
     out
 }
 
@@ -58,7 +80,10 @@ async fn e1_service_errors_have_codes_from_the_table_and_messages() {
 async fn e5_details_repeat_code_and_message() {
     let mock = OrderMock::start().await;
     for st in every_error(&mock).await {
-        assert!(!st.details().is_empty(), "every service error carries details: {st:?}");
+        assert!(
+            !st.details().is_empty(),
+            "every service error carries details: {st:?}"
+        );
         let decoded = tonic_types::pb::Status::decode(st.details()).unwrap();
         assert_eq!(decoded.code, st.code() as i32);
         assert_eq!(decoded.message, st.message());
@@ -73,21 +98,36 @@ struct Panicky;
 
 #[tonic::async_trait]
 impl OrderService for Panicky {
-    async fn create_order(&self, _: Request<CreateOrderRequest>) -> Result<Response<CreateOrderResponse>, Status> {
+    async fn create_order(
+        &self,
+        _: Request<CreateOrderRequest>,
+    ) -> Result<Response<CreateOrderResponse>, Status> {
         panic!("database password=hunter2 at src/db.rs:42");
     }
     async fn get_order(&self, r: Request<GetOrderRequest>) -> Result<Response<Order>, Status> {
-        Ok(Response::new(Order { order_id: r.into_inner().order_id, ..Default::default() }))
+        Ok(Response::new(Order {
+            order_id: r.into_inner().order_id,
+            ..Default::default()
+        }))
     }
     type WatchOrderStatusStream = BoxStream<OrderStatusUpdate>;
-    async fn watch_order_status(&self, _: Request<WatchOrderStatusRequest>) -> Result<Response<Self::WatchOrderStatusStream>, Status> {
+    async fn watch_order_status(
+        &self,
+        _: Request<WatchOrderStatusRequest>,
+    ) -> Result<Response<Self::WatchOrderStatusStream>, Status> {
         panic!("watch exploded: Error {{ source: Io(ConnectionReset) }}");
     }
-    async fn submit_line_items(&self, _: Request<Streaming<LineItem>>) -> Result<Response<SubmitLineItemsResponse>, Status> {
+    async fn submit_line_items(
+        &self,
+        _: Request<Streaming<LineItem>>,
+    ) -> Result<Response<SubmitLineItemsResponse>, Status> {
         panic!("index out of bounds: the len is 0 but the index is 3");
     }
     type ProcessOrdersStream = BoxStream<OrderResult>;
-    async fn process_orders(&self, _: Request<Streaming<OrderAction>>) -> Result<Response<Self::ProcessOrdersStream>, Status> {
+    async fn process_orders(
+        &self,
+        _: Request<Streaming<OrderAction>>,
+    ) -> Result<Response<Self::ProcessOrdersStream>, Status> {
         panic!("unreachable code reached in /home/ci/src/orders.rs");
     }
 }
@@ -99,18 +139,44 @@ async fn e6_panic_is_sanitized_internal_and_connection_keeps_serving() {
     let mut client = OrderServiceClient::new(server.channel());
     let errors = vec![
         client.create_order(valid_req()).await.unwrap_err(),
-        client.watch_order_status(WatchOrderStatusRequest { order_id: "o".into() }).await.unwrap_err(),
-        client.submit_line_items(tokio_stream::iter(vec![item("a", 1, 1)])).await.unwrap_err(),
-        client.process_orders(tokio_stream::iter(vec![action("o", OrderActionType::Confirm)])).await.unwrap_err(),
+        client
+            .watch_order_status(WatchOrderStatusRequest {
+                order_id: "o".into(),
+            })
+            .await
+            .unwrap_err(),
+        client
+            .submit_line_items(tokio_stream::iter(vec![item("a", 1, 1)]))
+            .await
+            .unwrap_err(),
+        client
+            .process_orders(tokio_stream::iter(vec![action(
+                "o",
+                OrderActionType::Confirm,
+            )]))
+            .await
+            .unwrap_err(),
     ];
     for st in &errors {
         assert_eq!(st.code(), Code::Internal);
         assert_eq!(st.message(), PANIC_MESSAGE);
-        for leak in ["hunter2", "src/", ".rs", "panicked", "Error {", "index out of bounds"] {
+        for leak in [
+            "hunter2",
+            "src/",
+            ".rs",
+            "panicked",
+            "Error {",
+            "index out of bounds",
+        ] {
             assert!(!st.message().contains(leak), "{st:?}");
         }
         // The same connection serves the next call.
-        let ok = client.get_order(GetOrderRequest { order_id: "after".into() }).await.unwrap();
+        let ok = client
+            .get_order(GetOrderRequest {
+                order_id: "after".into(),
+            })
+            .await
+            .unwrap();
         assert_eq!(ok.into_inner().order_id, "after");
     }
     snapshot_status("e6_panic_internal", &errors[0]);

@@ -9,7 +9,9 @@ use tonic::Code;
 use tonic_types::StatusExt;
 
 fn get(id: &str) -> GetOrderRequest {
-    GetOrderRequest { order_id: id.into() }
+    GetOrderRequest {
+        order_id: id.into(),
+    }
 }
 
 #[tokio::test]
@@ -30,7 +32,11 @@ async fn g1_empty_or_too_long_id_invalid_argument() {
 #[tokio::test]
 async fn g2_unknown_id_not_found_with_resource_info() {
     let mock = OrderMock::start().await;
-    let st = mock.client().get_order(get("ord-missing")).await.unwrap_err();
+    let st = mock
+        .client()
+        .get_order(get("ord-missing"))
+        .await
+        .unwrap_err();
     assert_eq!(st.code(), Code::NotFound);
     assert_eq!(st.message(), "order ord-missing not found");
     let info = st.get_details_resource_info().expect("E-3 ResourceInfo");

@@ -8,7 +8,9 @@ use tonic::Code;
 use tonic_health::pb::HealthCheckRequest;
 
 fn check(service: &str) -> HealthCheckRequest {
-    HealthCheckRequest { service: service.into() }
+    HealthCheckRequest {
+        service: service.into(),
+    }
 }
 
 #[tokio::test]
@@ -35,13 +37,20 @@ async fn h1_not_serving_once_shutting_down() {
     let health = mock.health().clone();
     mock.shutdown(std::time::Duration::from_secs(5)).await;
     assert_eq!(health.status(""), Some(ServingStatus::NotServing));
-    assert_eq!(health.status("orders.v1.OrderService"), Some(ServingStatus::NotServing));
+    assert_eq!(
+        health.status("orders.v1.OrderService"),
+        Some(ServingStatus::NotServing)
+    );
 }
 
 #[tokio::test]
 async fn h2_unknown_service_not_found() {
     let mock = OrderMock::start().await;
-    let st = mock.health_client().check(check("no.such.Service")).await.unwrap_err();
+    let st = mock
+        .health_client()
+        .check(check("no.such.Service"))
+        .await
+        .unwrap_err();
     assert_eq!(st.code(), Code::NotFound);
     assert!(!st.message().is_empty());
     common::snapshot_status("h2_unknown_service", &st);
@@ -56,18 +65,28 @@ async fn h3_watch_sends_current_then_every_change() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(s.message().await.unwrap().unwrap().status(), ServingStatus::Serving);
+    assert_eq!(
+        s.message().await.unwrap().unwrap().status(),
+        ServingStatus::Serving
+    );
     // Flipping quickly: every change arrives, in order.
     mock.set_serving(false);
     mock.set_serving(true);
     mock.set_serving(false);
-    for expected in [ServingStatus::NotServing, ServingStatus::Serving, ServingStatus::NotServing] {
+    for expected in [
+        ServingStatus::NotServing,
+        ServingStatus::Serving,
+        ServingStatus::NotServing,
+    ] {
         assert_eq!(s.message().await.unwrap().unwrap().status(), expected);
     }
     // Setting the same status again is no change: nothing is sent for it.
     mock.set_serving(false);
     mock.set_serving(true);
-    assert_eq!(s.message().await.unwrap().unwrap().status(), ServingStatus::Serving);
+    assert_eq!(
+        s.message().await.unwrap().unwrap().status(),
+        ServingStatus::Serving
+    );
 }
 
 #[tokio::test]
@@ -79,10 +98,17 @@ async fn h3_watch_unknown_service_streams_service_unknown_and_stays_open() {
         .await
         .expect("not NOT_FOUND: the protocol says stream SERVICE_UNKNOWN")
         .into_inner();
-    assert_eq!(s.message().await.unwrap().unwrap().status(), ServingStatus::ServiceUnknown);
+    assert_eq!(
+        s.message().await.unwrap().unwrap().status(),
+        ServingStatus::ServiceUnknown
+    );
     // Still open: when the service appears, the watcher hears of it.
-    mock.health().set_status("later.Service", ServingStatus::Serving);
-    assert_eq!(s.message().await.unwrap().unwrap().status(), ServingStatus::Serving);
+    mock.health()
+        .set_status("later.Service", ServingStatus::Serving);
+    assert_eq!(
+        s.message().await.unwrap().unwrap().status(),
+        ServingStatus::Serving
+    );
     assert_eq!(mock.health().watcher_count(), 1);
     drop(s);
 }

@@ -20,11 +20,29 @@ const GUARD: Duration = Duration::from_secs(20);
 async fn mocks_in_one_process_are_independent() {
     let a = OrderMock::start().await;
     let b = OrderMock::start().await;
-    let id = a.client().create_order(valid_req()).await.unwrap().into_inner().order_id;
-    let st = b.client().get_order(GetOrderRequest { order_id: id.clone() }).await.unwrap_err();
+    let id = a
+        .client()
+        .create_order(valid_req())
+        .await
+        .unwrap()
+        .into_inner()
+        .order_id;
+    let st = b
+        .client()
+        .get_order(GetOrderRequest {
+            order_id: id.clone(),
+        })
+        .await
+        .unwrap_err();
     assert_eq!(st.code(), Code::NotFound);
     a.set_serving(false);
-    let b_health = b.health_client().check(HealthCheckRequest { service: String::new() }).await.unwrap();
+    let b_health = b
+        .health_client()
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap();
     assert_eq!(b_health.into_inner().status, 1, "b still SERVING");
     drop(a);
     // b keeps working after a is gone.
@@ -43,7 +61,11 @@ async fn each_new_channel_is_its_own_connection() {
     let mut clients = vec![];
     for _ in 0..3 {
         let mut c = OrderServiceClient::new(mock.new_channel());
-        c.get_order(GetOrderRequest { order_id: "x".into() }).await.unwrap_err();
+        c.get_order(GetOrderRequest {
+            order_id: "x".into(),
+        })
+        .await
+        .unwrap_err();
         clients.push(c);
     }
     // Three more connections, one task each.
@@ -63,28 +85,45 @@ async fn dropping_the_mock_stops_every_task() {
     let store = mock.store().clone();
     let health = mock.health().clone();
     let mut client = mock.client();
-    let id = client.create_order(valid_req()).await.unwrap().into_inner().order_id;
+    let id = client
+        .create_order(valid_req())
+        .await
+        .unwrap()
+        .into_inner()
+        .order_id;
 
     // Long-lived calls of every kind, still open at drop.
     let mut watch = client
-        .watch_order_status(WatchOrderStatusRequest { order_id: id.clone() })
+        .watch_order_status(WatchOrderStatusRequest {
+            order_id: id.clone(),
+        })
         .await
         .unwrap()
         .into_inner();
     watch.message().await.unwrap().unwrap();
     let mut hw = mock
         .health_client()
-        .watch(HealthCheckRequest { service: String::new() })
+        .watch(HealthCheckRequest {
+            service: String::new(),
+        })
         .await
         .unwrap()
         .into_inner();
     hw.message().await.unwrap().unwrap();
     let (tx, rx) = mpsc::unbounded_channel::<OrderAction>();
-    let mut bidi = client.process_orders(UnboundedReceiverStream::new(rx)).await.unwrap().into_inner();
-    tx.send(action(&id, orders_testkit::pb::OrderActionType::Confirm)).unwrap();
+    let mut bidi = client
+        .process_orders(UnboundedReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    tx.send(action(&id, orders_testkit::pb::OrderActionType::Confirm))
+        .unwrap();
     bidi.message().await.unwrap().unwrap();
     let confirmed = watch.message().await.unwrap().unwrap();
-    assert_eq!(confirmed.status(), orders_testkit::pb::OrderStatus::Confirmed);
+    assert_eq!(
+        confirmed.status(),
+        orders_testkit::pb::OrderStatus::Confirmed
+    );
     assert!(monitor.live() >= 4);
 
     drop(mock);
@@ -98,8 +137,16 @@ async fn dropping_the_mock_stops_every_task() {
     // The client side sees the end, not a hang.
     let end = tokio::time::timeout(GUARD, watch.message()).await.unwrap();
     assert!(end.is_err(), "{end:?}");
-    assert!(tokio::time::timeout(GUARD, bidi.message()).await.unwrap().is_err());
-    let st = client.get_order(GetOrderRequest { order_id: id }).await.unwrap_err();
+    assert!(
+        tokio::time::timeout(GUARD, bidi.message())
+            .await
+            .unwrap()
+            .is_err()
+    );
+    let st = client
+        .get_order(GetOrderRequest { order_id: id })
+        .await
+        .unwrap_err();
     assert_eq!(st.code(), Code::Unavailable);
     drop(tx);
 }

@@ -9,7 +9,12 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
 async fn create(mock: &OrderMock) -> String {
-    mock.client().create_order(valid_req()).await.unwrap().into_inner().order_id
+    mock.client()
+        .create_order(valid_req())
+        .await
+        .unwrap()
+        .into_inner()
+        .order_id
 }
 
 async fn run(mock: &OrderMock, actions: Vec<OrderAction>) -> Vec<OrderResult> {
@@ -62,7 +67,11 @@ async fn p1_one_result_per_action_in_order_as_each_completes() {
     for (id, a) in script {
         // One action at a time, the stream still open: its result must come.
         tx.send(action(id, a)).unwrap();
-        let r = out.message().await.unwrap().expect("a result before half-close");
+        let r = out
+            .message()
+            .await
+            .unwrap()
+            .expect("a result before half-close");
         assert_eq!(&r.order_id, id);
     }
     drop(tx);
@@ -72,7 +81,13 @@ async fn p1_one_result_per_action_in_order_as_each_completes() {
 #[tokio::test]
 async fn p2_transition_table_is_exact() {
     let mock = OrderMock::start().await;
-    let all_status = [S::Pending, S::Confirmed, S::Shipped, S::Delivered, S::Cancelled];
+    let all_status = [
+        S::Pending,
+        S::Confirmed,
+        S::Shipped,
+        S::Delivered,
+        S::Cancelled,
+    ];
     let all_actions = [A::Confirm, A::Ship, A::Deliver, A::Cancel];
     for from in all_status {
         for a in all_actions {
@@ -117,8 +132,14 @@ async fn p4_failures_keep_the_stream_and_explain() {
             action("", A::Confirm),
             action(&"x".repeat(129), A::Confirm),
             action(&confirmed, A::Unspecified),
-            OrderAction { order_id: confirmed.clone(), action: 99 },
-            OrderAction { order_id: "ord-missing".into(), action: 99 },
+            OrderAction {
+                order_id: confirmed.clone(),
+                action: 99,
+            },
+            OrderAction {
+                order_id: "ord-missing".into(),
+                action: 99,
+            },
             action("ord-missing", A::Confirm),
             action(&confirmed, A::Confirm),
             action(&confirmed, A::Deliver),
@@ -186,9 +207,14 @@ async fn p6_racing_confirms_exactly_one_succeeds() {
     // Two streams on two connections, each confirming every order.
     let race = |channel: tonic::transport::Channel, ids: Vec<String>| {
         tokio::spawn(async move {
-            let mut client = orders_testkit::pb::order_service_client::OrderServiceClient::new(channel);
+            let mut client =
+                orders_testkit::pb::order_service_client::OrderServiceClient::new(channel);
             let actions: Vec<_> = ids.iter().map(|id| action(id, A::Confirm)).collect();
-            let mut out = client.process_orders(tokio_stream::iter(actions)).await.unwrap().into_inner();
+            let mut out = client
+                .process_orders(tokio_stream::iter(actions))
+                .await
+                .unwrap()
+                .into_inner();
             let mut results = vec![];
             while let Some(r) = out.message().await.unwrap() {
                 results.push(r);
@@ -203,7 +229,10 @@ async fn p6_racing_confirms_exactly_one_succeeds() {
     for (i, id) in ids.iter().enumerate() {
         let (ra, rb) = (&a[i], &b[i]);
         assert_eq!((&ra.order_id, &rb.order_id), (id, id));
-        assert!(ra.success ^ rb.success, "exactly one CONFIRM of {id} succeeds");
+        assert!(
+            ra.success ^ rb.success,
+            "exactly one CONFIRM of {id} succeeds"
+        );
         let loser = if ra.success { rb } else { ra };
         assert!(loser.error.starts_with("FAILED_PRECONDITION"));
         assert_eq!(loser.status(), S::Confirmed);
@@ -225,16 +254,27 @@ async fn p6_cancel_and_confirm_race_is_serializable() {
         let (i1, i2) = (id.clone(), id.clone());
         let confirm = tokio::spawn(async move {
             let mut client = orders_testkit::pb::order_service_client::OrderServiceClient::new(c1);
-            let mut out = client.process_orders(tokio_stream::iter([action(&i1, A::Confirm)])).await.unwrap().into_inner();
+            let mut out = client
+                .process_orders(tokio_stream::iter([action(&i1, A::Confirm)]))
+                .await
+                .unwrap()
+                .into_inner();
             out.message().await.unwrap().unwrap()
         });
         let cancel = tokio::spawn(async move {
             let mut client = orders_testkit::pb::order_service_client::OrderServiceClient::new(c2);
-            let mut out = client.process_orders(tokio_stream::iter([action(&i2, A::Cancel)])).await.unwrap().into_inner();
+            let mut out = client
+                .process_orders(tokio_stream::iter([action(&i2, A::Cancel)]))
+                .await
+                .unwrap()
+                .into_inner();
             out.message().await.unwrap().unwrap()
         });
         let (confirm, cancel) = (confirm.await.unwrap(), cancel.await.unwrap());
-        assert!(cancel.success, "CANCEL succeeds from PENDING and from CONFIRMED");
+        assert!(
+            cancel.success,
+            "CANCEL succeeds from PENDING and from CONFIRMED"
+        );
         assert_eq!(cancel.status(), S::Cancelled);
         if confirm.success {
             assert_eq!(confirm.status(), S::Confirmed);

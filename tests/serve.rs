@@ -47,7 +47,11 @@ impl Served {
             .and_then(|a| a.parse().ok())
             .unwrap_or_else(|| panic!("no address in {line:?}"));
         let stderr = child.stderr.take().map(BufReader::new);
-        Self { child: Some(child), addr, stderr }
+        Self {
+            child: Some(child),
+            addr,
+            stderr,
+        }
     }
 
     fn url(&self) -> String {
@@ -56,7 +60,11 @@ impl Served {
 
     fn signal(&self, sig: &str) {
         let pid = self.child.as_ref().unwrap().id().to_string();
-        let ok = Command::new("kill").args([sig, &pid]).status().unwrap().success();
+        let ok = Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .unwrap()
+            .success();
         assert!(ok, "kill {sig} {pid}");
     }
 
@@ -74,7 +82,8 @@ impl Served {
                 line.clear();
             }
         });
-        rx.recv_timeout(GUARD).expect("the server announces its shutdown");
+        rx.recv_timeout(GUARD)
+            .expect("the server announces its shutdown");
     }
 
     fn wait(mut self) -> ExitStatus {
@@ -102,11 +111,24 @@ async fn serve_prints_address_serves_and_exits_zero_on_sigterm() {
     assert_eq!(served.addr.ip().to_string(), "127.0.0.1");
     assert_ne!(served.addr.port(), 0);
     let mut client = OrderServiceClient::connect(served.url()).await.unwrap();
-    let id = client.create_order(common::valid_req()).await.unwrap().into_inner().order_id;
-    let order = client.get_order(GetOrderRequest { order_id: id.clone() }).await.unwrap().into_inner();
+    let id = client
+        .create_order(common::valid_req())
+        .await
+        .unwrap()
+        .into_inner()
+        .order_id;
+    let order = client
+        .get_order(GetOrderRequest {
+            order_id: id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(order.order_id, id);
     served.signal("-TERM");
-    let status = tokio::task::spawn_blocking(move || served.wait()).await.unwrap();
+    let status = tokio::task::spawn_blocking(move || served.wait())
+        .await
+        .unwrap();
     assert_eq!(status.code(), Some(0));
 }
 
@@ -127,9 +149,15 @@ async fn serve_finishes_in_flight_call_on_sigint_then_exits_zero() {
     .unwrap();
     tx.send(common::item("b", 2, 5)).await.unwrap();
     drop(tx);
-    let res = call.await.unwrap().expect("the in-flight call completes").into_inner();
+    let res = call
+        .await
+        .unwrap()
+        .expect("the in-flight call completes")
+        .into_inner();
     assert_eq!((res.item_count, res.total_cents), (2, 20));
-    let status = tokio::task::spawn_blocking(move || served.wait()).await.unwrap();
+    let status = tokio::task::spawn_blocking(move || served.wait())
+        .await
+        .unwrap();
     assert_eq!(status.code(), Some(0));
 }
 
@@ -143,7 +171,10 @@ fn serve_reports_a_busy_address_and_exits_two() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("cannot listen on") && stderr.contains(&addr), "{stderr}");
+    assert!(
+        stderr.contains("cannot listen on") && stderr.contains(&addr),
+        "{stderr}"
+    );
 }
 
 /// The grpcurl binary, or `None` to skip (never in CI, where it must exist).
@@ -180,13 +211,21 @@ fn run(bin: &str, args: &[&str]) -> Output {
         let stderr = std::thread::spawn(move || read(Box::new(err)));
         let stdout = read(Box::new(out));
         let status = child.wait().unwrap();
-        let _ = tx.send(Output { status, stdout, stderr: stderr.join().unwrap() });
+        let _ = tx.send(Output {
+            status,
+            stdout,
+            stderr: stderr.join().unwrap(),
+        });
     });
     rx.recv_timeout(GUARD).expect("grpcurl finishes")
 }
 
 fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 #[test]
@@ -198,8 +237,14 @@ fn refl1_grpcurl_lists_describes_and_round_trips() {
     let list = run(&bin, &[&addr, "list"]);
     assert!(list.status.success(), "{}", text(&list));
     let services = text(&list);
-    assert!(services.lines().any(|l| l == "orders.v1.OrderService"), "{services}");
-    assert!(services.lines().any(|l| l == "grpc.health.v1.Health"), "{services}");
+    assert!(
+        services.lines().any(|l| l == "orders.v1.OrderService"),
+        "{services}"
+    );
+    assert!(
+        services.lines().any(|l| l == "grpc.health.v1.Health"),
+        "{services}"
+    );
 
     let describe = run(&bin, &[&addr, "describe", "orders.v1.OrderService"]);
     assert!(describe.status.success(), "{}", text(&describe));
@@ -222,7 +267,10 @@ fn refl1_grpcurl_lists_describes_and_round_trips() {
         "// Client streaming: submit a batch of order line items",
         "// Bidirectional streaming: real-time order processing.",
     ] {
-        assert!(described.contains(comment), "missing {comment:?} in\n{described}");
+        assert!(
+            described.contains(comment),
+            "missing {comment:?} in\n{described}"
+        );
     }
 
     let create = run(
@@ -238,7 +286,10 @@ fn refl1_grpcurl_lists_describes_and_round_trips() {
     let created: serde_json::Value = serde_json::from_slice(&create.stdout).unwrap();
     let id = created["orderId"].as_str().expect("orderId").to_string();
     let get_body = format!(r#"{{"order_id": "{id}"}}"#);
-    let get = run(&bin, &["-d", &get_body, &addr, "orders.v1.OrderService/GetOrder"]);
+    let get = run(
+        &bin,
+        &["-d", &get_body, &addr, "orders.v1.OrderService/GetOrder"],
+    );
     assert!(get.status.success(), "{}", text(&get));
     let order: serde_json::Value = serde_json::from_slice(&get.stdout).unwrap();
     assert_eq!(order["orderId"], id.as_str());
@@ -252,11 +303,19 @@ fn refl1_grpcurl_lists_describes_and_round_trips() {
 
     let invalid = run(
         &bin,
-        &["-d", r#"{"customer_id": "", "items": []}"#, &addr, "orders.v1.OrderService/CreateOrder"],
+        &[
+            "-d",
+            r#"{"customer_id": "", "items": []}"#,
+            &addr,
+            "orders.v1.OrderService/CreateOrder",
+        ],
     );
     assert!(!invalid.status.success());
     let shown = text(&invalid);
     assert!(shown.contains("Code: InvalidArgument"), "{shown}");
     // The BadRequest detail is decoded too: reflection serves google.rpc.
-    assert!(shown.contains("fieldViolations") && shown.contains("customer_id"), "{shown}");
+    assert!(
+        shown.contains("fieldViolations") && shown.contains("customer_id"),
+        "{shown}"
+    );
 }

@@ -67,7 +67,11 @@ async fn s3_first_invalid_item_names_its_fields_only() {
         .unwrap_err();
     assert_violations(
         &st,
-        &["items[1].product_id", "items[1].quantity", "items[1].price_cents"],
+        &[
+            "items[1].product_id",
+            "items[1].quantity",
+            "items[1].price_cents",
+        ],
     );
     snapshot_status("s3_invalid_item", &st);
 }
@@ -89,13 +93,19 @@ async fn s3_total_overflow_invalid_argument_on_items() {
     let mock = OrderMock::start().await;
     let mut client = mock.client();
     let edge = client
-        .submit_line_items(tokio_stream::iter(vec![item("a", 1, i64::MAX - 1), item("b", 1, 1)]))
+        .submit_line_items(tokio_stream::iter(vec![
+            item("a", 1, i64::MAX - 1),
+            item("b", 1, 1),
+        ]))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(edge.total_cents, i64::MAX);
     let st = client
-        .submit_line_items(tokio_stream::iter(vec![item("a", 1, i64::MAX), item("b", 1, 1)]))
+        .submit_line_items(tokio_stream::iter(vec![
+            item("a", 1, i64::MAX),
+            item("b", 1, 1),
+        ]))
         .await
         .unwrap_err();
     assert_violations(&st, &["items"]);

@@ -12,11 +12,18 @@ use orders_testkit::pb::{
 use tonic::{Code, Streaming};
 
 fn watch_req(id: &str) -> WatchOrderStatusRequest {
-    WatchOrderStatusRequest { order_id: id.into() }
+    WatchOrderStatusRequest {
+        order_id: id.into(),
+    }
 }
 
 async fn create(mock: &OrderMock) -> String {
-    mock.client().create_order(valid_req()).await.unwrap().into_inner().order_id
+    mock.client()
+        .create_order(valid_req())
+        .await
+        .unwrap()
+        .into_inner()
+        .order_id
 }
 
 /// Applies actions through ProcessOrders and returns their success flags.
@@ -35,7 +42,9 @@ async fn act(mock: &OrderMock, id: &str, actions: &[A]) -> Vec<bool> {
     flags
 }
 
-async fn drain(mut s: Streaming<OrderStatusUpdate>) -> Result<Vec<OrderStatusUpdate>, tonic::Status> {
+async fn drain(
+    mut s: Streaming<OrderStatusUpdate>,
+) -> Result<Vec<OrderStatusUpdate>, tonic::Status> {
     let mut got = vec![];
     while let Some(u) = s.message().await? {
         got.push(u);
@@ -67,9 +76,15 @@ async fn w1_invalid_and_unknown_ids_fail_before_any_message() {
     let st = client.watch_order_status(watch_req("")).await.unwrap_err();
     assert_violations(&st, &["order_id"]);
     snapshot_status("w1_empty_order_id", &st);
-    let st = client.watch_order_status(watch_req(&"o".repeat(129))).await.unwrap_err();
+    let st = client
+        .watch_order_status(watch_req(&"o".repeat(129)))
+        .await
+        .unwrap_err();
     assert_violations(&st, &["order_id"]);
-    let st = client.watch_order_status(watch_req("ord-nope")).await.unwrap_err();
+    let st = client
+        .watch_order_status(watch_req("ord-nope"))
+        .await
+        .unwrap_err();
     assert_eq!(st.code(), Code::NotFound);
     snapshot_status("w1_not_found", &st);
 }
@@ -80,7 +95,12 @@ async fn w2_first_message_is_current_state() {
     let id = create(&mock).await;
     assert_eq!(act(&mock, &id, &[A::Confirm]).await, [true]);
     let order = mock.store().get(&id).unwrap();
-    let mut s = mock.client().watch_order_status(watch_req(&id)).await.unwrap().into_inner();
+    let mut s = mock
+        .client()
+        .watch_order_status(watch_req(&id))
+        .await
+        .unwrap()
+        .into_inner();
     let first = s.message().await.unwrap().unwrap();
     assert_eq!(first.order_id, id);
     assert_eq!(first.status(), S::Confirmed);
@@ -92,12 +112,25 @@ async fn w2_first_message_is_current_state() {
 async fn w3_every_change_in_order_none_skipped() {
     let mock = OrderMock::start().await;
     let id = create(&mock).await;
-    let s = mock.client().watch_order_status(watch_req(&id)).await.unwrap().into_inner();
+    let s = mock
+        .client()
+        .watch_order_status(watch_req(&id))
+        .await
+        .unwrap()
+        .into_inner();
     // Failed actions in between produce no message.
-    let flags = act(&mock, &id, &[A::Confirm, A::Confirm, A::Ship, A::Cancel, A::Deliver]).await;
+    let flags = act(
+        &mock,
+        &id,
+        &[A::Confirm, A::Confirm, A::Ship, A::Cancel, A::Deliver],
+    )
+    .await;
     assert_eq!(flags, [true, false, true, false, true]);
     let updates = drain(s).await.unwrap();
-    assert_chain(&updates, &[S::Pending, S::Confirmed, S::Shipped, S::Delivered]);
+    assert_chain(
+        &updates,
+        &[S::Pending, S::Confirmed, S::Shipped, S::Delivered],
+    );
     let order = mock.store().get(&id).unwrap();
     assert_eq!(updates.last().unwrap().updated_at, order.updated_at);
 }
@@ -106,7 +139,12 @@ async fn w3_every_change_in_order_none_skipped() {
 async fn w4_terminal_status_ends_with_ok() {
     let mock = OrderMock::start().await;
     let id = create(&mock).await;
-    let s = mock.client().watch_order_status(watch_req(&id)).await.unwrap().into_inner();
+    let s = mock
+        .client()
+        .watch_order_status(watch_req(&id))
+        .await
+        .unwrap()
+        .into_inner();
     act(&mock, &id, &[A::Cancel]).await;
     let updates = drain(s).await.expect("the call ends with OK");
     assert_chain(&updates, &[S::Pending, S::Cancelled]);
@@ -117,7 +155,12 @@ async fn w4_already_terminal_gets_one_message_then_ok() {
     let mock = OrderMock::start().await;
     let id = create(&mock).await;
     act(&mock, &id, &[A::Confirm, A::Ship, A::Deliver]).await;
-    let s = mock.client().watch_order_status(watch_req(&id)).await.unwrap().into_inner();
+    let s = mock
+        .client()
+        .watch_order_status(watch_req(&id))
+        .await
+        .unwrap()
+        .into_inner();
     let updates = drain(s).await.unwrap();
     assert_eq!(updates.len(), 1);
     assert_eq!(updates[0].status(), S::Delivered);
@@ -130,7 +173,12 @@ async fn w5_w6_many_watchers_same_sequence_one_cancelled_midway() {
     let id = create(&mock).await;
     let mut watchers = vec![];
     for _ in 0..5 {
-        let mut s = mock.client().watch_order_status(watch_req(&id)).await.unwrap().into_inner();
+        let mut s = mock
+            .client()
+            .watch_order_status(watch_req(&id))
+            .await
+            .unwrap()
+            .into_inner();
         // Each has its first message: all five are subscribed.
         assert_eq!(s.message().await.unwrap().unwrap().status(), S::Pending);
         watchers.push(s);
@@ -140,7 +188,10 @@ async fn w5_w6_many_watchers_same_sequence_one_cancelled_midway() {
 
     // Cancel one midway: the server releases it at once.
     let mut cancelled = watchers.remove(2);
-    assert_eq!(cancelled.message().await.unwrap().unwrap().status(), S::Confirmed);
+    assert_eq!(
+        cancelled.message().await.unwrap().unwrap().status(),
+        S::Confirmed
+    );
     drop(cancelled);
     mock.store().wait_for_watchers(|n| *n == 4).await;
 
@@ -163,8 +214,18 @@ async fn w6_deadline_releases_watcher_others_unaffected() {
     let id = create(&mock).await;
     let mut short = tonic::Request::new(watch_req(&id));
     short.set_timeout(Duration::from_millis(100));
-    let mut short = mock.client().watch_order_status(short).await.unwrap().into_inner();
-    let long = mock.client().watch_order_status(watch_req(&id)).await.unwrap().into_inner();
+    let mut short = mock
+        .client()
+        .watch_order_status(short)
+        .await
+        .unwrap()
+        .into_inner();
+    let long = mock
+        .client()
+        .watch_order_status(watch_req(&id))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(short.message().await.unwrap().unwrap().status(), S::Pending);
     let st = short.message().await.unwrap_err();
     assert_eq!(st.code(), Code::DeadlineExceeded);

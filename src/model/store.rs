@@ -157,16 +157,16 @@ impl Store {
     ) -> Result<CreateOrderResponse, CreateError> {
         let mut inner = self.lock();
         let encoded = key.map(|_| req.encode_to_vec());
-        if let (Some(key), Some(encoded)) = (key, encoded.as_ref()) {
-            if let Some(rec) = inner.keys.get(key) {
-                return if &rec.request == encoded {
-                    Ok(rec.response.clone())
-                } else {
-                    Err(CreateError::KeyReused {
-                        order_id: rec.response.order_id.clone(),
-                    })
-                };
-            }
+        if let (Some(key), Some(encoded)) = (key, encoded.as_ref())
+            && let Some(rec) = inner.keys.get(key)
+        {
+            return if &rec.request == encoded {
+                Ok(rec.response.clone())
+            } else {
+                Err(CreateError::KeyReused {
+                    order_id: rec.response.order_id.clone(),
+                })
+            };
         }
         inner.created += 1;
         let order_id = format!("ord-{:06}", inner.created);

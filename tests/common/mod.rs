@@ -111,10 +111,11 @@ pub async fn raw_client(
     mock: &orders_testkit::OrderMock,
 ) -> orders_testkit::pb::order_service_client::OrderServiceClient<RawH2> {
     let io = mock.connector().connect().expect("the mock is running");
-    let (sender, conn) = hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
-        .handshake(hyper_util::rt::TokioIo::new(io))
-        .await
-        .expect("HTTP/2 handshake");
+    let (sender, conn) =
+        hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+            .handshake(hyper_util::rt::TokioIo::new(io))
+            .await
+            .expect("HTTP/2 handshake");
     tokio::spawn(conn);
     orders_testkit::pb::order_service_client::OrderServiceClient::with_origin(
         RawH2 { sender },
