@@ -68,3 +68,8 @@ pub mod status;
 pub mod transport;
 
 pub use mock::{OrderMock, OrderMockBuilder};
+
+/// The README's examples, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -223,7 +223,11 @@ async fn d3_cancelled_calls_leave_no_work_and_connection_carries_on() {
         .unwrap()
         .into_inner()
         .order_id;
-    let baseline = monitor.wait_for_live(|_| true).await;
+    // Idle: the accept loop and the one connection (the create call's own
+    // task may take a moment to end).
+    let baseline = tokio::time::timeout(GUARD, monitor.wait_for_live(|n| *n == 2))
+        .await
+        .expect("idle");
 
     // One call of each streaming pattern, left open, then cancelled.
     let mut watch = client

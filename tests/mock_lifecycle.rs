@@ -126,6 +126,7 @@ async fn dropping_the_mock_stops_every_task() {
     );
     assert!(monitor.live() >= 4);
 
+    let channel_after_drop = mock.new_channel();
     drop(mock);
     tokio::time::timeout(GUARD, monitor.stopped())
         .await
@@ -143,11 +144,25 @@ async fn dropping_the_mock_stops_every_task() {
             .unwrap()
             .is_err()
     );
-    let st = client
+    // A call on the old channel fails at once: UNAVAILABLE once the channel
+    // has seen the connection close, CANCELLED when it raced the close.
+    let call = client.get_order(GetOrderRequest {
+        order_id: id.clone(),
+    });
+    let st = tokio::time::timeout(GUARD, call)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        matches!(st.code(), Code::Unavailable | Code::Cancelled),
+        "{st:?}"
+    );
+    // A new connection is refused: UNAVAILABLE.
+    let st = OrderServiceClient::new(channel_after_drop)
         .get_order(GetOrderRequest { order_id: id })
         .await
         .unwrap_err();
-    assert_eq!(st.code(), Code::Unavailable);
+    assert_eq!(st.code(), Code::Unavailable, "{st:?}");
     drop(tx);
 }
 

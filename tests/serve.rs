@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use orders_testkit::pb::order_service_client::OrderServiceClient;
-use orders_testkit::pb::{GetOrderRequest, LineItem};
+use orders_testkit::pb::{GetOrderRequest, OrderAction, OrderActionType};
 use tokio_stream::wrappers::ReceiverStream;
 
 /// A hang guard: every wait below ends long before this when things work.
@@ -136,10 +136,23 @@ async fn serve_prints_address_serves_and_exits_zero_on_sigterm() {
 async fn serve_finishes_in_flight_call_on_sigint_then_exits_zero() {
     let mut served = Served::start(&[]);
     let mut client = OrderServiceClient::connect(served.url()).await.unwrap();
-    let (tx, rx) = tokio::sync::mpsc::channel::<LineItem>(4);
-    tx.send(common::item("a", 1, 10)).await.unwrap();
-    let call = tokio::spawn(async move { client.submit_line_items(ReceiverStream::new(rx)).await });
-    // The call is in flight (its first item sent) when the signal arrives.
+    let id = client
+        .create_order(common::valid_req())
+        .await
+        .unwrap()
+        .into_inner()
+        .order_id;
+    let (tx, rx) = tokio::sync::mpsc::channel::<OrderAction>(4);
+    let mut results = client
+        .process_orders(ReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    // The call is in flight: the server has answered its first action.
+    tx.send(common::action(&id, OrderActionType::Confirm))
+        .await
+        .unwrap();
+    assert!(results.message().await.unwrap().unwrap().success);
     served.signal("-INT");
     served = tokio::task::spawn_blocking(move || {
         served.await_shutdown_line();
@@ -147,14 +160,18 @@ async fn serve_finishes_in_flight_call_on_sigint_then_exits_zero() {
     })
     .await
     .unwrap();
-    tx.send(common::item("b", 2, 5)).await.unwrap();
-    drop(tx);
-    let res = call
+    // Shutting down, the server still serves the call until it ends.
+    tx.send(common::action(&id, OrderActionType::Ship))
+        .await
+        .unwrap();
+    let shipped = results
+        .message()
         .await
         .unwrap()
-        .expect("the in-flight call completes")
-        .into_inner();
-    assert_eq!((res.item_count, res.total_cents), (2, 20));
+        .expect("served after the signal");
+    assert!(shipped.success);
+    drop(tx);
+    assert!(results.message().await.expect("ends with OK").is_none());
     let status = tokio::task::spawn_blocking(move || served.wait())
         .await
         .unwrap();

@@ -25,8 +25,8 @@ use crate::transport::{InProcessServer, TaskMonitor};
 /// reflection beside it.
 ///
 /// Every mock is independent: its own store, health and tasks. Dropping it
-/// stops every task it started; clients made from it then fail with
-/// `UNAVAILABLE`.
+/// stops every task it started; calls from its clients then fail at once
+/// (`UNAVAILABLE`; `CANCELLED` for a call that raced the close).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
