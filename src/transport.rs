@@ -43,6 +43,32 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tonic::transport::{Channel, Endpoint};
 
+/// What the testkit serves on a connection: any cloneable HTTP service
+/// that answers every request (tonic's `Routes`, or a layer around them).
+pub trait HttpService:
+    tower::Service<
+        http::Request<Incoming>,
+        Response = http::Response<tonic::body::Body>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S> HttpService for S where
+    S: tower::Service<
+            http::Request<Incoming>,
+            Response = http::Response<tonic::body::Body>,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static
+{
+}
+
 /// Bytes buffered in each direction of an in-process connection.
 pub const DUPLEX_BUFFER: usize = 256 * 1024;
 
@@ -188,14 +214,7 @@ impl ServerTasks {
     where
         I: Stream<Item = IO> + Send + 'static,
         IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
-        S: tower::Service<
-                http::Request<Incoming>,
-                Response = http::Response<tonic::body::Body>,
-                Error = Infallible,
-            > + Clone
-            + Send
-            + 'static,
-        S::Future: Send + 'static,
+        S: HttpService,
     {
         let tasks = self.handles();
         let guard = self.live.enter();
@@ -290,14 +309,7 @@ where
 async fn serve_connection<IO, S>(io: IO, service: S, tasks: Handles)
 where
     IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
-    S: tower::Service<
-            http::Request<Incoming>,
-            Response = http::Response<tonic::body::Body>,
-            Error = Infallible,
-        > + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
+    S: HttpService,
 {
     let mut builder = hyper::server::conn::http2::Builder::new(TrackedExecutor(tasks.clone()));
     builder.timer(TokioTimer::new());
@@ -344,14 +356,7 @@ impl InProcessServer {
     /// Starts serving `service` in process. Must be called inside a Tokio runtime.
     pub fn start<S>(service: S) -> Self
     where
-        S: tower::Service<
-                http::Request<Incoming>,
-                Response = http::Response<tonic::body::Body>,
-                Error = Infallible,
-            > + Clone
-            + Send
-            + 'static,
-        S::Future: Send + 'static,
+        S: HttpService,
     {
         let tasks = ServerTasks::new();
         let (connector, incoming) = duplex_connector();

@@ -14,9 +14,6 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::{ReceiverStream, UnboundedReceiverStream};
 use tonic::{Code, Request};
 
-/// A hang guard: a correct test finishes long before this.
-const GUARD: Duration = Duration::from_secs(20);
-
 /// A request carrying `grpc-timeout` in milliseconds. tonic's client also
 /// enforces it and reports `CANCELLED "Timeout expired"` when its timer wins
 /// before response headers arrive (see

@@ -92,6 +92,19 @@ async fn e5_details_repeat_code_and_message() {
     }
 }
 
+#[tokio::test]
+async fn e7_transient_errors_from_the_service_carry_retry_info() {
+    // The default service has no transient failures of its own (they come
+    // from injected faults); any it produced would have to say when to retry.
+    let mock = OrderMock::start().await;
+    for st in every_error(&mock).await {
+        if matches!(st.code(), Code::Unavailable | Code::ResourceExhausted) {
+            use tonic_types::StatusExt;
+            assert!(st.get_details_retry_info().is_some(), "{st:?}");
+        }
+    }
+}
+
 /// A user-style service whose handlers panic with internal detail.
 #[derive(Clone)]
 struct Panicky;

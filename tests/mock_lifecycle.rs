@@ -14,8 +14,6 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::Code;
 use tonic_health::pb::HealthCheckRequest;
 
-const GUARD: Duration = Duration::from_secs(20);
-
 #[tokio::test]
 async fn mocks_in_one_process_are_independent() {
     let a = OrderMock::start().await;

@@ -4,32 +4,9 @@ mod common;
 
 use common::*;
 use orders_testkit::OrderMock;
-use orders_testkit::pb::{OrderAction, OrderActionType as A, OrderResult, OrderStatus as S};
+use orders_testkit::pb::{OrderAction, OrderActionType as A, OrderStatus as S};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
-
-async fn create(mock: &OrderMock) -> String {
-    mock.client()
-        .create_order(valid_req())
-        .await
-        .unwrap()
-        .into_inner()
-        .order_id
-}
-
-async fn run(mock: &OrderMock, actions: Vec<OrderAction>) -> Vec<OrderResult> {
-    let mut out = mock
-        .client()
-        .process_orders(tokio_stream::iter(actions))
-        .await
-        .unwrap()
-        .into_inner();
-    let mut results = vec![];
-    while let Some(r) = out.message().await.expect("the call ends with OK (P-5)") {
-        results.push(r);
-    }
-    results
-}
 
 /// Drives a fresh order to `status` and returns its id.
 async fn order_in(mock: &OrderMock, status: S) -> String {
@@ -42,7 +19,7 @@ async fn order_in(mock: &OrderMock, status: S) -> String {
         S::Cancelled => &[A::Cancel],
         S::Unspecified => unreachable!(),
     };
-    let results = run(mock, path.iter().map(|a| action(&id, *a)).collect()).await;
+    let results = process(mock, path.iter().map(|a| action(&id, *a)).collect()).await;
     assert!(results.iter().all(|r| r.success));
     id
 }
@@ -99,7 +76,7 @@ async fn p2_transition_table_is_exact() {
                 _ => None,
             };
             let id = order_in(&mock, from).await;
-            let r = &run(&mock, vec![action(&id, a)]).await[0];
+            let r = &process(&mock, vec![action(&id, a)]).await[0];
             assert_eq!(r.success, expected.is_some(), "{a:?} from {from:?}");
             assert_eq!(r.status(), expected.unwrap_or(from), "{a:?} from {from:?}");
             assert_eq!(mock.store().get(&id).unwrap().status(), r.status());
@@ -113,7 +90,7 @@ async fn p3_success_moves_updated_at_forward() {
     let id = create(&mock).await;
     let mut last = nanos(&mock.store().get(&id).unwrap().updated_at);
     for a in [A::Confirm, A::Ship, A::Deliver] {
-        let r = &run(&mock, vec![action(&id, a)]).await[0];
+        let r = &process(&mock, vec![action(&id, a)]).await[0];
         assert!(r.success);
         assert!(r.error.is_empty());
         let now = nanos(&mock.store().get(&id).unwrap().updated_at);
@@ -126,7 +103,7 @@ async fn p3_success_moves_updated_at_forward() {
 async fn p4_failures_keep_the_stream_and_explain() {
     let mock = OrderMock::start().await;
     let confirmed = order_in(&mock, S::Confirmed).await;
-    let results = run(
+    let results = process(
         &mock,
         vec![
             action("", A::Confirm),
@@ -185,14 +162,14 @@ async fn p4_failures_keep_the_stream_and_explain() {
 #[tokio::test]
 async fn p5_empty_stream_ok_no_results() {
     let mock = OrderMock::start().await;
-    assert!(run(&mock, vec![]).await.is_empty());
+    assert!(process(&mock, vec![]).await.is_empty());
 }
 
 #[tokio::test]
 async fn p5_ends_ok_after_half_close_and_all_results() {
     let mock = OrderMock::start().await;
     let id = create(&mock).await;
-    let results = run(&mock, vec![action(&id, A::Confirm), action(&id, A::Ship)]).await;
+    let results = process(&mock, vec![action(&id, A::Confirm), action(&id, A::Ship)]).await;
     assert_eq!(results.len(), 2);
 }
 

@@ -8,14 +8,11 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, ChildStderr, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use common::GUARD;
 
 use orders_testkit::pb::order_service_client::OrderServiceClient;
 use orders_testkit::pb::{GetOrderRequest, OrderAction, OrderActionType};
 use tokio_stream::wrappers::ReceiverStream;
-
-/// A hang guard: every wait below ends long before this when things work.
-const GUARD: Duration = Duration::from_secs(30);
 
 struct Served {
     child: Option<Child>,

@@ -17,29 +17,14 @@ fn watch_req(id: &str) -> WatchOrderStatusRequest {
     }
 }
 
-async fn create(mock: &OrderMock) -> String {
-    mock.client()
-        .create_order(valid_req())
-        .await
-        .unwrap()
-        .into_inner()
-        .order_id
-}
-
 /// Applies actions through ProcessOrders and returns their success flags.
 async fn act(mock: &OrderMock, id: &str, actions: &[A]) -> Vec<bool> {
-    let msgs: Vec<_> = actions.iter().map(|a| action(id, *a)).collect();
-    let mut out = mock
-        .client()
-        .process_orders(tokio_stream::iter(msgs))
+    let msgs = actions.iter().map(|a| action(id, *a)).collect();
+    process(mock, msgs)
         .await
-        .unwrap()
-        .into_inner();
-    let mut flags = vec![];
-    while let Some(r) = out.message().await.unwrap() {
-        flags.push(r.success);
-    }
-    flags
+        .iter()
+        .map(|r| r.success)
+        .collect()
 }
 
 async fn drain(

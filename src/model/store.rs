@@ -136,7 +136,7 @@ impl Store {
     /// Records a change in the number of watchers (under the lock).
     fn watchers_changed(&self, inner: &mut Inner, added: usize, removed: usize) {
         if added != removed {
-            inner.watchers = inner.watchers + added - removed;
+            inner.watchers = (inner.watchers + added).saturating_sub(removed);
             self.watchers.send_replace(inner.watchers);
         }
     }

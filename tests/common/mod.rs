@@ -122,3 +122,35 @@ pub async fn raw_client(
         http::Uri::from_static("http://in-process.orders-testkit.invalid"),
     )
 }
+
+/// A hang guard for awaits: a correct test finishes long before this.
+pub const GUARD: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Creates a valid order on the mock and returns its id.
+pub async fn create(mock: &orders_testkit::OrderMock) -> String {
+    mock.client()
+        .create_order(valid_req())
+        .await
+        .expect("a valid order is created")
+        .into_inner()
+        .order_id
+}
+
+/// Sends `actions` on one ProcessOrders call, half-closes, and returns every
+/// result; the call must end with OK (P-5).
+pub async fn process(
+    mock: &orders_testkit::OrderMock,
+    actions: Vec<OrderAction>,
+) -> Vec<orders_testkit::pb::OrderResult> {
+    let mut out = mock
+        .client()
+        .process_orders(tokio_stream::iter(actions))
+        .await
+        .expect("ProcessOrders starts")
+        .into_inner();
+    let mut results = vec![];
+    while let Some(r) = out.message().await.expect("the call ends with OK (P-5)") {
+        results.push(r);
+    }
+    results
+}
