@@ -4,11 +4,11 @@
 
 mod common;
 
+use common::GUARD;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, ChildStderr, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
-use common::GUARD;
 
 use orders_testkit::pb::order_service_client::OrderServiceClient;
 use orders_testkit::pb::{GetOrderRequest, OrderAction, OrderActionType};
