@@ -319,7 +319,7 @@ impl Store {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let store = orders_testkit::model::Store::new();
-    /// store.wait_for_watchers(|n| n == 0).await;
+    /// store.wait_for_watchers(|n| *n == 0).await;
     /// # }
     /// ```
     pub async fn wait_for_watchers(&self, pred: impl FnMut(&usize) -> bool) -> usize {
