@@ -57,12 +57,14 @@
 pub mod catch_panic;
 pub mod deadline;
 pub mod descriptors;
+pub mod grpc_frame;
 pub mod health;
 pub mod mock;
 pub mod model;
 pub mod payload;
 pub mod pb;
 pub mod reflection;
+pub mod rpc;
 pub mod service;
 pub mod status;
 pub mod transport;

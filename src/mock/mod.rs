@@ -12,6 +12,8 @@
 //! # }
 //! ```
 
+pub mod journal;
 mod order_mock;
 
+pub use journal::{Call, Journal, JournalLayer, Outcome};
 pub use order_mock::{OrderMock, OrderMockBuilder};

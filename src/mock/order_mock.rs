@@ -14,6 +14,7 @@ use tower::Layer;
 use crate::catch_panic::CatchPanicLayer;
 use crate::health::{HealthReporter, ServingStatus};
 use crate::model::Store;
+use crate::mock::journal::{Journal, JournalLayer};
 use crate::pb::SERVICE_NAME;
 use crate::pb::order_service_client::OrderServiceClient;
 use crate::pb::order_service_server::OrderServiceServer;
@@ -55,6 +56,7 @@ use crate::transport::{InProcessServer, TaskMonitor};
 #[derive(Debug)]
 pub struct OrderMock {
     store: Arc<Store>,
+    journal: Journal,
     health: HealthReporter,
     server: InProcessServer,
     channel: Channel,
@@ -115,7 +117,11 @@ impl OrderMockBuilder {
         let routes = Routes::new(health.service()).add_service(OrderServiceServer::new(
             ReferenceService::new(Arc::clone(&store), self.config),
         ));
-        let service = CatchPanicLayer.layer(crate::reflection::add_reflection(routes).prepare());
+        let journal = Journal::new();
+        let service = CatchPanicLayer.layer(
+            JournalLayer::new(journal.clone())
+                .layer(crate::reflection::add_reflection(routes).prepare()),
+        );
 
         let server = InProcessServer::start(service.clone());
         let local_addr = listener.map(|listener| {
@@ -133,6 +139,7 @@ impl OrderMockBuilder {
         health.set_status(SERVICE_NAME, ServingStatus::Serving);
         OrderMock {
             store,
+            journal,
             health,
             channel: server.channel(),
             server,
@@ -201,6 +208,11 @@ impl OrderMock {
         };
         self.health.set_status("", status);
         self.health.set_status(SERVICE_NAME, status);
+    }
+
+    /// The journal of every call this mock received.
+    pub fn journal(&self) -> &Journal {
+        &self.journal
     }
 
     /// The order store behind the mock, for direct inspection.

@@ -1,0 +1,522 @@
+//! The call journal: every call the mock receives, in order, stubbed,
+//! faulted or not, with its decoded request messages, metadata, the
+//! deadline the client sent, the final status and start and end instants.
+//!
+//! It is recorded at the HTTP/2 level (outermost), so it sees what the
+//! client really sent and what it really got back.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use orders_testkit::OrderMock;
+//! use orders_testkit::pb::GetOrderRequest;
+//! use orders_testkit::rpc::GetOrder;
+//!
+//! let mock = OrderMock::start().await;
+//! let mut req = tonic::Request::new(GetOrderRequest { order_id: "o-1".into() });
+//! req.set_timeout(std::time::Duration::from_secs(2));
+//! let _ = mock.client().get_order(req).await;
+//!
+//! let journal = mock.journal();
+//! journal.wait_for_ended(1).await;
+//! let calls = journal.calls_to(GetOrder);
+//! assert_eq!(calls[0].requests_of(GetOrder)[0].order_id, "o-1");
+//! assert_eq!(calls[0].deadline, Some(std::time::Duration::from_secs(2)));
+//! assert_eq!(calls[0].outcome.code(), Some(tonic::Code::NotFound));
+//! assert!(journal.every_call_had_deadline());
+//! # }
+//! ```
+
+use std::convert::Infallible;
+use std::fmt;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::{Body, Frame};
+use pin_project_lite::pin_project;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tonic::Code;
+use tonic::metadata::MetadataMap;
+use tower::{Layer, Service};
+
+use crate::deadline::GRPC_TIMEOUT;
+use crate::grpc_frame::FrameDecoder;
+use crate::rpc::{Method, RequestMessage, Rpc};
+
+/// How a call ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Not ended yet.
+    InFlight,
+    /// Ended with this status (OK included).
+    Status {
+        /// The status code.
+        code: Code,
+        /// The status message.
+        message: String,
+    },
+    /// Ended with no status sent: the client cancelled, or the connection
+    /// or server went away.
+    NoStatus,
+}
+
+impl Outcome {
+    /// The code, when the call ended with a status.
+    pub fn code(&self) -> Option<Code> {
+        match self {
+            Outcome::Status { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+/// One call as the journal saw it.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// Position in the journal, from 0.
+    pub seq: u64,
+    /// The OrderService method, `None` for other services (health, reflection).
+    pub method: Option<Method>,
+    /// The request path (`/orders.v1.OrderService/GetOrder`).
+    pub path: String,
+    /// The request metadata as sent.
+    pub metadata: MetadataMap,
+    /// The timeout the client sent in `grpc-timeout`; `None` when absent
+    /// or malformed.
+    pub deadline: Option<Duration>,
+    /// Every request message, decoded, in order.
+    pub requests: Vec<RequestMessage>,
+    /// Request messages that could not be decoded (compressed or invalid).
+    pub undecodable: usize,
+    /// How the call ended.
+    pub outcome: Outcome,
+    /// When the call arrived.
+    pub started: Instant,
+    /// When it ended, if it has.
+    pub ended: Option<Instant>,
+}
+
+impl Call {
+    /// The typed request messages of `rpc`, when this call is one.
+    pub fn requests_of<R: Rpc>(&self, _rpc: R) -> Vec<R::Request> {
+        self.requests.iter().filter_map(R::request).cloned().collect()
+    }
+
+    /// The first value of a metadata key, as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.metadata.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Shows a call on one line, with `authorization` values redacted (A-3).
+impl fmt::Display for Call {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self.method {
+            Some(m) => m.name(),
+            None => self.path.as_str(),
+        };
+        write!(f, "#{} {name}", self.seq)?;
+        let mut headers: Vec<String> = self
+            .metadata
+            .clone()
+            .into_headers()
+            .iter()
+            .filter(|(k, _)| !k.as_str().starts_with("grpc-") && *k != "te" && *k != "content-type" && *k != "user-agent")
+            .map(|(k, v)| {
+                if k == "authorization" {
+                    format!("{k}: <redacted>")
+                } else {
+                    format!("{k}: {}", String::from_utf8_lossy(v.as_bytes()))
+                }
+            })
+            .collect();
+        headers.sort();
+        if !headers.is_empty() {
+            write!(f, " [{}]", headers.join(", "))?;
+        }
+        if let Some(d) = self.deadline {
+            write!(f, " deadline={}ms", d.as_millis())?;
+        }
+        for r in &self.requests {
+            write!(f, " {r:?}")?;
+        }
+        match &self.outcome {
+            Outcome::InFlight => write!(f, " -> in flight"),
+            Outcome::NoStatus => write!(f, " -> ended without status"),
+            Outcome::Status { code, message } => write!(f, " -> {code:?} {message:?}"),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    calls: Vec<Call>,
+    next_seq: u64,
+}
+
+/// The journal of one mock; cheap to clone, every clone sees the same calls.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    state: Arc<Mutex<State>>,
+    changed: Arc<watch::Sender<u64>>,
+}
+
+impl Default for Journal {
+    fn default() -> Self {
+        Self {
+            state: Arc::default(),
+            changed: Arc::new(watch::Sender::new(0)),
+        }
+    }
+}
+
+impl Journal {
+    /// An empty journal.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn update(&self, seq: u64, f: impl FnOnce(&mut Call)) {
+        {
+            let mut state = self.lock();
+            if let Ok(i) = state.calls.binary_search_by_key(&seq, |c| c.seq) {
+                f(&mut state.calls[i]);
+            }
+        }
+        self.changed.send_modify(|v| *v += 1);
+    }
+
+    fn start(&self, path: &str, metadata: MetadataMap, deadline: Option<Duration>) -> u64 {
+        let seq = {
+            let mut state = self.lock();
+            let seq = state.next_seq;
+            state.next_seq += 1;
+            state.calls.push(Call {
+                seq,
+                method: Method::from_path(path),
+                path: path.to_string(),
+                metadata,
+                deadline,
+                requests: Vec::new(),
+                undecodable: 0,
+                outcome: Outcome::InFlight,
+                started: Instant::now(),
+                ended: None,
+            });
+            seq
+        };
+        self.changed.send_modify(|v| *v += 1);
+        seq
+    }
+
+    fn finish(&self, seq: u64, outcome: Outcome) {
+        self.update(seq, |c| {
+            if c.outcome == Outcome::InFlight {
+                c.outcome = outcome;
+                c.ended = Some(Instant::now());
+            }
+        });
+    }
+
+    /// Every call so far, in arrival order.
+    pub fn calls(&self) -> Vec<Call> {
+        self.lock().calls.clone()
+    }
+
+    /// The calls to one RPC, in arrival order.
+    pub fn calls_to<R: Rpc>(&self, _rpc: R) -> Vec<Call> {
+        self.calls_to_method(R::METHOD)
+    }
+
+    /// The calls to one method, in arrival order.
+    pub fn calls_to_method(&self, method: Method) -> Vec<Call> {
+        self.lock()
+            .calls
+            .iter()
+            .filter(|c| c.method == Some(method))
+            .cloned()
+            .collect()
+    }
+
+    /// Every request message sent to `rpc`, over all its calls, in order.
+    pub fn requests<R: Rpc>(&self, rpc: R) -> Vec<R::Request> {
+        self.calls_to(rpc).iter().flat_map(|c| c.requests_of(rpc)).collect()
+    }
+
+    /// How many calls were received.
+    pub fn len(&self) -> usize {
+        self.lock().calls.len()
+    }
+
+    /// Whether no call was received.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Forgets every call recorded so far.
+    pub fn clear(&self) {
+        self.lock().calls.clear();
+        self.changed.send_modify(|v| *v += 1);
+    }
+
+    /// Whether every OrderService call carried a deadline (`grpc-timeout`).
+    pub fn every_call_had_deadline(&self) -> bool {
+        self.lock()
+            .calls
+            .iter()
+            .filter(|c| c.method.is_some())
+            .all(|c| c.deadline.is_some())
+    }
+
+    /// Whether every OrderService call carried metadata `name` with `value`
+    /// (for example a propagated `x-request-id`).
+    pub fn every_call_had_header(&self, name: &str, value: &str) -> bool {
+        self.lock()
+            .calls
+            .iter()
+            .filter(|c| c.method.is_some())
+            .all(|c| c.metadata.get_all(name).iter().any(|v| v.as_bytes() == value.as_bytes()))
+    }
+
+    /// Waits until the calls satisfy `pred` (checked on every change), for
+    /// tests that must not sleep. Returns the calls it saw.
+    pub async fn wait_until(&self, mut pred: impl FnMut(&[Call]) -> bool) -> Vec<Call> {
+        let mut rx = self.changed.subscribe();
+        loop {
+            {
+                let state = self.lock();
+                if pred(&state.calls) {
+                    return state.calls.clone();
+                }
+            }
+            if rx.changed().await.is_err() {
+                return self.calls();
+            }
+        }
+    }
+
+    /// Waits until at least `n` calls have ended.
+    pub async fn wait_for_ended(&self, n: usize) -> Vec<Call> {
+        self.wait_until(|calls| calls.iter().filter(|c| c.ended.is_some()).count() >= n)
+            .await
+    }
+
+    /// One line per call (authorization redacted), for failure messages.
+    pub fn render(&self) -> String {
+        let calls = self.calls();
+        if calls.is_empty() {
+            return "  (no calls)\n".to_string();
+        }
+        calls.iter().map(|c| format!("  {c}\n")).collect()
+    }
+}
+
+/// A layer that records every call in a [`Journal`]; the mock puts it
+/// outermost.
+#[derive(Debug, Clone)]
+pub struct JournalLayer {
+    journal: Journal,
+}
+
+impl JournalLayer {
+    /// Records into `journal`.
+    pub fn new(journal: Journal) -> Self {
+        Self { journal }
+    }
+}
+
+impl<S> Layer<S> for JournalLayer {
+    type Service = JournalService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        JournalService {
+            inner,
+            journal: self.journal.clone(),
+        }
+    }
+}
+
+/// The service of [`JournalLayer`].
+#[derive(Debug, Clone)]
+pub struct JournalService<S> {
+    inner: S,
+    journal: Journal,
+}
+
+impl<S, B> Service<http::Request<B>> for JournalService<S>
+where
+    S: Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = Infallible,
+        >,
+    S::Future: Send + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn std::future::Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let (parts, body) = req.into_parts();
+        let metadata = MetadataMap::from_headers(parts.headers.clone());
+        let deadline = parts
+            .headers
+            .get(GRPC_TIMEOUT)
+            .and_then(|v| v.to_str().ok())
+            .and_then(crate::deadline::parse_grpc_timeout);
+        let journal = self.journal.clone();
+        let seq = journal.start(parts.uri.path(), metadata, deadline);
+        let method = Method::from_path(parts.uri.path());
+        let body = tonic::body::Body::new(RecordingRequest {
+            inner: body,
+            journal: journal.clone(),
+            seq,
+            method,
+            decoder: FrameDecoder::default(),
+        });
+        let fut = self.inner.call(http::Request::from_parts(parts, body));
+        Box::pin(async move {
+            let res = fut.await?;
+            // A trailers-only response carries its status in the headers.
+            if let Some(status) = tonic::Status::from_header_map(res.headers()) {
+                journal.finish(seq, outcome_of(&status));
+                return Ok(res);
+            }
+            let (parts, body) = res.into_parts();
+            let body = tonic::body::Body::new(RecordingResponse {
+                inner: body,
+                end: Some(EndRecorder { journal, seq }),
+            });
+            Ok(http::Response::from_parts(parts, body))
+        })
+    }
+}
+
+fn outcome_of(status: &tonic::Status) -> Outcome {
+    Outcome::Status {
+        code: status.code(),
+        message: status.message().to_string(),
+    }
+}
+
+pin_project! {
+    struct RecordingRequest<B> {
+        #[pin]
+        inner: B,
+        journal: Journal,
+        seq: u64,
+        method: Option<Method>,
+        decoder: FrameDecoder,
+    }
+}
+
+impl<B> Body for RecordingRequest<B>
+where
+    B: Body<Data = Bytes>,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = self.project();
+        let frame = ready!(this.inner.poll_frame(cx));
+        if let (Some(Ok(frame)), Some(method)) = (&frame, *this.method)
+            && let Some(data) = frame.data_ref()
+        {
+            this.decoder.push(data);
+            while let Some(message) = this.decoder.next_message() {
+                let decoded = message
+                    .ok()
+                    .and_then(|bytes| method.decode_request(&bytes).ok());
+                this.journal.update(*this.seq, |c| match decoded {
+                    Some(m) => c.requests.push(m),
+                    None => c.undecodable += 1,
+                });
+            }
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+struct EndRecorder {
+    journal: Journal,
+    seq: u64,
+}
+
+pin_project! {
+    struct RecordingResponse {
+        #[pin]
+        inner: tonic::body::Body,
+        end: Option<EndRecorder>,
+    }
+
+    impl PinnedDrop for RecordingResponse {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(end) = this.project().end.take() {
+                end.journal.finish(end.seq, Outcome::NoStatus);
+            }
+        }
+    }
+}
+
+impl Body for RecordingResponse {
+    type Data = Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = self.project();
+        let frame = ready!(this.inner.poll_frame(cx));
+        match &frame {
+            Some(Ok(f)) => {
+                if let Some(trailers) = f.trailers_ref()
+                    && let Some(end) = this.end.take()
+                {
+                    let outcome = tonic::Status::from_header_map(trailers)
+                        .map_or(Outcome::NoStatus, |s| outcome_of(&s));
+                    end.journal.finish(end.seq, outcome);
+                }
+            }
+            Some(Err(_)) | None => {
+                if let Some(end) = this.end.take() {
+                    end.journal.finish(end.seq, Outcome::NoStatus);
+                }
+            }
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
