@@ -75,7 +75,9 @@ impl Method {
     /// Decodes one request message of this method.
     pub fn decode_request(self, bytes: &[u8]) -> Result<RequestMessage, prost::DecodeError> {
         Ok(match self {
-            Method::CreateOrder => RequestMessage::CreateOrder(pb::CreateOrderRequest::decode(bytes)?),
+            Method::CreateOrder => {
+                RequestMessage::CreateOrder(pb::CreateOrderRequest::decode(bytes)?)
+            }
             Method::GetOrder => RequestMessage::GetOrder(pb::GetOrderRequest::decode(bytes)?),
             Method::WatchOrderStatus => {
                 RequestMessage::WatchOrderStatus(pb::WatchOrderStatusRequest::decode(bytes)?)

@@ -66,7 +66,7 @@ impl ReferenceService {
     /// The checks every call gets before its own work: the fail-fast
     /// threshold (D-2) and a deadline already passed (D-1). Returns the
     /// call's deadline.
-    fn preflight(&self, metadata: &MetadataMap) -> Result<Option<Instant>, Status> {
+    pub(crate) fn preflight(&self, metadata: &MetadataMap) -> Result<Option<Instant>, Status> {
         let deadline = deadline_of(metadata);
         if let Some(deadline) = deadline {
             let remaining = deadline.saturating_duration_since(Instant::now());
@@ -97,6 +97,56 @@ fn check_order_id(order_id: &str) -> Result<(), Status> {
     match validate::order_id("order_id", order_id) {
         Some(v) => Err(status::invalid_argument(&[v])),
         None => Ok(()),
+    }
+}
+
+/// S-1 to S-3 over a stream of line items: the count and total, or the
+/// first invalid item, or an overflowing total.
+pub(crate) async fn sum_line_items(
+    mut items: impl Stream<Item = Result<LineItem, Status>> + Unpin,
+) -> Result<SubmitLineItemsResponse, Status> {
+    let mut count: i32 = 0;
+    let mut total: i64 = 0;
+    while let Some(item) = items.next().await {
+        let item = item?;
+        let violations = validate::line_item(count as usize, &item);
+        if !violations.is_empty() {
+            return Err(status::invalid_argument(&violations));
+        }
+        total = i64::try_from(i128::from(total) + validate::item_total(&item)).map_err(|_| {
+            status::invalid_argument(&[validate::FieldViolation::new(
+                "items",
+                "order total exceeds int64",
+            )])
+        })?;
+        count = count.checked_add(1).ok_or_else(|| {
+            status::invalid_argument(&[validate::FieldViolation::new(
+                "items",
+                "more items than item_count (int32) can count",
+            )])
+        })?;
+    }
+    Ok(SubmitLineItemsResponse {
+        item_count: count,
+        total_cents: total,
+    })
+}
+
+/// P-1 to P-4 for one action: its result, the order changed atomically.
+pub(crate) fn process_action(store: &Store, action: OrderAction) -> OrderResult {
+    match store.act(&action) {
+        Ok(status) => OrderResult {
+            order_id: action.order_id,
+            success: true,
+            error: String::new(),
+            status: status as i32,
+        },
+        Err(failure) => OrderResult {
+            order_id: action.order_id,
+            success: false,
+            error: failure.error_text(),
+            status: failure.status as i32,
+        },
     }
 }
 
@@ -159,34 +209,8 @@ impl OrderService for ReferenceService {
         request: Request<Streaming<LineItem>>,
     ) -> Result<Response<SubmitLineItemsResponse>, Status> {
         let deadline = self.preflight(request.metadata())?;
-        let mut items = UntilDeadline::new(request.into_inner(), deadline);
-        let mut count: i32 = 0;
-        let mut total: i64 = 0;
-        while let Some(item) = items.next().await {
-            let item = item?;
-            let index = count as usize;
-            let violations = validate::line_item(index, &item);
-            if !violations.is_empty() {
-                return Err(status::invalid_argument(&violations));
-            }
-            total =
-                i64::try_from(i128::from(total) + validate::item_total(&item)).map_err(|_| {
-                    status::invalid_argument(&[validate::FieldViolation::new(
-                        "items",
-                        "order total exceeds int64",
-                    )])
-                })?;
-            count = count.checked_add(1).ok_or_else(|| {
-                status::invalid_argument(&[validate::FieldViolation::new(
-                    "items",
-                    "more items than item_count (int32) can count",
-                )])
-            })?;
-        }
-        Ok(Response::new(SubmitLineItemsResponse {
-            item_count: count,
-            total_cents: total,
-        }))
+        let items = UntilDeadline::new(request.into_inner(), deadline);
+        sum_line_items(items).await.map(Response::new)
     }
 
     type ProcessOrdersStream = BoxStream<OrderResult>;
@@ -197,23 +221,9 @@ impl OrderService for ReferenceService {
     ) -> Result<Response<Self::ProcessOrdersStream>, Status> {
         let deadline = self.preflight(request.metadata())?;
         let store = Arc::clone(&self.store);
-        let results = request.into_inner().map(move |action| {
-            let action = action?;
-            Ok(match store.act(&action) {
-                Ok(status) => OrderResult {
-                    order_id: action.order_id,
-                    success: true,
-                    error: String::new(),
-                    status: status as i32,
-                },
-                Err(failure) => OrderResult {
-                    order_id: action.order_id,
-                    success: false,
-                    error: failure.error_text(),
-                    status: failure.status as i32,
-                },
-            })
-        });
+        let results = request
+            .into_inner()
+            .map(move |action| Ok(process_action(&store, action?)));
         Ok(Response::new(Box::pin(UntilDeadline::new(
             results, deadline,
         ))))

@@ -102,7 +102,11 @@ pub struct Call {
 impl Call {
     /// The typed request messages of `rpc`, when this call is one.
     pub fn requests_of<R: Rpc>(&self, _rpc: R) -> Vec<R::Request> {
-        self.requests.iter().filter_map(R::request).cloned().collect()
+        self.requests
+            .iter()
+            .filter_map(R::request)
+            .cloned()
+            .collect()
     }
 
     /// The first value of a metadata key, as text.
@@ -124,7 +128,12 @@ impl fmt::Display for Call {
             .clone()
             .into_headers()
             .iter()
-            .filter(|(k, _)| !k.as_str().starts_with("grpc-") && *k != "te" && *k != "content-type" && *k != "user-agent")
+            .filter(|(k, _)| {
+                !k.as_str().starts_with("grpc-")
+                    && *k != "te"
+                    && *k != "content-type"
+                    && *k != "user-agent"
+            })
             .map(|(k, v)| {
                 if k == "authorization" {
                     format!("{k}: <redacted>")
@@ -247,7 +256,10 @@ impl Journal {
 
     /// Every request message sent to `rpc`, over all its calls, in order.
     pub fn requests<R: Rpc>(&self, rpc: R) -> Vec<R::Request> {
-        self.calls_to(rpc).iter().flat_map(|c| c.requests_of(rpc)).collect()
+        self.calls_to(rpc)
+            .iter()
+            .flat_map(|c| c.requests_of(rpc))
+            .collect()
     }
 
     /// How many calls were received.
@@ -282,7 +294,12 @@ impl Journal {
             .calls
             .iter()
             .filter(|c| c.method.is_some())
-            .all(|c| c.metadata.get_all(name).iter().any(|v| v.as_bytes() == value.as_bytes()))
+            .all(|c| {
+                c.metadata
+                    .get_all(name)
+                    .iter()
+                    .any(|v| v.as_bytes() == value.as_bytes())
+            })
     }
 
     /// Waits until the calls satisfy `pred` (checked on every change), for
@@ -363,7 +380,8 @@ where
 {
     type Response = http::Response<tonic::body::Body>;
     type Error = Infallible;
-    type Future = Pin<Box<dyn std::future::Future<Output = Result<Self::Response, Infallible>> + Send>>;
+    type Future =
+        Pin<Box<dyn std::future::Future<Output = Result<Self::Response, Infallible>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)

@@ -13,11 +13,16 @@ use tower::Layer;
 
 use crate::catch_panic::CatchPanicLayer;
 use crate::health::{HealthReporter, ServingStatus};
-use crate::model::Store;
 use crate::mock::journal::{Journal, JournalLayer};
+use crate::mock::mock_service::MockService;
+use crate::mock::stubs::{Stub, StubSlot, StubTable};
+use crate::mock::verification::Verification;
+use crate::model::ActionFailure;
+use crate::model::Store;
 use crate::pb::SERVICE_NAME;
 use crate::pb::order_service_client::OrderServiceClient;
 use crate::pb::order_service_server::OrderServiceServer;
+use crate::pb::{Order, OrderActionType, OrderStatus};
 use crate::service::{ReferenceService, ServiceConfig};
 use crate::transport::{InProcessServer, TaskMonitor};
 
@@ -57,6 +62,7 @@ use crate::transport::{InProcessServer, TaskMonitor};
 pub struct OrderMock {
     store: Arc<Store>,
     journal: Journal,
+    stubs: Arc<StubTable>,
     health: HealthReporter,
     server: InProcessServer,
     channel: Channel,
@@ -114,9 +120,12 @@ impl OrderMockBuilder {
     fn launch(self, listener: Option<TcpListener>) -> OrderMock {
         let store = Store::new();
         let health = HealthReporter::new();
-        let routes = Routes::new(health.service()).add_service(OrderServiceServer::new(
-            ReferenceService::new(Arc::clone(&store), self.config),
-        ));
+        let stubs = Arc::new(StubTable::default());
+        let routes =
+            Routes::new(health.service()).add_service(OrderServiceServer::new(MockService {
+                reference: ReferenceService::new(Arc::clone(&store), self.config),
+                stubs: Arc::clone(&stubs),
+            }));
         let journal = Journal::new();
         let service = CatchPanicLayer.layer(
             JournalLayer::new(journal.clone())
@@ -140,6 +149,7 @@ impl OrderMockBuilder {
         OrderMock {
             store,
             journal,
+            stubs,
             health,
             channel: server.channel(),
             server,
@@ -210,6 +220,87 @@ impl OrderMock {
         self.health.set_status(SERVICE_NAME, status);
     }
 
+    /// Starts a stub for one RPC; finish it with a responder and `mount` it.
+    /// See [`Stub`] for matchers, responders, limits and expectations.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::OrderMock;
+    /// use orders_testkit::rpc::CreateOrder;
+    ///
+    /// let mock = OrderMock::start().await;
+    /// mock.on(CreateOrder)
+    ///     .when_header("x-tenant", "blocked")
+    ///     .fail(tonic::Status::permission_denied("tenant blocked"))
+    ///     .mount(&mock);
+    /// # }
+    /// ```
+    pub fn on<R: StubSlot>(&self, _rpc: R) -> Stub<R> {
+        Stub::new()
+    }
+
+    pub(crate) fn stub_table(&self) -> &StubTable {
+        &self.stubs
+    }
+
+    /// Checks every stub expectation now; the report lists them and the
+    /// calls received. The same check runs when the mock is dropped.
+    pub fn verify(&self) -> Verification {
+        Verification {
+            expectations: self.stubs.expectations(),
+            calls: self.journal.render(),
+        }
+    }
+
+    /// Puts an order straight into the model, as if created earlier: an
+    /// empty id gets a fresh one, an unset status is PENDING, unset times
+    /// are now. An order with the same id is replaced. Returns the id.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::OrderMock;
+    /// use orders_testkit::pb::{GetOrderRequest, Order, OrderStatus};
+    ///
+    /// let mock = OrderMock::start().await;
+    /// let id = mock.seed_order(Order {
+    ///     order_id: "o-42".into(),
+    ///     customer_id: "c".into(),
+    ///     status: OrderStatus::Shipped as i32,
+    ///     ..Default::default()
+    /// });
+    /// let order = mock.client().get_order(GetOrderRequest { order_id: id }).await.unwrap();
+    /// assert_eq!(order.into_inner().status(), OrderStatus::Shipped);
+    /// # }
+    /// ```
+    pub fn seed_order(&self, order: Order) -> String {
+        self.store.insert(order)
+    }
+
+    /// Applies an action to an order in the model, as ProcessOrders would:
+    /// watchers get the change (W-3). Returns the new status.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::OrderMock;
+    /// use orders_testkit::pb::{Order, OrderActionType, OrderStatus};
+    ///
+    /// let mock = OrderMock::start().await;
+    /// let id = mock.seed_order(Order::default());
+    /// assert_eq!(mock.advance(&id, OrderActionType::Confirm), Ok(OrderStatus::Confirmed));
+    /// assert!(mock.advance(&id, OrderActionType::Deliver).is_err());
+    /// # }
+    /// ```
+    pub fn advance(
+        &self,
+        order_id: &str,
+        action: OrderActionType,
+    ) -> Result<OrderStatus, ActionFailure> {
+        self.store.act(&crate::pb::OrderAction {
+            order_id: order_id.to_string(),
+            action: action as i32,
+        })
+    }
+
     /// The journal of every call this mock received.
     pub fn journal(&self) -> &Journal {
         &self.journal
@@ -236,5 +327,20 @@ impl OrderMock {
     pub async fn shutdown(self, grace: Duration) {
         self.health.set_all(ServingStatus::NotServing);
         self.server.tasks().shutdown(grace).await;
+    }
+}
+
+/// Unmet stub expectations fail the test when the mock goes away, with the
+/// list of expectations and of the calls received (not while the thread is
+/// already panicking).
+impl Drop for OrderMock {
+    fn drop(&mut self) {
+        self.server.tasks().abort();
+        if !std::thread::panicking() {
+            let report = self.verify();
+            if !report.is_ok() {
+                panic!("OrderMock dropped with unmet expectations\n{report}");
+            }
+        }
     }
 }

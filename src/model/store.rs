@@ -109,6 +109,19 @@ struct Inner {
     watchers: usize,
 }
 
+impl Inner {
+    /// The next `ord-NNNNNN` id not taken (seeded orders may use that form).
+    fn fresh_id(&mut self) -> String {
+        loop {
+            self.created += 1;
+            let id = format!("ord-{:06}", self.created);
+            if !self.orders.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+}
+
 /// The order store. Cheap to share as `Arc<Store>`; every method takes the
 /// one lock briefly and never awaits while holding it.
 #[derive(Debug)]
@@ -168,8 +181,7 @@ impl Store {
                 })
             };
         }
-        inner.created += 1;
-        let order_id = format!("ord-{:06}", inner.created);
+        let order_id = inner.fresh_id();
         let created_at = from_nanos(now_nanos());
         let order = Order {
             order_id: order_id.clone(),
@@ -201,6 +213,39 @@ impl Store {
             );
         }
         Ok(response)
+    }
+
+    /// Puts an order in the store as given (for seeding tests): an empty id
+    /// gets a fresh one, an unset status becomes PENDING, an unset
+    /// `created_at` is now and an unset `updated_at` is `created_at`.
+    /// An order with the same id is replaced; its watchers are released.
+    /// Returns the id.
+    pub fn insert(&self, mut order: Order) -> String {
+        let mut inner = self.lock();
+        if order.order_id.is_empty() {
+            order.order_id = inner.fresh_id();
+        }
+        if order.status() == OrderStatus::Unspecified {
+            order.status = OrderStatus::Pending as i32;
+        }
+        let created_at = *order
+            .created_at
+            .get_or_insert_with(|| from_nanos(now_nanos()));
+        order.updated_at.get_or_insert(created_at);
+        let id = order.order_id.clone();
+        let replaced = inner.orders.insert(
+            id.clone(),
+            StoredOrder {
+                order,
+                shipping_address: None,
+                watchers: Subscribers::default(),
+            },
+        );
+        if let Some(mut old) = replaced {
+            let gone = old.watchers.close_all();
+            self.watchers_changed(&mut inner, 0, gone);
+        }
+        id
     }
 
     /// The current state of an order (G-3).

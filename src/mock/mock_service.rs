@@ -1,0 +1,230 @@
+//! The OrderService the mock serves: stubs first, then the reference model.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tokio_stream::StreamExt;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::stubs::{Answer, StubSlot, StubTable};
+use crate::deadline::{UntilDeadline, deadline_of, exceeded};
+use crate::pb::order_service_server::OrderService;
+use crate::pb::{
+    CreateOrderRequest, CreateOrderResponse, GetOrderRequest, LineItem, Order, OrderAction,
+    OrderResult, OrderStatusUpdate, SubmitLineItemsResponse, WatchOrderStatusRequest,
+};
+use crate::rpc::{CreateOrder, GetOrder, ProcessOrders, Rpc, SubmitLineItems, WatchOrderStatus};
+use crate::service::{BoxStream, ReferenceService, process_action, sum_line_items};
+
+/// Waits `delay`, or fails with DEADLINE_EXCEEDED at the deadline if that
+/// comes first (D-1).
+pub(crate) async fn wait(delay: Option<Duration>, deadline: Option<Instant>) -> Result<(), Status> {
+    let Some(delay) = delay else { return Ok(()) };
+    let until = Instant::now() + delay;
+    match deadline {
+        Some(deadline) if deadline < until => {
+            tokio::time::sleep_until(deadline).await;
+            Err(exceeded())
+        }
+        _ => {
+            tokio::time::sleep_until(until).await;
+            Ok(())
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct MockService {
+    pub(crate) reference: ReferenceService,
+    pub(crate) stubs: Arc<StubTable>,
+}
+
+fn not_a_reply(rpc: &str) -> Status {
+    Status::internal(format!(
+        "stub for {rpc} has a stream responder; use respond/fail"
+    ))
+}
+
+impl MockService {
+    /// A stubbed answer to a unary call, or the request back to fall through.
+    async fn unary<R>(
+        &self,
+        request: Request<R::Request>,
+    ) -> Result<Result<Response<R::Response>, Status>, Request<R::Request>>
+    where
+        R: StubSlot,
+    {
+        let Some(matched) = self
+            .stubs
+            .slot::<R>()
+            .select(request.metadata(), std::slice::from_ref(request.get_ref()))
+        else {
+            return Err(request);
+        };
+        let deadline = deadline_of(request.metadata());
+        if let Err(e) = wait(matched.delay(), deadline).await {
+            return Ok(Err(e));
+        }
+        Ok(
+            match matched.answer(std::slice::from_ref(request.get_ref())) {
+                Answer::Reply(reply) => reply.map(Response::new),
+                Answer::Stream { .. } => Err(not_a_reply(R::METHOD.name())),
+            },
+        )
+    }
+}
+
+/// A scripted server stream: messages with optional pauses, then OK or a status.
+fn scripted_stream<T: Send + 'static>(
+    items: Vec<T>,
+    between: Option<Duration>,
+    end: Option<Status>,
+) -> impl tokio_stream::Stream<Item = Result<T, Status>> + Send + 'static {
+    let state = (VecDeque::from(items), end, true);
+    futures_util::stream::unfold(Some(state), move |state| async move {
+        let (mut items, end, first) = state?;
+        match items.pop_front() {
+            Some(item) => {
+                if !first && let Some(pause) = between {
+                    tokio::time::sleep(pause).await;
+                }
+                Some((Ok(item), Some((items, end, false))))
+            }
+            None => end.map(|status| (Err(status), None)),
+        }
+    })
+}
+
+#[tonic::async_trait]
+impl OrderService for MockService {
+    async fn create_order(
+        &self,
+        request: Request<CreateOrderRequest>,
+    ) -> Result<Response<CreateOrderResponse>, Status> {
+        match self.unary::<CreateOrder>(request).await {
+            Ok(answer) => answer,
+            Err(request) => self.reference.create_order(request).await,
+        }
+    }
+
+    async fn get_order(
+        &self,
+        request: Request<GetOrderRequest>,
+    ) -> Result<Response<Order>, Status> {
+        match self.unary::<GetOrder>(request).await {
+            Ok(answer) => answer,
+            Err(request) => self.reference.get_order(request).await,
+        }
+    }
+
+    type WatchOrderStatusStream = BoxStream<OrderStatusUpdate>;
+
+    async fn watch_order_status(
+        &self,
+        request: Request<WatchOrderStatusRequest>,
+    ) -> Result<Response<Self::WatchOrderStatusStream>, Status> {
+        let slot = self.stubs.slot::<WatchOrderStatus>();
+        let Some(matched) =
+            slot.select(request.metadata(), std::slice::from_ref(request.get_ref()))
+        else {
+            return self.reference.watch_order_status(request).await;
+        };
+        let deadline = deadline_of(request.metadata());
+        wait(matched.delay(), deadline).await?;
+        match matched.answer(std::slice::from_ref(request.get_ref())) {
+            Answer::Reply(reply) => reply.map(|first| {
+                let one: BoxStream<OrderStatusUpdate> =
+                    Box::pin(UntilDeadline::new(tokio_stream::once(Ok(first)), deadline));
+                Response::new(one)
+            }),
+            Answer::Stream {
+                items,
+                between,
+                end,
+            } => Ok(Response::new(Box::pin(UntilDeadline::new(
+                Box::pin(scripted_stream(items, between, end)),
+                deadline,
+            )))),
+        }
+    }
+
+    async fn submit_line_items(
+        &self,
+        request: Request<Streaming<LineItem>>,
+    ) -> Result<Response<SubmitLineItemsResponse>, Status> {
+        if self.stubs.slot::<SubmitLineItems>().is_empty() {
+            return self.reference.submit_line_items(request).await;
+        }
+        // Stubs match on the whole stream: read it first.
+        let deadline = self.reference.preflight(request.metadata())?;
+        let metadata = request.metadata().clone();
+        let mut inbound = UntilDeadline::new(request.into_inner(), deadline);
+        let mut items = Vec::new();
+        while let Some(item) = inbound.next().await {
+            items.push(item?);
+        }
+        match self
+            .stubs
+            .slot::<SubmitLineItems>()
+            .select(&metadata, &items)
+        {
+            Some(matched) => {
+                wait(matched.delay(), deadline).await?;
+                match matched.answer(&items) {
+                    Answer::Reply(reply) => reply.map(Response::new),
+                    Answer::Stream { .. } => Err(not_a_reply(SubmitLineItems::METHOD.name())),
+                }
+            }
+            None => sum_line_items(tokio_stream::iter(items.into_iter().map(Ok)))
+                .await
+                .map(Response::new),
+        }
+    }
+
+    type ProcessOrdersStream = BoxStream<OrderResult>;
+
+    async fn process_orders(
+        &self,
+        request: Request<Streaming<OrderAction>>,
+    ) -> Result<Response<Self::ProcessOrdersStream>, Status> {
+        if self.stubs.slot::<ProcessOrders>().is_empty() {
+            return self.reference.process_orders(request).await;
+        }
+        let deadline = self.reference.preflight(request.metadata())?;
+        let metadata = request.metadata().clone();
+        let stubs = Arc::clone(&self.stubs);
+        let store = Arc::clone(self.reference.store());
+        let inbound = request.into_inner();
+        let results = futures_util::stream::unfold(Some(inbound), move |inbound| {
+            let (stubs, store, metadata) =
+                (Arc::clone(&stubs), Arc::clone(&store), metadata.clone());
+            async move {
+                let mut inbound = inbound?;
+                let action = match inbound.next().await? {
+                    Ok(action) => action,
+                    Err(status) => return Some((Err(status), None)),
+                };
+                let one = std::slice::from_ref(&action);
+                let Some(matched) = stubs.slot::<ProcessOrders>().select(&metadata, one) else {
+                    return Some((Ok(process_action(&store, action)), Some(inbound)));
+                };
+                if let Err(status) = wait(matched.delay(), deadline).await {
+                    return Some((Err(status), None));
+                }
+                match matched.answer(one) {
+                    Answer::Reply(Ok(result)) => Some((Ok(result), Some(inbound))),
+                    Answer::Reply(Err(status)) => Some((Err(status), None)),
+                    Answer::Stream { .. } => {
+                        Some((Err(not_a_reply(ProcessOrders::METHOD.name())), None))
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(UntilDeadline::new(
+            Box::pin(results),
+            deadline,
+        ))))
+    }
+}

@@ -1,0 +1,632 @@
+//! Typed stubs, in the style of wiremock-rs: a matcher, a responder,
+//! limits, priority and expectations, mounted on an [`OrderMock`].
+//! A stub that matches answers; otherwise the default model does.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use orders_testkit::OrderMock;
+//! use orders_testkit::pb::{GetOrderRequest, Order};
+//! use orders_testkit::rpc::GetOrder;
+//!
+//! let mock = OrderMock::start().await;
+//! mock.on(GetOrder)
+//!     .when(|req| req.order_id == "o-1")
+//!     .respond(Order { order_id: "o-1".into(), customer_id: "c".into(), ..Default::default() })
+//!     .up_to(1)
+//!     .expect(1)
+//!     .mount(&mock);
+//!
+//! let mut client = mock.client();
+//! let order = client.get_order(GetOrderRequest { order_id: "o-1".into() }).await.unwrap();
+//! assert_eq!(order.into_inner().customer_id, "c");
+//! // Used up: the next call falls through to the model, which knows no o-1.
+//! let err = client.get_order(GetOrderRequest { order_id: "o-1".into() }).await.unwrap_err();
+//! assert_eq!(err.code(), tonic::Code::NotFound);
+//! mock.verify().assert_ok();
+//! # }
+//! ```
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tonic::Status;
+use tonic::metadata::MetadataMap;
+
+use super::order_mock::OrderMock;
+use super::times::Times;
+use crate::rpc::{CreateOrder, GetOrder, ProcessOrders, Rpc, SubmitLineItems, WatchOrderStatus};
+
+type Pred<T> = Arc<dyn Fn(&T) -> bool + Send + Sync>;
+type ReplyFn<R> =
+    Arc<dyn Fn(&[<R as Rpc>::Request]) -> Result<<R as Rpc>::Response, Status> + Send + Sync>;
+
+/// Unary RPCs: `CreateOrder`, `GetOrder`.
+pub trait UnaryRpc: Rpc {}
+impl UnaryRpc for CreateOrder {}
+impl UnaryRpc for GetOrder {}
+
+/// RPCs whose stub matchers see one request message at a time: the unary
+/// ones, `WatchOrderStatus` (its request) and `ProcessOrders` (each action).
+pub trait PerMessageRpc: Rpc {}
+impl PerMessageRpc for CreateOrder {}
+impl PerMessageRpc for GetOrder {}
+impl PerMessageRpc for WatchOrderStatus {}
+impl PerMessageRpc for ProcessOrders {}
+
+/// RPCs answered with one message, chosen from the request(s): unary and
+/// client streaming.
+pub trait SingleResponseRpc: Rpc {}
+impl SingleResponseRpc for CreateOrder {}
+impl SingleResponseRpc for GetOrder {}
+impl SingleResponseRpc for SubmitLineItems {}
+
+enum Matcher<R: Rpc> {
+    /// Unary and server streaming: the request; bidi: the action; client
+    /// streaming: every message.
+    Each(Pred<R::Request>),
+    /// Client streaming: all messages at once.
+    All(Arc<dyn Fn(&[R::Request]) -> bool + Send + Sync>),
+    /// Metadata equal to `value`, or present when `value` is `None`.
+    Header { name: String, value: Option<String> },
+}
+
+impl<R: Rpc> Clone for Matcher<R> {
+    fn clone(&self) -> Self {
+        match self {
+            Self::Each(p) => Self::Each(p.clone()),
+            Self::All(p) => Self::All(p.clone()),
+            Self::Header { name, value } => Self::Header {
+                name: name.clone(),
+                value: value.clone(),
+            },
+        }
+    }
+}
+
+enum Responder<R: Rpc> {
+    /// A function of the request messages (one for unary and bidi).
+    Reply(ReplyFn<R>),
+    /// Answers in turn; the stub stops matching once they are used up.
+    Sequence(Mutex<VecDeque<Result<R::Response, Status>>>),
+    /// A server stream: these messages, then OK or `end`.
+    Stream {
+        items: Vec<R::Response>,
+        between: Option<Duration>,
+        end: Option<Status>,
+    },
+}
+
+/// A stub under construction for the RPC `R`; [`mount`](Self::mount) it on
+/// a mock. Start one with [`OrderMock::on`].
+#[must_use = "a stub does nothing until it is mounted"]
+pub struct Stub<R: Rpc> {
+    name: Option<String>,
+    matchers: Vec<Matcher<R>>,
+    responder: Option<Responder<R>>,
+    limit: Option<usize>,
+    priority: u8,
+    expected: Option<Times>,
+    delay: Option<Duration>,
+}
+
+impl<R: Rpc> fmt::Debug for Stub<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stub")
+            .field("rpc", &R::METHOD)
+            .field("name", &self.name)
+            .field("matchers", &self.matchers.len())
+            .field("limit", &self.limit)
+            .field("priority", &self.priority)
+            .field("expected", &self.expected)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The priority stubs get unless set: 1 is the highest, 255 the lowest.
+pub const DEFAULT_PRIORITY: u8 = 5;
+
+impl<R: Rpc> Stub<R> {
+    pub(crate) fn new() -> Self {
+        Self {
+            name: None,
+            matchers: Vec::new(),
+            responder: None,
+            limit: None,
+            priority: DEFAULT_PRIORITY,
+            expected: None,
+            delay: None,
+        }
+    }
+
+    /// Names the stub in reports.
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Matches only calls whose metadata has `name` equal to `value`.
+    pub fn when_header(mut self, name: &str, value: &str) -> Self {
+        self.matchers.push(Matcher::Header {
+            name: name.to_ascii_lowercase(),
+            value: Some(value.to_string()),
+        });
+        self
+    }
+
+    /// Matches only calls whose metadata has `name`, whatever its value.
+    pub fn when_header_present(mut self, name: &str) -> Self {
+        self.matchers.push(Matcher::Header {
+            name: name.to_ascii_lowercase(),
+            value: None,
+        });
+        self
+    }
+
+    /// Stops matching after `n` matches (then calls fall through).
+    pub fn up_to(mut self, n: usize) -> Self {
+        self.limit = Some(n);
+        self
+    }
+
+    /// Sets the priority: 1 is tried first, 255 last; the default is
+    /// [`DEFAULT_PRIORITY`]. Among equal priorities the newest stub wins.
+    pub fn priority(mut self, priority: u8) -> Self {
+        self.priority = priority;
+        self
+    }
+
+    /// Expects this many matches (`1`, `1..=3`, `2..`), checked by
+    /// [`OrderMock::verify`] and when the mock is dropped.
+    pub fn expect(mut self, times: impl Into<Times>) -> Self {
+        self.expected = Some(times.into());
+        self
+    }
+
+    /// Waits this long before answering (before the first message of a
+    /// stream; before each answer of a bidi stub). A wait that outlives the
+    /// caller's deadline ends with `DEADLINE_EXCEEDED`.
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = Some(delay);
+        self
+    }
+
+    /// Answers with `status` (build rich details with `tonic_types`, add
+    /// trailers with `Status::with_metadata`).
+    pub fn fail(mut self, status: Status) -> Self {
+        self.responder = Some(Responder::Reply(Arc::new(move |_| Err(status.clone()))));
+        self
+    }
+
+    /// Adds the stub to `mock`; from now on it is tried before the model.
+    /// A stub with no responder answers `UNIMPLEMENTED` naming itself.
+    pub fn mount(self, mock: &OrderMock) -> StubHandle
+    where
+        R: StubSlot,
+    {
+        mock.stub_table().mount(self)
+    }
+}
+
+impl<R: PerMessageRpc> Stub<R> {
+    /// Matches when `pred` holds for the request (for `ProcessOrders`: for
+    /// the action, each action being matched on its own).
+    pub fn when(mut self, pred: impl Fn(&R::Request) -> bool + Send + Sync + 'static) -> Self {
+        self.matchers.push(Matcher::Each(Arc::new(pred)));
+        self
+    }
+}
+
+impl Stub<SubmitLineItems> {
+    /// Matches when `pred` holds for every message of the stream.
+    pub fn when_each(
+        mut self,
+        pred: impl Fn(&crate::pb::LineItem) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.matchers.push(Matcher::Each(Arc::new(pred)));
+        self
+    }
+
+    /// Matches when `pred` holds for all the messages of the stream.
+    pub fn when_all(
+        mut self,
+        pred: impl Fn(&[crate::pb::LineItem]) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.matchers.push(Matcher::All(Arc::new(pred)));
+        self
+    }
+
+    /// Answers with a function of every message received.
+    pub fn respond_with(
+        mut self,
+        f: impl Fn(&[crate::pb::LineItem]) -> Result<crate::pb::SubmitLineItemsResponse, Status>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        self.responder = Some(Responder::Reply(Arc::new(f)));
+        self
+    }
+}
+
+impl<R: SingleResponseRpc> Stub<R> {
+    /// Answers with this message.
+    pub fn respond(mut self, response: R::Response) -> Self {
+        self.responder = Some(Responder::Reply(Arc::new(move |_| Ok(response.clone()))));
+        self
+    }
+
+    /// Answers these in turn, one per matching call, then stops matching so
+    /// that further calls fall through (answer A, then B, then the model).
+    pub fn replies(
+        mut self,
+        replies: impl IntoIterator<Item = Result<R::Response, Status>>,
+    ) -> Self {
+        self.responder = Some(Responder::Sequence(Mutex::new(
+            replies.into_iter().collect(),
+        )));
+        self
+    }
+}
+
+impl<R: UnaryRpc> Stub<R> {
+    /// Answers with a function of the request.
+    pub fn respond_with(
+        mut self,
+        f: impl Fn(&R::Request) -> Result<R::Response, Status> + Send + Sync + 'static,
+    ) -> Self {
+        self.responder = Some(Responder::Reply(Arc::new(
+            move |reqs: &[R::Request]| match reqs.first() {
+                Some(req) => f(req),
+                None => Err(Status::internal("stub: no request message")),
+            },
+        )));
+        self
+    }
+}
+
+impl Stub<WatchOrderStatus> {
+    /// Streams these messages, then ends with OK (or [`then_fail`](Self::then_fail)).
+    pub fn stream(mut self, items: impl IntoIterator<Item = crate::pb::OrderStatusUpdate>) -> Self {
+        let (between, end) = match self.responder.take() {
+            Some(Responder::Stream { between, end, .. }) => (between, end),
+            _ => (None, None),
+        };
+        self.responder = Some(Responder::Stream {
+            items: items.into_iter().collect(),
+            between,
+            end,
+        });
+        self
+    }
+
+    /// Waits this long between streamed messages (deadline-aware).
+    pub fn delay_between(mut self, delay: Duration) -> Self {
+        match &mut self.responder {
+            Some(Responder::Stream { between, .. }) => *between = Some(delay),
+            _ => {
+                self.responder = Some(Responder::Stream {
+                    items: Vec::new(),
+                    between: Some(delay),
+                    end: None,
+                })
+            }
+        }
+        self
+    }
+
+    /// Ends the stream with `status` after its messages.
+    pub fn then_fail(mut self, status: Status) -> Self {
+        match &mut self.responder {
+            Some(Responder::Stream { end, .. }) => *end = Some(status),
+            _ => {
+                self.responder = Some(Responder::Stream {
+                    items: Vec::new(),
+                    between: None,
+                    end: Some(status),
+                })
+            }
+        }
+        self
+    }
+}
+
+impl Stub<ProcessOrders> {
+    /// Answers each matching action with a function of it; an `Err` ends
+    /// the whole stream with that status.
+    pub fn reply_with(
+        mut self,
+        f: impl Fn(&crate::pb::OrderAction) -> Result<crate::pb::OrderResult, Status>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        self.responder = Some(Responder::Reply(Arc::new(
+            move |reqs: &[crate::pb::OrderAction]| match reqs.first() {
+                Some(action) => f(action),
+                None => Err(Status::internal("stub: no action")),
+            },
+        )));
+        self
+    }
+
+    /// Answers matching actions with these in turn (an `Err` ends the
+    /// stream with that status), then stops matching.
+    pub fn replies(
+        mut self,
+        replies: impl IntoIterator<Item = Result<crate::pb::OrderResult, Status>>,
+    ) -> Self {
+        self.responder = Some(Responder::Sequence(Mutex::new(
+            replies.into_iter().collect(),
+        )));
+        self
+    }
+}
+
+/// A mounted stub: how often it matched.
+#[derive(Debug, Clone)]
+pub struct StubHandle {
+    hits: Arc<AtomicUsize>,
+}
+
+impl StubHandle {
+    /// How many times the stub has matched so far.
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+pub(crate) struct Entry<R: Rpc> {
+    stub: Stub<R>,
+    hits: Arc<AtomicUsize>,
+    order: u64,
+}
+
+/// What a matched stub says.
+pub(crate) enum Answer<R: Rpc> {
+    /// One message or a status.
+    Reply(Result<R::Response, Status>),
+    /// A server stream.
+    Stream {
+        items: Vec<R::Response>,
+        between: Option<Duration>,
+        end: Option<Status>,
+    },
+}
+
+/// A matched stub: its delay, and how to compute its answer.
+pub(crate) struct Matched<R: Rpc> {
+    entry: Arc<Entry<R>>,
+    /// A reply taken from a sequence at match time.
+    taken: Option<Result<R::Response, Status>>,
+}
+
+impl<R: Rpc> Matched<R> {
+    pub(crate) fn delay(&self) -> Option<Duration> {
+        self.entry.stub.delay
+    }
+
+    /// Computes the answer; a panicking closure becomes INTERNAL (E-6).
+    pub(crate) fn answer(self, requests: &[R::Request]) -> Answer<R> {
+        if let Some(reply) = self.taken {
+            return Answer::Reply(reply);
+        }
+        match &self.entry.stub.responder {
+            Some(Responder::Reply(f)) => Answer::Reply(
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(requests)))
+                    .unwrap_or_else(|_| Err(Status::internal(crate::catch_panic::PANIC_MESSAGE))),
+            ),
+            Some(Responder::Stream {
+                items,
+                between,
+                end,
+            }) => Answer::Stream {
+                items: items.clone(),
+                between: *between,
+                end: end.clone(),
+            },
+            Some(Responder::Sequence(_)) => {
+                Answer::Reply(Err(Status::internal("stub sequence used up")))
+            }
+            None => Answer::Reply(Err(Status::unimplemented(format!(
+                "stub {} has no responder",
+                self.entry.describe()
+            )))),
+        }
+    }
+}
+
+impl<R: Rpc> Entry<R> {
+    fn describe(&self) -> String {
+        match &self.stub.name {
+            Some(name) => format!("{} {name:?}", R::METHOD),
+            None => format!("{} stub #{}", R::METHOD, self.order),
+        }
+    }
+
+    fn matches(&self, metadata: &MetadataMap, requests: &[R::Request]) -> bool {
+        self.stub.matchers.iter().all(|m| match m {
+            Matcher::Each(p) => requests.iter().all(|r| p(r)),
+            Matcher::All(p) => p(requests),
+            Matcher::Header { name, value } => {
+                let mut values = metadata.get_all(name.as_str()).iter();
+                match value {
+                    None => values.next().is_some(),
+                    Some(v) => values.any(|x| x.as_bytes() == v.as_bytes()),
+                }
+            }
+        })
+    }
+}
+
+/// The mounted stubs of one RPC, in try order (internal to the stub table).
+pub struct Slot<R: Rpc> {
+    entries: Mutex<Vec<Arc<Entry<R>>>>,
+}
+
+impl<R: Rpc> Default for Slot<R> {
+    fn default() -> Self {
+        Self {
+            entries: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl<R: Rpc> Slot<R> {
+    fn lock(&self) -> MutexGuard<'_, Vec<Arc<Entry<R>>>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether any stub is mounted for this RPC.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    /// The first stub, in priority order, that matches and is not used up;
+    /// its match is counted.
+    pub(crate) fn select(
+        &self,
+        metadata: &MetadataMap,
+        requests: &[R::Request],
+    ) -> Option<Matched<R>> {
+        let entries = self.lock();
+        for entry in entries.iter() {
+            let hits = entry.hits.load(Ordering::SeqCst);
+            if entry.stub.limit.is_some_and(|limit| hits >= limit) {
+                continue;
+            }
+            if let Some(Responder::Sequence(replies)) = &entry.stub.responder
+                && replies.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
+            {
+                continue;
+            }
+            // A panicking matcher does not match (and does not take the server down).
+            let matched = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                entry.matches(metadata, requests)
+            }))
+            .unwrap_or(false);
+            if !matched {
+                continue;
+            }
+            entry.hits.fetch_add(1, Ordering::SeqCst);
+            let taken = match &entry.stub.responder {
+                Some(Responder::Sequence(replies)) => replies
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .pop_front(),
+                _ => None,
+            };
+            return Some(Matched {
+                entry: Arc::clone(entry),
+                taken,
+            });
+        }
+        None
+    }
+
+    fn report(&self, out: &mut Vec<ExpectationReport>) {
+        for entry in self.lock().iter() {
+            if let Some(expected) = entry.stub.expected {
+                let hits = entry.hits.load(Ordering::SeqCst);
+                out.push(ExpectationReport {
+                    stub: entry.describe(),
+                    expected,
+                    hits,
+                    met: expected.contains(hits),
+                });
+            }
+        }
+    }
+}
+
+/// Connects an RPC marker to its slot in the stub table.
+pub trait StubSlot: Rpc {
+    #[doc(hidden)]
+    fn slot(table: &StubTable) -> &Slot<Self>;
+}
+
+/// Every stub mounted on one mock.
+#[derive(Default)]
+pub struct StubTable {
+    create: Slot<CreateOrder>,
+    get: Slot<GetOrder>,
+    watch: Slot<WatchOrderStatus>,
+    submit: Slot<SubmitLineItems>,
+    process: Slot<ProcessOrders>,
+    mounted: AtomicU64,
+}
+
+impl fmt::Debug for StubTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StubTable")
+            .field("mounted", &self.mounted.load(Ordering::SeqCst))
+            .finish_non_exhaustive()
+    }
+}
+
+macro_rules! slot {
+    ($rpc:ty, $field:ident) => {
+        impl StubSlot for $rpc {
+            fn slot(table: &StubTable) -> &Slot<Self> {
+                &table.$field
+            }
+        }
+    };
+}
+slot!(CreateOrder, create);
+slot!(GetOrder, get);
+slot!(WatchOrderStatus, watch);
+slot!(SubmitLineItems, submit);
+slot!(ProcessOrders, process);
+
+impl StubTable {
+    pub(crate) fn slot<R: StubSlot>(&self) -> &Slot<R> {
+        R::slot(self)
+    }
+
+    fn mount<R: StubSlot>(&self, stub: Stub<R>) -> StubHandle {
+        let order = self.mounted.fetch_add(1, Ordering::SeqCst);
+        let hits = Arc::new(AtomicUsize::new(0));
+        let entry = Arc::new(Entry {
+            stub,
+            hits: Arc::clone(&hits),
+            order,
+        });
+        let mut entries = R::slot(self).lock();
+        entries.push(entry);
+        // Highest priority (lowest number) first; newest first among equals.
+        entries.sort_by(|a, b| {
+            a.stub
+                .priority
+                .cmp(&b.stub.priority)
+                .then(b.order.cmp(&a.order))
+        });
+        StubHandle { hits }
+    }
+
+    /// Every expectation, met or not.
+    pub(crate) fn expectations(&self) -> Vec<ExpectationReport> {
+        let mut out = Vec::new();
+        self.create.report(&mut out);
+        self.get.report(&mut out);
+        self.watch.report(&mut out);
+        self.submit.report(&mut out);
+        self.process.report(&mut out);
+        out
+    }
+}
+
+/// One stub's expectation and how it went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectationReport {
+    /// The stub, as reports name it.
+    pub stub: String,
+    /// What was expected.
+    pub expected: Times,
+    /// How many times it matched.
+    pub hits: usize,
+    /// Whether the expectation is met.
+    pub met: bool,
+}

@@ -1,0 +1,69 @@
+//! Checking stub expectations: [`OrderMock::verify`](super::OrderMock::verify)
+//! and the check on drop.
+
+use std::fmt;
+
+use super::stubs::ExpectationReport;
+
+/// The outcome of checking every stub expectation, with the calls received.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use orders_testkit::OrderMock;
+/// use orders_testkit::rpc::GetOrder;
+///
+/// let mock = OrderMock::start().await;
+/// mock.on(GetOrder).fail(tonic::Status::unavailable("down")).expect(1).mount(&mock);
+/// let report = mock.verify();
+/// assert!(!report.is_ok());
+/// assert!(report.to_string().contains("expected exactly 1, matched 0"));
+/// # std::mem::forget(mock); // skip the check on drop for this example
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Verification {
+    /// Every expectation, in mount order per RPC.
+    pub expectations: Vec<ExpectationReport>,
+    /// The journal, one call per line (authorization redacted).
+    pub calls: String,
+}
+
+impl Verification {
+    /// Whether every expectation is met.
+    pub fn is_ok(&self) -> bool {
+        self.expectations.iter().all(|e| e.met)
+    }
+
+    /// Panics with the report unless every expectation is met.
+    #[track_caller]
+    pub fn assert_ok(&self) {
+        if !self.is_ok() {
+            panic!("{self}");
+        }
+    }
+}
+
+impl fmt::Display for Verification {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let unmet = self.expectations.iter().filter(|e| !e.met).count();
+        if unmet == 0 {
+            writeln!(f, "all {} stub expectations met", self.expectations.len())?;
+        } else {
+            writeln!(
+                f,
+                "{unmet} of {} stub expectations not met:",
+                self.expectations.len()
+            )?;
+        }
+        for e in &self.expectations {
+            let mark = if e.met { "ok  " } else { "FAIL" };
+            writeln!(
+                f,
+                "  {mark} {}: expected {}, matched {}",
+                e.stub, e.expected, e.hits
+            )?;
+        }
+        writeln!(f, "calls received:")?;
+        f.write_str(&self.calls)
+    }
+}
