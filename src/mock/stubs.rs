@@ -40,6 +40,7 @@ use super::times::Times;
 use crate::rpc::{CreateOrder, GetOrder, ProcessOrders, Rpc, SubmitLineItems, WatchOrderStatus};
 
 type Pred<T> = Arc<dyn Fn(&T) -> bool + Send + Sync>;
+type SlicePred<T> = Arc<dyn Fn(&[T]) -> bool + Send + Sync>;
 type ReplyFn<R> =
     Arc<dyn Fn(&[<R as Rpc>::Request]) -> Result<<R as Rpc>::Response, Status> + Send + Sync>;
 
@@ -68,7 +69,7 @@ enum Matcher<R: Rpc> {
     /// streaming: every message.
     Each(Pred<R::Request>),
     /// Client streaming: all messages at once.
-    All(Arc<dyn Fn(&[R::Request]) -> bool + Send + Sync>),
+    All(SlicePred<R::Request>),
     /// Metadata equal to `value`, or present when `value` is `None`.
     Header { name: String, value: Option<String> },
 }
