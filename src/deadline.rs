@@ -63,6 +63,35 @@ pub fn exceeded() -> Status {
     Status::deadline_exceeded("deadline exceeded: the caller's deadline passed")
 }
 
+/// Waits `delay`, or until `deadline` and then fails with
+/// [`exceeded`] when the deadline comes first (D-1).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use std::time::Duration;
+/// use orders_testkit::deadline::wait_within;
+///
+/// let soon = tokio::time::Instant::now() + Duration::from_millis(5);
+/// let err = wait_within(Some(Duration::from_secs(60)), Some(soon)).await.unwrap_err();
+/// assert_eq!(err.code(), tonic::Code::DeadlineExceeded);
+/// assert!(wait_within(Some(Duration::from_millis(1)), None).await.is_ok());
+/// # }
+/// ```
+pub async fn wait_within(delay: Option<Duration>, deadline: Option<Instant>) -> Result<(), Status> {
+    let Some(delay) = delay else { return Ok(()) };
+    let until = Instant::now() + delay;
+    match deadline {
+        Some(deadline) if deadline < until => {
+            tokio::time::sleep_until(deadline).await;
+            Err(exceeded())
+        }
+        _ => {
+            tokio::time::sleep_until(until).await;
+            Ok(())
+        }
+    }
+}
+
 /// A response stream that ends with [`exceeded`] once `deadline` passes.
 ///
 /// ```

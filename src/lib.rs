@@ -57,6 +57,7 @@
 pub mod catch_panic;
 pub mod deadline;
 pub mod descriptors;
+pub mod fault;
 pub mod grpc_frame;
 pub mod health;
 pub mod mock;

@@ -284,6 +284,45 @@ struct Handles {
     live: LiveCount,
 }
 
+/// Lets a call end its own connection (the drop-connection fault). Every
+/// request served by [`ServerTasks`] carries one in its extensions.
+#[derive(Debug, Clone)]
+pub struct ConnectionControl {
+    token: CancellationToken,
+}
+
+impl ConnectionControl {
+    /// Drops the connection at once: every call on it ends.
+    pub fn drop_connection(&self) {
+        self.token.cancel();
+    }
+}
+
+/// Adds a [`ConnectionControl`] to every request of one connection.
+#[derive(Debug, Clone)]
+struct WithConnection<S> {
+    inner: S,
+    control: ConnectionControl,
+}
+
+impl<S: HttpService> tower::Service<http::Request<Incoming>> for WithConnection<S> {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<Incoming>) -> Self::Future {
+        req.extensions_mut().insert(self.control.clone());
+        self.inner.call(req)
+    }
+}
+
 /// Runs hyper's per-stream futures as tracked tasks that end on abort.
 #[derive(Debug, Clone)]
 struct TrackedExecutor(Handles);
@@ -313,11 +352,20 @@ where
 {
     let mut builder = hyper::server::conn::http2::Builder::new(TrackedExecutor(tasks.clone()));
     builder.timer(TokioTimer::new());
+    let control = ConnectionControl {
+        token: CancellationToken::new(),
+    };
+    let dropped = control.token.clone();
+    let service = WithConnection {
+        inner: service,
+        control,
+    };
     let conn = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
     tokio::pin!(conn);
     tokio::select! {
         _ = conn.as_mut() => return,
         _ = tasks.abort.cancelled() => return,
+        _ = dropped.cancelled() => return,
         _ = tasks.graceful.cancelled() => {}
     }
     conn.as_mut().graceful_shutdown();

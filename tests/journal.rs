@@ -9,21 +9,38 @@ use common::*;
 use orders_testkit::OrderMock;
 use orders_testkit::mock::Outcome;
 use orders_testkit::pb::{GetOrderRequest, Order, OrderActionType as A, WatchOrderStatusRequest};
-use orders_testkit::rpc::{CreateOrder, GetOrder, Method, ProcessOrders, SubmitLineItems, WatchOrderStatus};
+use orders_testkit::rpc::{
+    CreateOrder, GetOrder, Method, ProcessOrders, SubmitLineItems, WatchOrderStatus,
+};
 use tonic::{Code, Request};
 
 #[tokio::test]
 async fn journal_records_every_call_in_order_across_patterns() {
     let mock = OrderMock::start().await;
-    mock.on(GetOrder).when(|r| r.order_id == "stubbed").respond(Order::default()).mount(&mock);
+    mock.on(GetOrder)
+        .when(|r| r.order_id == "stubbed")
+        .respond(Order::default())
+        .mount(&mock);
     let mut c = mock.client();
     let id = create(&mock).await;
-    c.get_order(GetOrderRequest { order_id: "stubbed".into() }).await.unwrap();
-    c.get_order(GetOrderRequest { order_id: "missing".into() }).await.unwrap_err();
-    c.submit_line_items(tokio_stream::iter(vec![item("a", 1, 2), item("b", 3, 4)])).await.unwrap();
+    c.get_order(GetOrderRequest {
+        order_id: "stubbed".into(),
+    })
+    .await
+    .unwrap();
+    c.get_order(GetOrderRequest {
+        order_id: "missing".into(),
+    })
+    .await
+    .unwrap_err();
+    c.submit_line_items(tokio_stream::iter(vec![item("a", 1, 2), item("b", 3, 4)]))
+        .await
+        .unwrap();
     process(&mock, vec![action(&id, A::Confirm), action(&id, A::Ship)]).await;
     let mut w = c
-        .watch_order_status(WatchOrderStatusRequest { order_id: id.clone() })
+        .watch_order_status(WatchOrderStatusRequest {
+            order_id: id.clone(),
+        })
         .await
         .unwrap()
         .into_inner();
@@ -43,12 +60,18 @@ async fn journal_records_every_call_in_order_across_patterns() {
             Method::WatchOrderStatus
         ]
     );
-    assert_eq!(calls.iter().map(|c| c.seq).collect::<Vec<_>>(), [0, 1, 2, 3, 4, 5]);
+    assert_eq!(
+        calls.iter().map(|c| c.seq).collect::<Vec<_>>(),
+        [0, 1, 2, 3, 4, 5]
+    );
     assert_eq!(calls[0].requests_of(CreateOrder), [valid_req()]);
     assert_eq!(calls[1].requests_of(GetOrder)[0].order_id, "stubbed");
     assert_eq!(calls[1].outcome.code(), Some(Code::Ok));
     assert_eq!(calls[2].outcome.code(), Some(Code::NotFound));
-    assert_eq!(calls[3].requests_of(SubmitLineItems), [item("a", 1, 2), item("b", 3, 4)]);
+    assert_eq!(
+        calls[3].requests_of(SubmitLineItems),
+        [item("a", 1, 2), item("b", 3, 4)]
+    );
     assert_eq!(
         calls[4].requests_of(ProcessOrders),
         [action(&id, A::Confirm), action(&id, A::Ship)]
@@ -67,9 +90,12 @@ async fn journal_records_every_call_in_order_across_patterns() {
 async fn journal_deadline_metadata_and_helpers() {
     let mock = OrderMock::start().await;
     let mut c = mock.client();
-    let mut req = Request::new(GetOrderRequest { order_id: "x".into() });
+    let mut req = Request::new(GetOrderRequest {
+        order_id: "x".into(),
+    });
     req.set_timeout(Duration::from_millis(1500));
-    req.metadata_mut().insert("x-request-id", "r-1".parse().unwrap());
+    req.metadata_mut()
+        .insert("x-request-id", "r-1".parse().unwrap());
     c.get_order(req).await.unwrap_err();
     let calls = mock.journal().wait_for_ended(1).await;
     assert_eq!(calls[0].deadline, Some(Duration::from_millis(1500)));
@@ -77,7 +103,11 @@ async fn journal_deadline_metadata_and_helpers() {
     assert!(mock.journal().every_call_had_deadline());
     assert!(mock.journal().every_call_had_header("x-request-id", "r-1"));
 
-    c.get_order(GetOrderRequest { order_id: "y".into() }).await.unwrap_err();
+    c.get_order(GetOrderRequest {
+        order_id: "y".into(),
+    })
+    .await
+    .unwrap_err();
     let calls = mock.journal().wait_for_ended(2).await;
     assert_eq!(calls[1].deadline, None);
     assert!(!mock.journal().every_call_had_deadline());
@@ -87,8 +117,11 @@ async fn journal_deadline_metadata_and_helpers() {
 #[tokio::test]
 async fn journal_redacts_authorization_when_printed() {
     let mock = OrderMock::start().await;
-    let mut req = Request::new(GetOrderRequest { order_id: "x".into() });
-    req.metadata_mut().insert("authorization", "Bearer top-secret".parse().unwrap());
+    let mut req = Request::new(GetOrderRequest {
+        order_id: "x".into(),
+    });
+    req.metadata_mut()
+        .insert("authorization", "Bearer top-secret".parse().unwrap());
     mock.client().get_order(req).await.unwrap_err();
     let calls = mock.journal().wait_for_ended(1).await;
     // The value is there for asserts...
@@ -123,7 +156,9 @@ async fn journal_marks_cancelled_calls_without_status() {
 async fn journal_sees_health_and_reflection_calls_too() {
     let mock = OrderMock::start().await;
     mock.health_client()
-        .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
         .await
         .unwrap();
     let calls = mock.journal().wait_for_ended(1).await;

@@ -4,12 +4,11 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::time::Instant;
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::stubs::{Answer, StubSlot, StubTable};
-use crate::deadline::{UntilDeadline, deadline_of, exceeded};
+use crate::deadline::{UntilDeadline, deadline_of, wait_within as wait};
 use crate::pb::order_service_server::OrderService;
 use crate::pb::{
     CreateOrderRequest, CreateOrderResponse, GetOrderRequest, LineItem, Order, OrderAction,
@@ -17,23 +16,6 @@ use crate::pb::{
 };
 use crate::rpc::{CreateOrder, GetOrder, ProcessOrders, Rpc, SubmitLineItems, WatchOrderStatus};
 use crate::service::{BoxStream, ReferenceService, process_action, sum_line_items};
-
-/// Waits `delay`, or fails with DEADLINE_EXCEEDED at the deadline if that
-/// comes first (D-1).
-pub(crate) async fn wait(delay: Option<Duration>, deadline: Option<Instant>) -> Result<(), Status> {
-    let Some(delay) = delay else { return Ok(()) };
-    let until = Instant::now() + delay;
-    match deadline {
-        Some(deadline) if deadline < until => {
-            tokio::time::sleep_until(deadline).await;
-            Err(exceeded())
-        }
-        _ => {
-            tokio::time::sleep_until(until).await;
-            Ok(())
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub(crate) struct MockService {

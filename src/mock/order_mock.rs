@@ -12,6 +12,7 @@ use tonic_health::pb::health_client::HealthClient;
 use tower::Layer;
 
 use crate::catch_panic::CatchPanicLayer;
+use crate::fault::{Fault, FaultLayer, FaultPlan};
 use crate::health::{HealthReporter, ServingStatus};
 use crate::mock::journal::{Journal, JournalLayer};
 use crate::mock::mock_service::MockService;
@@ -63,6 +64,7 @@ pub struct OrderMock {
     store: Arc<Store>,
     journal: Journal,
     stubs: Arc<StubTable>,
+    faults: FaultPlan,
     health: HealthReporter,
     server: InProcessServer,
     channel: Channel,
@@ -85,6 +87,7 @@ pub struct OrderMock {
 #[must_use]
 pub struct OrderMockBuilder {
     config: ServiceConfig,
+    faults: FaultPlan,
 }
 
 impl OrderMockBuilder {
@@ -92,6 +95,13 @@ impl OrderMockBuilder {
     /// once with `DEADLINE_EXCEEDED`. Zero turns it off (the default).
     pub fn fail_fast(mut self, threshold: Duration) -> Self {
         self.config.fail_fast = Some(threshold);
+        self
+    }
+
+    /// Uses `plan` for fault injection (its seed included); the mock's
+    /// [`OrderMock::inject`] adds to it. By default a plan with seed 0.
+    pub fn faults(mut self, plan: FaultPlan) -> Self {
+        self.faults = plan;
         self
     }
 
@@ -127,9 +137,13 @@ impl OrderMockBuilder {
                 stubs: Arc::clone(&stubs),
             }));
         let journal = Journal::new();
+        // Data flows: journal (sees every call) -> faults -> stubs -> model.
+        let faults = self.faults;
         let service = CatchPanicLayer.layer(
-            JournalLayer::new(journal.clone())
-                .layer(crate::reflection::add_reflection(routes).prepare()),
+            JournalLayer::new(journal.clone()).layer(
+                FaultLayer::new(faults.clone())
+                    .layer(crate::reflection::add_reflection(routes).prepare()),
+            ),
         );
 
         let server = InProcessServer::start(service.clone());
@@ -150,6 +164,7 @@ impl OrderMockBuilder {
             store,
             journal,
             stubs,
+            faults,
             health,
             channel: server.channel(),
             server,
@@ -237,6 +252,28 @@ impl OrderMock {
     /// ```
     pub fn on<R: StubSlot>(&self, _rpc: R) -> Stub<R> {
         Stub::new()
+    }
+
+    /// Adds a fault to the mock's plan; it applies from the next call on.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::time::Duration;
+    /// use orders_testkit::OrderMock;
+    /// use orders_testkit::fault::Fault;
+    /// use orders_testkit::rpc::GetOrder;
+    ///
+    /// let mock = OrderMock::start().await;
+    /// mock.inject(Fault::delay(Duration::from_millis(200)).on(GetOrder)); // cut at the caller's deadline
+    /// # }
+    /// ```
+    pub fn inject(&self, fault: Fault) {
+        self.faults.add(fault);
+    }
+
+    /// The mock's fault plan, to clear or inspect it.
+    pub fn faults(&self) -> &FaultPlan {
+        &self.faults
     }
 
     pub(crate) fn stub_table(&self) -> &StubTable {

@@ -1,0 +1,291 @@
+//! Fault injection: [`Fault`]s, gathered in a [`FaultPlan`], applied by
+//! [`FaultLayer`], a tower layer that works on any tonic server (the mock
+//! and your own service alike).
+//!
+//! A fault has a kind (a status with rich details and trailers, a delay, a
+//! hang until the deadline, an abort after N stream messages, a stream
+//! reset, a dropped connection, a rate limit) and a selection (by RPC, by
+//! metadata, by schedule, by probability from a seeded RNG). Every wait is
+//! deadline-aware: a delay that outlives the caller's deadline ends at the
+//! deadline with `DEADLINE_EXCEEDED` (D-1), streams included.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use orders_testkit::OrderMock;
+//! use orders_testkit::fault::Fault;
+//! use orders_testkit::rpc::CreateOrder;
+//! use tonic::Code;
+//!
+//! let mock = OrderMock::start().await;
+//! mock.inject(Fault::status(Code::Unavailable, "try again").on(CreateOrder).first(2));
+//! # let req = || orders_testkit::pb::CreateOrderRequest { customer_id: "c".into(),
+//! #     items: vec![orders_testkit::pb::LineItem { product_id: "p".into(), quantity: 1, price_cents: 1 }],
+//! #     shipping_address: None };
+//! let mut client = mock.client();
+//! assert_eq!(client.create_order(req()).await.unwrap_err().code(), Code::Unavailable);
+//! assert_eq!(client.create_order(req()).await.unwrap_err().code(), Code::Unavailable);
+//! assert!(client.create_order(req()).await.is_ok());
+//! # }
+//! ```
+
+mod body;
+mod layer;
+mod plan;
+
+pub use layer::{FaultLayer, FaultService};
+pub use plan::FaultPlan;
+
+use std::time::Duration;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::rpc::{Method, Rpc};
+
+/// What a fault does to a call it selects.
+#[derive(Debug, Clone)]
+pub enum FaultKind {
+    /// Answers this status at once (details and custom metadata included),
+    /// without calling the service.
+    Status(Status),
+    /// Waits before calling the service: `base` plus a uniform random
+    /// `0..=jitter`. Ends with `DEADLINE_EXCEEDED` at the caller's deadline
+    /// if that comes first.
+    Delay {
+        /// The fixed part.
+        base: Duration,
+        /// The upper bound of the random part.
+        jitter: Duration,
+    },
+    /// Waits before each response message after the first (server and
+    /// bidi streams), deadline-aware.
+    DelayBetween {
+        /// The fixed part.
+        base: Duration,
+        /// The upper bound of the random part.
+        jitter: Duration,
+    },
+    /// Never answers; ends with `DEADLINE_EXCEEDED` when the caller's
+    /// deadline passes (or when the caller gives up, if it set none).
+    Hang,
+    /// Lets `after` response messages through, then ends the call with
+    /// `status` instead of the rest.
+    Abort {
+        /// How many messages get through.
+        after: usize,
+        /// The status that ends the call.
+        status: Status,
+    },
+    /// Resets the HTTP/2 stream (RST_STREAM) instead of answering.
+    Reset,
+    /// Drops the whole connection (the mock and `serve`; on servers that do
+    /// not offer it, resets the stream instead).
+    DropConnection,
+    /// Admits `limit` calls per `window`; beyond that answers
+    /// `RESOURCE_EXHAUSTED` with a `RetryInfo` saying when to retry (E-7).
+    RateLimit {
+        /// Calls admitted per window.
+        limit: usize,
+        /// The sliding window.
+        window: Duration,
+    },
+}
+
+/// Which calls, counted among those that pass the RPC and metadata filters,
+/// a fault fires on. Calls are numbered from 1 in arrival order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schedule {
+    /// Every selected call.
+    Always,
+    /// Calls 1 to n.
+    First(u64),
+    /// Calls k, 2k, 3k…
+    Every(u64),
+    /// Calls after the n-th (n+1 onwards).
+    After(u64),
+    /// Calls from `from` to `to`, inclusive.
+    Between(u64, u64),
+}
+
+impl Schedule {
+    /// Whether call number `n` (from 1) is on the schedule.
+    pub fn includes(self, n: u64) -> bool {
+        match self {
+            Schedule::Always => true,
+            Schedule::First(k) => n <= k,
+            Schedule::Every(k) => k > 0 && n % k == 0,
+            Schedule::After(k) => n > k,
+            Schedule::Between(a, b) => (a..=b).contains(&n),
+        }
+    }
+}
+
+/// One fault: a kind and a selection. Build it with the constructors, then
+/// narrow it with [`on`](Self::on), [`when_header`](Self::when_header), a
+/// schedule and a [`probability`](Self::probability).
+#[derive(Debug, Clone)]
+#[must_use = "a fault does nothing until injected or added to a plan"]
+pub struct Fault {
+    pub(crate) kind: FaultKind,
+    pub(crate) paths: Vec<String>,
+    pub(crate) headers: Vec<(String, Option<String>)>,
+    pub(crate) schedule: Schedule,
+    pub(crate) probability: Option<f64>,
+}
+
+impl Fault {
+    /// A fault of this kind, on every call until narrowed.
+    pub fn new(kind: FaultKind) -> Self {
+        Self {
+            kind,
+            paths: Vec::new(),
+            headers: Vec::new(),
+            schedule: Schedule::Always,
+            probability: None,
+        }
+    }
+
+    /// Answers `code` with `message`.
+    ///
+    /// ```
+    /// let f = orders_testkit::fault::Fault::status(tonic::Code::Unavailable, "down");
+    /// # let _ = f;
+    /// ```
+    pub fn status(code: Code, message: impl Into<String>) -> Self {
+        Self::new(FaultKind::Status(Status::new(code, message)))
+    }
+
+    /// Answers this status as given: build details with `tonic_types`
+    /// (`BadRequest`, `RetryInfo`, `ErrorInfo`, `ResourceInfo`,
+    /// `QuotaFailure`, `PreconditionFailure`, …) and add trailers with
+    /// `Status::metadata_mut`.
+    ///
+    /// ```
+    /// use tonic_types::{ErrorDetails, StatusExt};
+    /// let status = tonic::Status::with_error_details(
+    ///     tonic::Code::FailedPrecondition,
+    ///     "inventory locked",
+    ///     ErrorDetails::with_precondition_failure_violation("STOCK", "p1", "locked"),
+    /// );
+    /// let f = orders_testkit::fault::Fault::with_status(status);
+    /// # let _ = f;
+    /// ```
+    pub fn with_status(status: Status) -> Self {
+        Self::new(FaultKind::Status(status))
+    }
+
+    /// `UNAVAILABLE` with a `RetryInfo` of `retry_after` (E-7).
+    pub fn unavailable(message: impl Into<String>, retry_after: Duration) -> Self {
+        Self::with_status(Status::with_error_details(
+            Code::Unavailable,
+            message,
+            ErrorDetails::with_retry_info(Some(retry_after)),
+        ))
+    }
+
+    /// Waits `delay` before the call reaches the service (deadline-aware).
+    pub fn delay(delay: Duration) -> Self {
+        Self::new(FaultKind::Delay {
+            base: delay,
+            jitter: Duration::ZERO,
+        })
+    }
+
+    /// Waits `base` plus a uniform `0..=jitter` (from the plan's seed).
+    pub fn delay_jitter(base: Duration, jitter: Duration) -> Self {
+        Self::new(FaultKind::Delay { base, jitter })
+    }
+
+    /// Waits `delay` before each stream message after the first.
+    pub fn delay_between(delay: Duration) -> Self {
+        Self::new(FaultKind::DelayBetween {
+            base: delay,
+            jitter: Duration::ZERO,
+        })
+    }
+
+    /// Never answers; `DEADLINE_EXCEEDED` at the caller's deadline.
+    pub fn hang() -> Self {
+        Self::new(FaultKind::Hang)
+    }
+
+    /// Lets `after` response messages through, then ends with `status`.
+    pub fn abort_after(after: usize, status: Status) -> Self {
+        Self::new(FaultKind::Abort { after, status })
+    }
+
+    /// Resets the stream instead of answering.
+    pub fn reset() -> Self {
+        Self::new(FaultKind::Reset)
+    }
+
+    /// Drops the connection the call came on.
+    pub fn drop_connection() -> Self {
+        Self::new(FaultKind::DropConnection)
+    }
+
+    /// At most `limit` calls per `window`, then `RESOURCE_EXHAUSTED`.
+    pub fn rate_limit(limit: usize, window: Duration) -> Self {
+        Self::new(FaultKind::RateLimit { limit, window })
+    }
+
+    /// Only calls to this RPC (several `on` calls add RPCs).
+    pub fn on<R: Rpc>(self, _rpc: R) -> Self {
+        self.on_method(R::METHOD)
+    }
+
+    /// Only calls to this method.
+    pub fn on_method(self, method: Method) -> Self {
+        self.on_path(method.path())
+    }
+
+    /// Only calls to this path (`/pkg.Service/Method`), for any service.
+    pub fn on_path(mut self, path: impl Into<String>) -> Self {
+        self.paths.push(path.into());
+        self
+    }
+
+    /// Only calls whose metadata has `name` equal to `value`.
+    pub fn when_header(mut self, name: &str, value: &str) -> Self {
+        self.headers
+            .push((name.to_ascii_lowercase(), Some(value.to_string())));
+        self
+    }
+
+    /// Only calls whose metadata has `name`.
+    pub fn when_header_present(mut self, name: &str) -> Self {
+        self.headers.push((name.to_ascii_lowercase(), None));
+        self
+    }
+
+    /// Only the first `n` selected calls.
+    pub fn first(mut self, n: u64) -> Self {
+        self.schedule = Schedule::First(n);
+        self
+    }
+
+    /// Every `k`-th selected call.
+    pub fn every(mut self, k: u64) -> Self {
+        self.schedule = Schedule::Every(k);
+        self
+    }
+
+    /// Selected calls after the `n`-th.
+    pub fn after(mut self, n: u64) -> Self {
+        self.schedule = Schedule::After(n);
+        self
+    }
+
+    /// Selected calls `from` to `to` (inclusive, from 1).
+    pub fn between(mut self, from: u64, to: u64) -> Self {
+        self.schedule = Schedule::Between(from, to);
+        self
+    }
+
+    /// Fires with probability `p` (0 to 1) on scheduled calls, drawn from
+    /// the plan's seed: the same seed gives the same faults on the same calls.
+    pub fn probability(mut self, p: f64) -> Self {
+        self.probability = Some(p.clamp(0.0, 1.0));
+        self
+    }
+}

@@ -1,0 +1,220 @@
+//! A set of faults with a seed, shared by every clone, deciding per call.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use http::HeaderMap;
+use tokio::time::Instant;
+use tonic::Status;
+use tonic_types::{ErrorDetails, StatusExt};
+
+use super::{Fault, FaultKind};
+
+/// What the plan decided for one call.
+#[derive(Debug, Clone)]
+pub(crate) enum Decision {
+    Pass,
+    Respond(Status),
+    Delay(Duration),
+    DelayBetween {
+        base: Duration,
+        jitter: Duration,
+        seed: u64,
+    },
+    Hang,
+    Abort {
+        after: usize,
+        status: Status,
+    },
+    Reset,
+    DropConnection,
+}
+
+#[derive(Debug)]
+struct Active {
+    fault: Fault,
+    selected: u64,
+    admitted: VecDeque<Instant>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    seed: u64,
+    faults: Vec<Active>,
+}
+
+/// Faults and the seed their random choices come from. Clones share the
+/// same faults and counters, so a plan given to a [`FaultLayer`](super::FaultLayer)
+/// can still be changed from the test.
+///
+/// ```
+/// use std::time::Duration;
+/// use orders_testkit::fault::{Fault, FaultPlan};
+/// use orders_testkit::rpc::GetOrder;
+///
+/// let plan = FaultPlan::seeded(7)
+///     .with(Fault::delay(Duration::from_millis(20)).on(GetOrder).probability(0.5))
+///     .with(Fault::status(tonic::Code::Unavailable, "down").every(10));
+/// assert_eq!(plan.len(), 2);
+/// assert_eq!(plan.seed(), 7);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct FaultPlan {
+    state: Arc<Mutex<State>>,
+}
+
+/// SplitMix64: a tiny, well-distributed mixing function; each random choice
+/// is a pure function of (seed, fault, call number), so the same seed gives
+/// the same faults on the same calls whatever the timing.
+pub(crate) fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// A uniform draw in `[0, 1)` from a 64-bit value.
+pub(crate) fn unit(x: u64) -> f64 {
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// `base` plus a uniform `0..=jitter` drawn from `x`.
+pub(crate) fn jittered(base: Duration, jitter: Duration, x: u64) -> Duration {
+    if jitter.is_zero() {
+        return base;
+    }
+    let extra = (unit(x) * (jitter.as_nanos() as f64 + 1.0)) as u64;
+    base + Duration::from_nanos(extra.min(jitter.as_nanos() as u64))
+}
+
+impl FaultPlan {
+    /// An empty plan with seed 0.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty plan whose random choices come from `seed`.
+    pub fn seeded(seed: u64) -> Self {
+        let plan = Self::default();
+        plan.lock().seed = seed;
+        plan
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds a fault (builder style).
+    pub fn with(self, fault: Fault) -> Self {
+        self.add(fault);
+        self
+    }
+
+    /// Adds a fault to this plan and every clone of it. When several faults
+    /// fire on one call, the one added first wins.
+    pub fn add(&self, fault: Fault) {
+        self.lock().faults.push(Active {
+            fault,
+            selected: 0,
+            admitted: VecDeque::new(),
+        });
+    }
+
+    /// Removes every fault (counters included).
+    pub fn clear(&self) {
+        self.lock().faults.clear();
+    }
+
+    /// The seed.
+    pub fn seed(&self) -> u64 {
+        self.lock().seed
+    }
+
+    /// How many faults the plan holds.
+    pub fn len(&self) -> usize {
+        self.lock().faults.len()
+    }
+
+    /// Whether the plan holds no fault.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Decides what happens to one call, counting it for every fault whose
+    /// filters it passes.
+    pub(crate) fn decide(&self, path: &str, headers: &HeaderMap) -> Decision {
+        let mut state = self.lock();
+        let seed = state.seed;
+        let mut decision = Decision::Pass;
+        for (index, active) in state.faults.iter_mut().enumerate() {
+            let f = &active.fault;
+            if !f.paths.is_empty() && !f.paths.iter().any(|p| p == path) {
+                continue;
+            }
+            let headers_ok = f.headers.iter().all(|(name, value)| {
+                let mut values = headers.get_all(name.as_str()).iter();
+                match value {
+                    None => values.next().is_some(),
+                    Some(v) => values.any(|x| x.as_bytes() == v.as_bytes()),
+                }
+            });
+            if !headers_ok {
+                continue;
+            }
+            active.selected += 1;
+            let n = active.selected;
+            let draw = mix(seed ^ ((index as u64) << 40) ^ n);
+            let fires = f.schedule.includes(n) && f.probability.is_none_or(|p| unit(draw) < p);
+            if !fires || !matches!(decision, Decision::Pass) {
+                continue;
+            }
+            decision = match &f.kind {
+                FaultKind::Status(status) => Decision::Respond(status.clone()),
+                FaultKind::Delay { base, jitter } => {
+                    Decision::Delay(jittered(*base, *jitter, mix(draw)))
+                }
+                FaultKind::DelayBetween { base, jitter } => Decision::DelayBetween {
+                    base: *base,
+                    jitter: *jitter,
+                    seed: mix(draw),
+                },
+                FaultKind::Hang => Decision::Hang,
+                FaultKind::Abort { after, status } => Decision::Abort {
+                    after: *after,
+                    status: status.clone(),
+                },
+                FaultKind::Reset => Decision::Reset,
+                FaultKind::DropConnection => Decision::DropConnection,
+                FaultKind::RateLimit { limit, window } => {
+                    let now = Instant::now();
+                    while active
+                        .admitted
+                        .front()
+                        .is_some_and(|t| now.duration_since(*t) >= *window)
+                    {
+                        active.admitted.pop_front();
+                    }
+                    if active.admitted.len() < *limit {
+                        active.admitted.push_back(now);
+                        Decision::Pass
+                    } else {
+                        let retry = active
+                            .admitted
+                            .front()
+                            .map_or(*window, |t| window.saturating_sub(now.duration_since(*t)));
+                        Decision::Respond(Status::with_error_details(
+                            tonic::Code::ResourceExhausted,
+                            format!(
+                                "rate limit exceeded: at most {limit} calls per {} ms",
+                                window.as_millis()
+                            ),
+                            ErrorDetails::with_retry_info(Some(retry)),
+                        ))
+                    }
+                }
+            };
+        }
+        decision
+    }
+}
