@@ -291,7 +291,25 @@ pub struct ConnectionControl {
     token: CancellationToken,
 }
 
+impl Default for ConnectionControl {
+    fn default() -> Self {
+        Self {
+            token: CancellationToken::new(),
+        }
+    }
+}
+
 impl ConnectionControl {
+    /// A control not yet tied to a connection (for tests of layers).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether the connection was told to drop.
+    pub fn is_dropped(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
     /// Drops the connection at once: every call on it ends.
     pub fn drop_connection(&self) {
         self.token.cancel();
@@ -352,9 +370,7 @@ where
 {
     let mut builder = hyper::server::conn::http2::Builder::new(TrackedExecutor(tasks.clone()));
     builder.timer(TokioTimer::new());
-    let control = ConnectionControl {
-        token: CancellationToken::new(),
-    };
+    let control = ConnectionControl::new();
     let dropped = control.token.clone();
     let service = WithConnection {
         inner: service,
