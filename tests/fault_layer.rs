@@ -20,11 +20,15 @@ type Req = http::Request<()>;
 type Res = http::Response<tonic::body::Body>;
 
 fn req(method: Method) -> Req {
-    http::Request::builder().uri(method.path()).body(()).unwrap()
+    http::Request::builder()
+        .uri(method.path())
+        .body(())
+        .unwrap()
 }
 
 fn with_timeout(mut r: Req, ms: u64) -> Req {
-    r.headers_mut().insert("grpc-timeout", format!("{ms}m").parse().unwrap());
+    r.headers_mut()
+        .insert("grpc-timeout", format!("{ms}m").parse().unwrap());
     r
 }
 
@@ -58,7 +62,15 @@ async fn call(plan: &FaultPlan, request: Req, messages: &[&'static [u8]]) -> (Re
             false
         }
     });
-    let res = svc.ready().await.map_err(|_| ()).unwrap().call(request).await.map_err(|_| ()).unwrap();
+    let res = svc
+        .ready()
+        .await
+        .map_err(|_| ())
+        .unwrap()
+        .call(request)
+        .await
+        .map_err(|_| ())
+        .unwrap();
     drop(svc);
     (res, responder.await.unwrap())
 }
@@ -122,7 +134,11 @@ async fn d1_delay_past_deadline_is_deadline_exceeded_at_the_deadline() {
     let plan = FaultPlan::new().with(Fault::delay(Duration::from_millis(200)));
     let start = Instant::now();
     let (res, reached) = call(&plan, with_timeout(req(Method::GetOrder), 50), &[b"x"]).await;
-    assert_eq!(start.elapsed(), Duration::from_millis(50), "virtual time: exactly the deadline");
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_millis(50),
+        "virtual time: exactly the deadline"
+    );
     assert!(!reached, "D-4: the service never saw the call");
     assert_eq!(read(res).await.1.unwrap().code(), Code::DeadlineExceeded);
 }
@@ -130,8 +146,10 @@ async fn d1_delay_past_deadline_is_deadline_exceeded_at_the_deadline() {
 #[tokio::test(start_paused = true)]
 async fn jitter_is_bounded_and_seeded() {
     let delays = |seed| async move {
-        let plan = FaultPlan::seeded(seed)
-            .with(Fault::delay_jitter(Duration::from_millis(10), Duration::from_millis(90)));
+        let plan = FaultPlan::seeded(seed).with(Fault::delay_jitter(
+            Duration::from_millis(10),
+            Duration::from_millis(90),
+        ));
         let mut out = vec![];
         for _ in 0..8 {
             let start = Instant::now();
@@ -143,7 +161,10 @@ async fn jitter_is_bounded_and_seeded() {
     let a = delays(42).await;
     assert_eq!(a, delays(42).await, "same seed, same delays");
     assert_ne!(a, delays(43).await);
-    assert!(a.iter().all(|d| *d >= Duration::from_millis(10) && *d <= Duration::from_millis(100)));
+    assert!(
+        a.iter()
+            .all(|d| *d >= Duration::from_millis(10) && *d <= Duration::from_millis(100))
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -161,20 +182,36 @@ async fn hang_without_deadline_never_answers() {
     let plan = FaultPlan::new().with(Fault::hang());
     let (inner, _handle) = mock::pair::<Req, Res>();
     let mut svc = FaultLayer::new(plan).layer(inner);
-    let fut = svc.ready().await.map_err(|_| ()).unwrap().call(req(Method::GetOrder));
+    let fut = svc
+        .ready()
+        .await
+        .map_err(|_| ())
+        .unwrap()
+        .call(req(Method::GetOrder));
     // Virtual time: an hour passes in no time, and still no answer.
-    assert!(tokio::time::timeout(Duration::from_secs(3600), fut).await.is_err());
+    assert!(
+        tokio::time::timeout(Duration::from_secs(3600), fut)
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
 async fn abort_fault_passes_n_messages_then_the_status() {
-    let plan = FaultPlan::new().with(
-        Fault::abort_after(2, tonic::Status::aborted("stream cut")).on(WatchOrderStatus),
-    );
-    let (res, reached) = call(&plan, req(Method::WatchOrderStatus), &[b"one", b"two", b"three"]).await;
+    let plan = FaultPlan::new()
+        .with(Fault::abort_after(2, tonic::Status::aborted("stream cut")).on(WatchOrderStatus));
+    let (res, reached) = call(
+        &plan,
+        req(Method::WatchOrderStatus),
+        &[b"one", b"two", b"three"],
+    )
+    .await;
     assert!(reached);
     let (messages, st) = read(res).await;
-    assert_eq!(messages, [Bytes::from_static(b"one"), Bytes::from_static(b"two")]);
+    assert_eq!(
+        messages,
+        [Bytes::from_static(b"one"), Bytes::from_static(b"two")]
+    );
     assert_eq!(st.unwrap().code(), Code::Aborted);
 }
 
@@ -195,10 +232,19 @@ async fn delay_between_messages_and_cut_at_deadline() {
     let (messages, st) = read(res).await;
     assert_eq!(messages.len(), 3);
     assert_eq!(st.unwrap().code(), Code::Ok);
-    assert_eq!(start.elapsed(), Duration::from_millis(60), "two pauses between three messages");
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_millis(60),
+        "two pauses between three messages"
+    );
 
     let start = Instant::now();
-    let (res, _) = call(&plan, with_timeout(req(Method::WatchOrderStatus), 45), &[b"a", b"b", b"c"]).await;
+    let (res, _) = call(
+        &plan,
+        with_timeout(req(Method::WatchOrderStatus), 45),
+        &[b"a", b"b", b"c"],
+    )
+    .await;
     let (messages, st) = read(res).await;
     assert_eq!(messages.len(), 2, "the third would come after the deadline");
     assert_eq!(st.unwrap().code(), Code::DeadlineExceeded);
@@ -226,12 +272,23 @@ async fn drop_connection_fault_uses_the_connection_control() {
     let mut fut = svc.ready().await.map_err(|_| ()).unwrap().call(r);
     // One poll (a zero timeout polls the future first): the layer has acted,
     // and the call itself never resolves; the connection takes it away.
-    assert!(tokio::time::timeout(Duration::ZERO, &mut fut).await.is_err());
+    assert!(
+        tokio::time::timeout(Duration::ZERO, &mut fut)
+            .await
+            .is_err()
+    );
     assert!(control.is_dropped());
     // Without a control (a server that offers none) it resets the stream.
     let (res, reached) = call(&plan, req(Method::GetOrder), &[b"x"]).await;
     assert!(!reached);
-    assert!(read(res).await.1.unwrap().message().starts_with("body error"));
+    assert!(
+        read(res)
+            .await
+            .1
+            .unwrap()
+            .message()
+            .starts_with("body error")
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -246,9 +303,15 @@ async fn rate_limit_admits_n_per_window_with_retry_info() {
     assert!(!reached);
     let st = read(res).await.1.unwrap();
     assert_eq!(st.code(), Code::ResourceExhausted);
-    assert_eq!(st.get_details_retry_info().unwrap().retry_delay, Some(Duration::from_millis(60)));
+    assert_eq!(
+        st.get_details_retry_info().unwrap().retry_delay,
+        Some(Duration::from_millis(60))
+    );
     tokio::time::advance(Duration::from_millis(60)).await;
-    assert!(call(&plan, req(Method::GetOrder), &[b"x"]).await.1, "a new window admits again");
+    assert!(
+        call(&plan, req(Method::GetOrder), &[b"x"]).await.1,
+        "a new window admits again"
+    );
 }
 
 async fn fired(plan: &FaultPlan, requests: impl IntoIterator<Item = Req>) -> Vec<bool> {
@@ -265,10 +328,22 @@ async fn fired(plan: &FaultPlan, requests: impl IntoIterator<Item = Req>) -> Vec
 async fn schedules_first_every_after_between() {
     let st = || tonic::Status::unavailable("x");
     let cases = [
-        (Fault::with_status(st()).first(2), [true, true, false, false, false, false]),
-        (Fault::with_status(st()).every(3), [false, false, true, false, false, true]),
-        (Fault::with_status(st()).after(4), [false, false, false, false, true, true]),
-        (Fault::with_status(st()).between(2, 3), [false, true, true, false, false, false]),
+        (
+            Fault::with_status(st()).first(2),
+            [true, true, false, false, false, false],
+        ),
+        (
+            Fault::with_status(st()).every(3),
+            [false, false, true, false, false, true],
+        ),
+        (
+            Fault::with_status(st()).after(4),
+            [false, false, false, false, true, true],
+        ),
+        (
+            Fault::with_status(st()).between(2, 3),
+            [false, true, true, false, false, false],
+        ),
     ];
     for (fault, expected) in cases {
         let plan = FaultPlan::new().with(fault);
@@ -279,27 +354,47 @@ async fn schedules_first_every_after_between() {
 
 #[tokio::test]
 async fn header_selection_and_counting_only_selected_calls() {
-    let plan = FaultPlan::new()
-        .with(Fault::status(Code::Unavailable, "x").when_header("x-tenant", "a").first(1));
+    let plan = FaultPlan::new().with(
+        Fault::status(Code::Unavailable, "x")
+            .when_header("x-tenant", "a")
+            .first(1),
+    );
     let tenant = |v: &str| {
         let mut r = req(Method::GetOrder);
         r.headers_mut().insert("x-tenant", v.parse().unwrap());
         r
     };
-    let got = fired(&plan, [tenant("b"), tenant("a"), tenant("a"), req(Method::GetOrder)]).await;
+    let got = fired(
+        &plan,
+        [tenant("b"), tenant("a"), tenant("a"), req(Method::GetOrder)],
+    )
+    .await;
     assert_eq!(got, [false, true, false, false]);
 }
 
 #[tokio::test]
 async fn probability_is_deterministic_per_seed() {
     let run = |seed| async move {
-        let plan = FaultPlan::seeded(seed).with(Fault::status(Code::Unavailable, "x").probability(0.5));
+        let plan =
+            FaultPlan::seeded(seed).with(Fault::status(Code::Unavailable, "x").probability(0.5));
         fired(&plan, (0..64).map(|_| req(Method::GetOrder))).await
     };
     let a = run(1234).await;
-    assert_eq!(a, run(1234).await, "same seed, same faults on the same calls");
+    assert_eq!(
+        a,
+        run(1234).await,
+        "same seed, same faults on the same calls"
+    );
     assert_ne!(a, run(4321).await);
     let hits = a.iter().filter(|x| **x).count();
     assert!((16..=48).contains(&hits), "about half of 64: {hits}");
-    assert!(fired(&FaultPlan::new().with(Fault::reset().probability(0.0)), (0..10).map(|_| req(Method::GetOrder))).await.iter().all(|x| !x));
+    assert!(
+        fired(
+            &FaultPlan::new().with(Fault::reset().probability(0.0)),
+            (0..10).map(|_| req(Method::GetOrder))
+        )
+        .await
+        .iter()
+        .all(|x| !x)
+    );
 }

@@ -113,7 +113,7 @@ impl Schedule {
         match self {
             Schedule::Always => true,
             Schedule::First(k) => n <= k,
-            Schedule::Every(k) => k > 0 && n % k == 0,
+            Schedule::Every(k) => k > 0 && n.is_multiple_of(k),
             Schedule::After(k) => n > k,
             Schedule::Between(a, b) => (a..=b).contains(&n),
         }
