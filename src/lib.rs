@@ -54,6 +54,7 @@
 //!   stable rendering of error payloads for snapshots.
 #![deny(missing_docs)]
 
+pub mod auth;
 pub mod catch_panic;
 pub mod deadline;
 pub mod descriptors;

@@ -34,6 +34,11 @@ struct ServeArgs {
     /// with DEADLINE_EXCEEDED (0 = off).
     #[arg(long, default_value_t = 0)]
     fail_fast_ms: u64,
+    /// Require `authorization: Bearer TOKEN` on OrderService calls, with the
+    /// given permission (repeatable). Health and reflection stay open.
+    /// (Parsed here rather than by clap, whose errors would echo the token: A-3.)
+    #[arg(long = "token", value_name = "TOKEN=read|write|rw")]
+    tokens: Vec<String>,
     /// On SIGINT or SIGTERM, how long in-flight calls may take to finish.
     #[arg(long, default_value_t = 5000)]
     grace_ms: u64,
@@ -48,11 +53,17 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> ExitCode {
-    let mock = match OrderMock::builder()
-        .fail_fast(Duration::from_millis(args.fail_fast_ms))
-        .serve_tcp(args.addr)
-        .await
-    {
+    let mut builder = OrderMock::builder().fail_fast(Duration::from_millis(args.fail_fast_ms));
+    for (i, raw) in args.tokens.iter().enumerate() {
+        match raw.parse::<orders_testkit::auth::TokenGrant>() {
+            Ok(grant) => builder = builder.token(grant.token, grant.permission),
+            Err(e) => {
+                eprintln!("orders-testkit: --token number {}: {e}", i + 1);
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let mock = match builder.serve_tcp(args.addr).await {
         Ok(mock) => mock,
         Err(e) => {
             eprintln!("orders-testkit: cannot listen on {}: {e}", args.addr);

@@ -333,3 +333,46 @@ fn refl1_grpcurl_lists_describes_and_round_trips() {
         "{shown}"
     );
 }
+
+#[tokio::test]
+async fn serve_token_flag_enforces_a1() {
+    let served = Served::start(&["--token", "cli-s3cret=read"]);
+    let mut client = OrderServiceClient::connect(served.url()).await.unwrap();
+    let get = || GetOrderRequest {
+        order_id: "x".into(),
+    };
+    let st = client.get_order(get()).await.unwrap_err();
+    assert_eq!(st.code(), tonic::Code::Unauthenticated);
+    let mut req = tonic::Request::new(get());
+    req.metadata_mut()
+        .insert("authorization", "Bearer cli-s3cret".parse().unwrap());
+    assert_eq!(
+        client.get_order(req).await.unwrap_err().code(),
+        tonic::Code::NotFound
+    );
+    let mut req = tonic::Request::new(common::valid_req());
+    req.metadata_mut()
+        .insert("authorization", "Bearer cli-s3cret".parse().unwrap());
+    assert_eq!(
+        client.create_order(req).await.unwrap_err().code(),
+        tonic::Code::PermissionDenied
+    );
+}
+
+#[test]
+fn serve_rejects_a_bad_token_flag_without_echoing_it() {
+    let out = Command::new(env!("CARGO_BIN_EXE_orders-testkit"))
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--token",
+            "flag-s3cret=admin",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unknown permission"), "{stderr}");
+    assert!(!stderr.contains("flag-s3cret"), "A-3: {stderr}");
+}

@@ -11,6 +11,7 @@ use tonic::transport::Channel;
 use tonic_health::pb::health_client::HealthClient;
 use tower::Layer;
 
+use crate::auth::{AuthLayer, Permission, TokenGrant, Tokens};
 use crate::catch_panic::CatchPanicLayer;
 use crate::fault::{Fault, FaultLayer, FaultPlan};
 use crate::health::{HealthReporter, ServingStatus};
@@ -88,6 +89,7 @@ pub struct OrderMock {
 pub struct OrderMockBuilder {
     config: ServiceConfig,
     faults: FaultPlan,
+    tokens: Vec<TokenGrant>,
 }
 
 impl OrderMockBuilder {
@@ -102,6 +104,31 @@ impl OrderMockBuilder {
     /// [`OrderMock::inject`] adds to it. By default a plan with seed 0.
     pub fn faults(mut self, plan: FaultPlan) -> Self {
         self.faults = plan;
+        self
+    }
+
+    /// Requires `authorization: Bearer <token>` on OrderService calls
+    /// (SPEC §10); each call adds one token. Health and reflection stay open.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::OrderMock;
+    /// use orders_testkit::auth::Permission;
+    ///
+    /// let mock = OrderMock::builder().token("reader-token", Permission::Read).start().await;
+    /// let err = mock
+    ///     .client()
+    ///     .get_order(orders_testkit::pb::GetOrderRequest { order_id: "x".into() })
+    ///     .await
+    ///     .unwrap_err();
+    /// assert_eq!(err.code(), tonic::Code::Unauthenticated);
+    /// # }
+    /// ```
+    pub fn token(mut self, token: impl Into<String>, permission: Permission) -> Self {
+        self.tokens.push(TokenGrant {
+            token: token.into(),
+            permission,
+        });
         self
     }
 
@@ -137,12 +164,15 @@ impl OrderMockBuilder {
                 stubs: Arc::clone(&stubs),
             }));
         let journal = Journal::new();
-        // Data flows: journal (sees every call) -> faults -> stubs -> model.
+        // Data flows: journal (sees every call) -> auth -> faults -> stubs -> model.
         let faults = self.faults;
+        let tokens: Tokens = self.tokens.into_iter().collect();
         let service = CatchPanicLayer.layer(
             JournalLayer::new(journal.clone()).layer(
-                FaultLayer::new(faults.clone())
-                    .layer(crate::reflection::add_reflection(routes).prepare()),
+                AuthLayer::new(tokens).layer(
+                    FaultLayer::new(faults.clone())
+                        .layer(crate::reflection::add_reflection(routes).prepare()),
+                ),
             ),
         );
 
