@@ -67,6 +67,7 @@ pub mod payload;
 pub mod pb;
 pub mod reflection;
 pub mod rpc;
+pub mod scenario;
 pub mod service;
 pub mod status;
 pub mod transport;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use orders_testkit::OrderMock;
+use orders_testkit::scenario::Scenario;
 
 #[derive(Parser)]
 #[command(
@@ -39,6 +40,10 @@ struct ServeArgs {
     /// (Parsed here rather than by clap, whose errors would echo the token: A-3.)
     #[arg(long = "token", value_name = "TOKEN=read|write|rw")]
     tokens: Vec<String>,
+    /// A TOML scenario: seeded orders, stubs and faults (messages in the
+    /// protobuf JSON mapping). A bad file is reported and nothing starts.
+    #[arg(long, value_name = "FILE")]
+    scenario: Option<std::path::PathBuf>,
     /// On SIGINT or SIGTERM, how long in-flight calls may take to finish.
     #[arg(long, default_value_t = 5000)]
     grace_ms: u64,
@@ -53,7 +58,21 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> ExitCode {
-    let mut builder = OrderMock::builder().fail_fast(Duration::from_millis(args.fail_fast_ms));
+    let scenario = match args.scenario.as_deref().map(Scenario::load).transpose() {
+        Ok(scenario) => scenario,
+        Err(e) => {
+            eprintln!("orders-testkit: bad scenario: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut builder = OrderMock::builder();
+    if let Some(scenario) = &scenario {
+        builder = scenario.configure(builder);
+    }
+    // An explicit flag wins over the scenario's fail_fast_ms.
+    if args.fail_fast_ms > 0 {
+        builder = builder.fail_fast(Duration::from_millis(args.fail_fast_ms));
+    }
     for (i, raw) in args.tokens.iter().enumerate() {
         match raw.parse::<orders_testkit::auth::TokenGrant>() {
             Ok(grant) => builder = builder.token(grant.token, grant.permission),
@@ -78,6 +97,9 @@ async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(scenario) = &scenario {
+        scenario.install(&mock);
+    }
     let addr = mock.local_addr().unwrap_or(args.addr);
     println!("orders-testkit serving orders.v1.OrderService on {addr}");
     let _ = std::io::stdout().flush();

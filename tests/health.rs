@@ -112,3 +112,50 @@ async fn h3_watch_unknown_service_streams_service_unknown_and_stays_open() {
     assert_eq!(mock.health().watcher_count(), 1);
     drop(s);
 }
+
+#[tokio::test]
+async fn h3_scripted_health_per_service_name_seen_by_watchers() {
+    let mock = OrderMock::start().await;
+    mock.health()
+        .set_status("payments.v1.Payments", ServingStatus::Serving);
+    let mut payments = mock
+        .health_client()
+        .watch(check("payments.v1.Payments"))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut orders = mock
+        .health_client()
+        .watch(check("orders.v1.OrderService"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        payments.message().await.unwrap().unwrap().status(),
+        ServingStatus::Serving
+    );
+    assert_eq!(
+        orders.message().await.unwrap().unwrap().status(),
+        ServingStatus::Serving
+    );
+    mock.health()
+        .set_status("payments.v1.Payments", ServingStatus::NotServing);
+    assert_eq!(
+        payments.message().await.unwrap().unwrap().status(),
+        ServingStatus::NotServing
+    );
+    let st = mock
+        .health_client()
+        .check(check("payments.v1.Payments"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(st.status(), ServingStatus::NotServing);
+    // The order service's watcher heard nothing of it: its next message is its own change.
+    mock.health()
+        .set_status("orders.v1.OrderService", ServingStatus::NotServing);
+    assert_eq!(
+        orders.message().await.unwrap().unwrap().status(),
+        ServingStatus::NotServing
+    );
+}
