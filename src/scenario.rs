@@ -550,7 +550,7 @@ fn build_stub(spec: &StubSpec) -> Result<Mount, String> {
                     stub = stub.when_each(move |r| w(r));
                 }
                 stub = match (&respond, &fail) {
-                    (Some(r), _) => stub.respond(r.clone()),
+                    (Some(r), _) => stub.respond(*r),
                     (_, Some(st)) => stub.fail(st.clone()),
                     _ => stub,
                 };
