@@ -109,6 +109,13 @@ pub enum Schedule {
 
 impl Schedule {
     /// Whether call number `n` (from 1) is on the schedule.
+    ///
+    /// ```
+    /// use orders_testkit::fault::Schedule;
+    /// assert!(Schedule::Every(3).includes(6));
+    /// assert!(!Schedule::First(2).includes(3));
+    /// assert!(Schedule::Between(2, 4).includes(4));
+    /// ```
     pub fn includes(self, n: u64) -> bool {
         match self {
             Schedule::Always => true,
@@ -135,6 +142,11 @@ pub struct Fault {
 
 impl Fault {
     /// A fault of this kind, on every call until narrowed.
+    ///
+    /// ```
+    /// use orders_testkit::fault::{Fault, FaultKind};
+    /// let _f = Fault::new(FaultKind::Hang);
+    /// ```
     pub fn new(kind: FaultKind) -> Self {
         Self {
             kind,
@@ -175,6 +187,14 @@ impl Fault {
     }
 
     /// `UNAVAILABLE` with a `RetryInfo` of `retry_after` (E-7).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::fault::Fault;
+    /// mock.inject(Fault::unavailable("draining", std::time::Duration::from_millis(100)));
+    /// # }
+    /// ```
     pub fn unavailable(message: impl Into<String>, retry_after: Duration) -> Self {
         Self::with_status(Status::with_error_details(
             Code::Unavailable,
@@ -184,6 +204,14 @@ impl Fault {
     }
 
     /// Waits `delay` before the call reaches the service (deadline-aware).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::fault::Fault;
+    /// mock.inject(Fault::delay(std::time::Duration::from_millis(5)));
+    /// # }
+    /// ```
     pub fn delay(delay: Duration) -> Self {
         Self::new(FaultKind::Delay {
             base: delay,
@@ -192,11 +220,29 @@ impl Fault {
     }
 
     /// Waits `base` plus a uniform `0..=jitter` (from the plan's seed).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::fault::Fault;
+    /// use std::time::Duration;
+    /// mock.inject(Fault::delay_jitter(Duration::from_millis(1), Duration::from_millis(4)));
+    /// # }
+    /// ```
     pub fn delay_jitter(base: Duration, jitter: Duration) -> Self {
         Self::new(FaultKind::Delay { base, jitter })
     }
 
     /// Waits `delay` before each stream message after the first.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::fault::Fault;
+    /// use orders_testkit::rpc::WatchOrderStatus;
+    /// mock.inject(Fault::delay_between(std::time::Duration::from_millis(5)).on(WatchOrderStatus));
+    /// # }
+    /// ```
     pub fn delay_between(delay: Duration) -> Self {
         Self::new(FaultKind::DelayBetween {
             base: delay,
@@ -205,47 +251,122 @@ impl Fault {
     }
 
     /// Never answers; `DEADLINE_EXCEEDED` at the caller's deadline.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::fault::Fault;
+    /// use orders_testkit::rpc::GetOrder;
+    /// mock.inject(Fault::hang().on(GetOrder).first(1));
+    /// # }
+    /// ```
     pub fn hang() -> Self {
         Self::new(FaultKind::Hang)
     }
 
     /// Lets `after` response messages through, then ends with `status`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::fault::Fault;
+    /// use orders_testkit::rpc::WatchOrderStatus;
+    /// mock.inject(Fault::abort_after(1, tonic::Status::unavailable("lost")).on(WatchOrderStatus));
+    /// # }
+    /// ```
     pub fn abort_after(after: usize, status: Status) -> Self {
         Self::new(FaultKind::Abort { after, status })
     }
 
     /// Resets the stream instead of answering.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::fault::Fault;
+    /// mock.inject(Fault::reset().every(10));
+    /// # }
+    /// ```
     pub fn reset() -> Self {
         Self::new(FaultKind::Reset)
     }
 
     /// Drops the connection the call came on.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::fault::Fault;
+    /// mock.inject(Fault::drop_connection().between(5, 5));
+    /// # }
+    /// ```
     pub fn drop_connection() -> Self {
         Self::new(FaultKind::DropConnection)
     }
 
     /// At most `limit` calls per `window`, then `RESOURCE_EXHAUSTED`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::fault::Fault;
+    /// mock.inject(Fault::rate_limit(100, std::time::Duration::from_secs(1)));
+    /// # }
+    /// ```
     pub fn rate_limit(limit: usize, window: Duration) -> Self {
         Self::new(FaultKind::RateLimit { limit, window })
     }
 
     /// Only calls to this RPC (several `on` calls add RPCs).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::fault::Fault;
+    /// use orders_testkit::rpc::{CreateOrder, ProcessOrders};
+    /// mock.inject(Fault::status(tonic::Code::Unavailable, "write path down").on(CreateOrder).on(ProcessOrders));
+    /// # }
+    /// ```
     pub fn on<R: Rpc>(self, _rpc: R) -> Self {
         self.on_method(R::METHOD)
     }
 
     /// Only calls to this method.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::{fault::Fault, rpc::Method};
+    /// mock.inject(Fault::hang().on_method(Method::GetOrder).first(1));
+    /// # }
+    /// ```
     pub fn on_method(self, method: Method) -> Self {
         self.on_path(method.path())
     }
 
     /// Only calls to this path (`/pkg.Service/Method`), for any service.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::fault::Fault;
+    /// mock.inject(Fault::status(tonic::Code::Unavailable, "x").on_path("/grpc.health.v1.Health/Check"));
+    /// # }
+    /// ```
     pub fn on_path(mut self, path: impl Into<String>) -> Self {
         self.paths.push(path.into());
         self
     }
 
     /// Only calls whose metadata has `name` equal to `value`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::fault::Fault;
+    /// mock.inject(Fault::status(tonic::Code::Unavailable, "canary").when_header("x-canary", "1"));
+    /// # }
+    /// ```
     pub fn when_header(mut self, name: &str, value: &str) -> Self {
         self.headers
             .push((name.to_ascii_lowercase(), Some(value.to_string())));
@@ -253,30 +374,70 @@ impl Fault {
     }
 
     /// Only calls whose metadata has `name`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::fault::Fault;
+    /// mock.inject(Fault::hang().when_header_present("x-chaos"));
+    /// # }
+    /// ```
     pub fn when_header_present(mut self, name: &str) -> Self {
         self.headers.push((name.to_ascii_lowercase(), None));
         self
     }
 
     /// Only the first `n` selected calls.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::fault::Fault;
+    /// mock.inject(Fault::status(tonic::Code::Unavailable, "cold start").first(3));
+    /// # }
+    /// ```
     pub fn first(mut self, n: u64) -> Self {
         self.schedule = Schedule::First(n);
         self
     }
 
     /// Every `k`-th selected call.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::fault::Fault;
+    /// mock.inject(Fault::reset().every(5));
+    /// # }
+    /// ```
     pub fn every(mut self, k: u64) -> Self {
         self.schedule = Schedule::Every(k);
         self
     }
 
     /// Selected calls after the `n`-th.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::fault::Fault;
+    /// mock.inject(Fault::status(tonic::Code::ResourceExhausted, "quota").after(10));
+    /// # }
+    /// ```
     pub fn after(mut self, n: u64) -> Self {
         self.schedule = Schedule::After(n);
         self
     }
 
     /// Selected calls `from` to `to` (inclusive, from 1).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::fault::Fault;
+    /// mock.inject(Fault::status(tonic::Code::Unavailable, "blip").between(3, 4));
+    /// # }
+    /// ```
     pub fn between(mut self, from: u64, to: u64) -> Self {
         self.schedule = Schedule::Between(from, to);
         self
@@ -284,6 +445,14 @@ impl Fault {
 
     /// Fires with probability `p` (0 to 1) on scheduled calls, drawn from
     /// the plan's seed: the same seed gives the same faults on the same calls.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::fault::Fault;
+    /// mock.inject(Fault::status(tonic::Code::Unavailable, "flaky").probability(0.1));
+    /// # }
+    /// ```
     pub fn probability(mut self, p: f64) -> Self {
         self.probability = Some(p.clamp(0.0, 1.0));
         self

@@ -95,6 +95,10 @@ impl FaultPlan {
     }
 
     /// An empty plan whose random choices come from `seed`.
+    ///
+    /// ```
+    /// assert_eq!(orders_testkit::fault::FaultPlan::seeded(9).seed(), 9);
+    /// ```
     pub fn seeded(seed: u64) -> Self {
         let plan = Self::default();
         plan.lock().seed = seed;
@@ -106,6 +110,12 @@ impl FaultPlan {
     }
 
     /// Adds a fault (builder style).
+    ///
+    /// ```
+    /// use orders_testkit::fault::{Fault, FaultPlan};
+    /// let plan = FaultPlan::new().with(Fault::hang().first(1));
+    /// assert_eq!(plan.len(), 1);
+    /// ```
     pub fn with(self, fault: Fault) -> Self {
         self.add(fault);
         self
@@ -113,6 +123,14 @@ impl FaultPlan {
 
     /// Adds a fault to this plan and every clone of it. When several faults
     /// fire on one call, the one added first wins.
+    ///
+    /// ```
+    /// use orders_testkit::fault::{Fault, FaultPlan};
+    /// let plan = FaultPlan::new();
+    /// let shared = plan.clone();
+    /// shared.add(Fault::reset());
+    /// assert_eq!(plan.len(), 1);
+    /// ```
     pub fn add(&self, fault: Fault) {
         self.lock().faults.push(Active {
             fault,
@@ -122,6 +140,13 @@ impl FaultPlan {
     }
 
     /// Removes every fault (counters included).
+    ///
+    /// ```
+    /// use orders_testkit::fault::{Fault, FaultPlan};
+    /// let plan = FaultPlan::new().with(Fault::reset());
+    /// plan.clear();
+    /// assert!(plan.is_empty());
+    /// ```
     pub fn clear(&self) {
         self.lock().faults.clear();
     }

@@ -65,6 +65,15 @@ pub enum Outcome {
 
 impl Outcome {
     /// The code, when the call ended with a status.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// let _ = mock.client().get_order(orders_testkit::pb::GetOrderRequest { order_id: "x".into() }).await;
+    /// let calls = mock.journal().wait_for_ended(1).await;
+    /// assert_eq!(calls[0].outcome.code(), Some(tonic::Code::NotFound));
+    /// # }
+    /// ```
     pub fn code(&self) -> Option<Code> {
         match self {
             Outcome::Status { code, .. } => Some(*code),
@@ -101,6 +110,16 @@ pub struct Call {
 
 impl Call {
     /// The typed request messages of `rpc`, when this call is one.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::rpc::GetOrder;
+    /// let _ = mock.client().get_order(orders_testkit::pb::GetOrderRequest { order_id: "x".into() }).await;
+    /// let calls = mock.journal().wait_for_ended(1).await;
+    /// assert_eq!(calls[0].requests_of(GetOrder)[0].order_id, "x");
+    /// # }
+    /// ```
     pub fn requests_of<R: Rpc>(&self, _rpc: R) -> Vec<R::Request> {
         self.requests
             .iter()
@@ -110,6 +129,16 @@ impl Call {
     }
 
     /// The first value of a metadata key, as text.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// let mut req = tonic::Request::new(orders_testkit::pb::GetOrderRequest { order_id: "x".into() });
+    /// req.metadata_mut().insert("x-request-id", "r-1".parse().unwrap());
+    /// let _ = mock.client().get_order(req).await;
+    /// assert_eq!(mock.journal().wait_for_ended(1).await[0].header("x-request-id"), Some("r-1"));
+    /// # }
+    /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
         self.metadata.get(name).and_then(|v| v.to_str().ok())
     }
@@ -235,16 +264,39 @@ impl Journal {
     }
 
     /// Every call so far, in arrival order.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// assert!(mock.journal().calls().is_empty());
+    /// # }
+    /// ```
     pub fn calls(&self) -> Vec<Call> {
         self.lock().calls.clone()
     }
 
     /// The calls to one RPC, in arrival order.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::rpc::CreateOrder;
+    /// assert!(mock.journal().calls_to(CreateOrder).is_empty());
+    /// # }
+    /// ```
     pub fn calls_to<R: Rpc>(&self, _rpc: R) -> Vec<Call> {
         self.calls_to_method(R::METHOD)
     }
 
     /// The calls to one method, in arrival order.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::rpc::Method;
+    /// assert!(mock.journal().calls_to_method(Method::GetOrder).is_empty());
+    /// # }
+    /// ```
     pub fn calls_to_method(&self, method: Method) -> Vec<Call> {
         self.lock()
             .calls
@@ -255,6 +307,17 @@ impl Journal {
     }
 
     /// Every request message sent to `rpc`, over all its calls, in order.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::rpc::SubmitLineItems;
+    /// let items = vec![orders_testkit::pb::LineItem { product_id: "p".into(), quantity: 1, price_cents: 1 }];
+    /// mock.client().submit_line_items(tokio_stream::iter(items.clone())).await.unwrap();
+    /// mock.journal().wait_for_ended(1).await;
+    /// assert_eq!(mock.journal().requests(SubmitLineItems), items);
+    /// # }
+    /// ```
     pub fn requests<R: Rpc>(&self, rpc: R) -> Vec<R::Request> {
         self.calls_to(rpc)
             .iter()
@@ -263,16 +326,39 @@ impl Journal {
     }
 
     /// How many calls were received.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// assert_eq!(mock.journal().len(), 0);
+    /// # }
+    /// ```
     pub fn len(&self) -> usize {
         self.lock().calls.len()
     }
 
     /// Whether no call was received.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// assert!(mock.journal().is_empty());
+    /// # }
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Forgets every call recorded so far.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// let _ = mock.client().get_order(orders_testkit::pb::GetOrderRequest { order_id: "x".into() }).await;
+    /// mock.journal().clear();
+    /// assert!(mock.journal().is_empty());
+    /// # }
+    /// ```
     pub fn clear(&self) {
         self.lock().calls.clear();
         self.changed.send_modify(|v| *v += 1);
@@ -289,6 +375,17 @@ impl Journal {
 
     /// Whether every OrderService call carried metadata `name` with `value`
     /// (for example a propagated `x-request-id`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// let mut req = tonic::Request::new(orders_testkit::pb::GetOrderRequest { order_id: "x".into() });
+    /// req.metadata_mut().insert("x-request-id", "r-1".parse().unwrap());
+    /// let _ = mock.client().get_order(req).await;
+    /// mock.journal().wait_for_ended(1).await;
+    /// assert!(mock.journal().every_call_had_header("x-request-id", "r-1"));
+    /// # }
+    /// ```
     pub fn every_call_had_header(&self, name: &str, value: &str) -> bool {
         self.lock()
             .calls
@@ -304,6 +401,15 @@ impl Journal {
 
     /// Waits until the calls satisfy `pred` (checked on every change), for
     /// tests that must not sleep. Returns the calls it saw.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// let _ = mock.client().get_order(orders_testkit::pb::GetOrderRequest { order_id: "x".into() }).await;
+    /// let calls = mock.journal().wait_until(|c| c.len() == 1 && c[0].ended.is_some()).await;
+    /// assert_eq!(calls.len(), 1);
+    /// # }
+    /// ```
     pub async fn wait_until(&self, mut pred: impl FnMut(&[Call]) -> bool) -> Vec<Call> {
         let mut rx = self.changed.subscribe();
         loop {
@@ -320,12 +426,27 @@ impl Journal {
     }
 
     /// Waits until at least `n` calls have ended.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// let _ = mock.client().get_order(orders_testkit::pb::GetOrderRequest { order_id: "x".into() }).await;
+    /// assert_eq!(mock.journal().wait_for_ended(1).await.len(), 1);
+    /// # }
+    /// ```
     pub async fn wait_for_ended(&self, n: usize) -> Vec<Call> {
         self.wait_until(|calls| calls.iter().filter(|c| c.ended.is_some()).count() >= n)
             .await
     }
 
     /// One line per call (authorization redacted), for failure messages.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// assert_eq!(mock.journal().render(), "  (no calls)\n");
+    /// # }
+    /// ```
     pub fn render(&self) -> String {
         let calls = self.calls();
         if calls.is_empty() {

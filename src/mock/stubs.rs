@@ -143,12 +143,31 @@ impl<R: Rpc> Stub<R> {
     }
 
     /// Names the stub in reports.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::rpc::*;
+    /// use orders_testkit::pb::*;
+    /// mock.on(GetOrder).named("the o-1 lookup").respond(Order::default()).expect(0..).mount(&mock);
+    /// assert!(mock.verify().to_string().contains("the o-1 lookup"));
+    /// # }
+    /// ```
     pub fn named(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
     }
 
     /// Matches only calls whose metadata has `name` equal to `value`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::rpc::*;
+    /// use orders_testkit::pb::*;
+    /// mock.on(GetOrder).when_header("x-tenant", "acme").respond(Order::default()).mount(&mock);
+    /// # }
+    /// ```
     pub fn when_header(mut self, name: &str, value: &str) -> Self {
         self.matchers.push(Matcher::Header {
             name: name.to_ascii_lowercase(),
@@ -158,6 +177,15 @@ impl<R: Rpc> Stub<R> {
     }
 
     /// Matches only calls whose metadata has `name`, whatever its value.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::rpc::*;
+    /// use orders_testkit::pb::*;
+    /// mock.on(CreateOrder).when_header_present("x-debug").fail(tonic::Status::internal("debug")).mount(&mock);
+    /// # }
+    /// ```
     pub fn when_header_present(mut self, name: &str) -> Self {
         self.matchers.push(Matcher::Header {
             name: name.to_ascii_lowercase(),
@@ -167,6 +195,19 @@ impl<R: Rpc> Stub<R> {
     }
 
     /// Stops matching after `n` matches (then calls fall through).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::rpc::*;
+    /// use orders_testkit::pb::*;
+    /// let h = mock.on(GetOrder).respond(Order::default()).up_to(1).mount(&mock);
+    /// let mut c = mock.client();
+    /// c.get_order(GetOrderRequest { order_id: "a".into() }).await.unwrap();
+    /// assert!(c.get_order(GetOrderRequest { order_id: "a".into() }).await.is_err()); // the model: no such order
+    /// assert_eq!(h.hits(), 1);
+    /// # }
+    /// ```
     pub fn up_to(mut self, n: usize) -> Self {
         self.limit = Some(n);
         self
@@ -174,6 +215,18 @@ impl<R: Rpc> Stub<R> {
 
     /// Sets the priority: 1 is tried first, 255 last; the default is
     /// [`DEFAULT_PRIORITY`]. Among equal priorities the newest stub wins.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::rpc::*;
+    /// use orders_testkit::pb::*;
+    /// mock.on(GetOrder).respond(Order { customer_id: "first".into(), ..Default::default() }).priority(1).mount(&mock);
+    /// mock.on(GetOrder).respond(Order { customer_id: "newer".into(), ..Default::default() }).mount(&mock);
+    /// let o = mock.client().get_order(GetOrderRequest { order_id: "x".into() }).await.unwrap();
+    /// assert_eq!(o.into_inner().customer_id, "first");
+    /// # }
+    /// ```
     pub fn priority(mut self, priority: u8) -> Self {
         self.priority = priority;
         self
@@ -181,6 +234,17 @@ impl<R: Rpc> Stub<R> {
 
     /// Expects this many matches (`1`, `1..=3`, `2..`), checked by
     /// [`OrderMock::verify`] and when the mock is dropped.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::rpc::*;
+    /// use orders_testkit::pb::*;
+    /// mock.on(GetOrder).respond(Order::default()).expect(1..=2).mount(&mock);
+    /// mock.client().get_order(GetOrderRequest { order_id: "x".into() }).await.unwrap();
+    /// mock.verify().assert_ok();
+    /// # }
+    /// ```
     pub fn expect(mut self, times: impl Into<Times>) -> Self {
         self.expected = Some(times.into());
         self
@@ -189,6 +253,16 @@ impl<R: Rpc> Stub<R> {
     /// Waits this long before answering (before the first message of a
     /// stream; before each answer of a bidi stub). A wait that outlives the
     /// caller's deadline ends with `DEADLINE_EXCEEDED`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::rpc::*;
+    /// use orders_testkit::pb::*;
+    /// mock.on(GetOrder).respond(Order::default()).delay(std::time::Duration::from_millis(5)).mount(&mock);
+    /// assert!(mock.client().get_order(GetOrderRequest { order_id: "x".into() }).await.is_ok());
+    /// # }
+    /// ```
     pub fn delay(mut self, delay: Duration) -> Self {
         self.delay = Some(delay);
         self
@@ -196,6 +270,15 @@ impl<R: Rpc> Stub<R> {
 
     /// Answers with `status` (build rich details with `tonic_types`, add
     /// trailers with `Status::with_metadata`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::rpc::*;
+    /// use orders_testkit::pb::*;
+    /// mock.on(CreateOrder).fail(tonic::Status::unavailable("down")).mount(&mock);
+    /// # }
+    /// ```
     pub fn fail(mut self, status: Status) -> Self {
         self.responder = Some(Responder::Reply(Arc::new(move |_| Err(status.clone()))));
         self
@@ -203,6 +286,16 @@ impl<R: Rpc> Stub<R> {
 
     /// Adds the stub to `mock`; from now on it is tried before the model.
     /// A stub with no responder answers `UNIMPLEMENTED` naming itself.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::rpc::*;
+    /// use orders_testkit::pb::*;
+    /// let handle = mock.on(GetOrder).respond(Order::default()).mount(&mock);
+    /// assert_eq!(handle.hits(), 0);
+    /// # }
+    /// ```
     pub fn mount(self, mock: &OrderMock) -> StubHandle
     where
         R: StubSlot,
@@ -214,6 +307,15 @@ impl<R: Rpc> Stub<R> {
 impl<R: PerMessageRpc> Stub<R> {
     /// Matches when `pred` holds for the request (for `ProcessOrders`: for
     /// the action, each action being matched on its own).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::rpc::*;
+    /// use orders_testkit::pb::*;
+    /// mock.on(ProcessOrders).when(|a| a.order_id.starts_with("fake-")).fail(tonic::Status::aborted("no fakes")).mount(&mock);
+    /// # }
+    /// ```
     pub fn when(mut self, pred: impl Fn(&R::Request) -> bool + Send + Sync + 'static) -> Self {
         self.matchers.push(Matcher::Each(Arc::new(pred)));
         self
@@ -222,6 +324,15 @@ impl<R: PerMessageRpc> Stub<R> {
 
 impl Stub<SubmitLineItems> {
     /// Matches when `pred` holds for every message of the stream.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::rpc::*;
+    /// use orders_testkit::pb::*;
+    /// mock.on(SubmitLineItems).when_each(|i| i.price_cents == 0).respond(SubmitLineItemsResponse::default()).mount(&mock);
+    /// # }
+    /// ```
     pub fn when_each(
         mut self,
         pred: impl Fn(&crate::pb::LineItem) -> bool + Send + Sync + 'static,
@@ -231,6 +342,15 @@ impl Stub<SubmitLineItems> {
     }
 
     /// Matches when `pred` holds for all the messages of the stream.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::rpc::*;
+    /// use orders_testkit::pb::*;
+    /// mock.on(SubmitLineItems).when_all(|items| items.len() > 100).fail(tonic::Status::resource_exhausted("too many")).mount(&mock);
+    /// # }
+    /// ```
     pub fn when_all(
         mut self,
         pred: impl Fn(&[crate::pb::LineItem]) -> bool + Send + Sync + 'static,
@@ -254,6 +374,15 @@ impl Stub<SubmitLineItems> {
 
 impl<R: SingleResponseRpc> Stub<R> {
     /// Answers with this message.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::rpc::*;
+    /// use orders_testkit::pb::*;
+    /// mock.on(CreateOrder).respond(CreateOrderResponse { order_id: "fixed".into(), created_at: None }).mount(&mock);
+    /// # }
+    /// ```
     pub fn respond(mut self, response: R::Response) -> Self {
         self.responder = Some(Responder::Reply(Arc::new(move |_| Ok(response.clone()))));
         self
@@ -290,6 +419,15 @@ impl<R: UnaryRpc> Stub<R> {
 
 impl Stub<WatchOrderStatus> {
     /// Streams these messages, then ends with OK (or [`then_fail`](Self::then_fail)).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::rpc::*;
+    /// use orders_testkit::pb::*;
+    /// mock.on(WatchOrderStatus).stream([OrderStatusUpdate { order_id: "o".into(), status: 1, ..Default::default() }]).mount(&mock);
+    /// # }
+    /// ```
     pub fn stream(mut self, items: impl IntoIterator<Item = crate::pb::OrderStatusUpdate>) -> Self {
         let (between, end) = match self.responder.take() {
             Some(Responder::Stream { between, end, .. }) => (between, end),
@@ -304,6 +442,15 @@ impl Stub<WatchOrderStatus> {
     }
 
     /// Waits this long between streamed messages (deadline-aware).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::rpc::*;
+    /// use orders_testkit::pb::*;
+    /// mock.on(WatchOrderStatus).stream([]).delay_between(std::time::Duration::from_millis(10)).mount(&mock);
+    /// # }
+    /// ```
     pub fn delay_between(mut self, delay: Duration) -> Self {
         match &mut self.responder {
             Some(Responder::Stream { between, .. }) => *between = Some(delay),
@@ -319,6 +466,15 @@ impl Stub<WatchOrderStatus> {
     }
 
     /// Ends the stream with `status` after its messages.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::rpc::*;
+    /// use orders_testkit::pb::*;
+    /// mock.on(WatchOrderStatus).stream([]).then_fail(tonic::Status::unavailable("gone")).mount(&mock);
+    /// # }
+    /// ```
     pub fn then_fail(mut self, status: Status) -> Self {
         match &mut self.responder {
             Some(Responder::Stream { end, .. }) => *end = Some(status),
@@ -337,6 +493,17 @@ impl Stub<WatchOrderStatus> {
 impl Stub<ProcessOrders> {
     /// Answers each matching action with a function of it; an `Err` ends
     /// the whole stream with that status.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::rpc::*;
+    /// use orders_testkit::pb::*;
+    /// mock.on(ProcessOrders)
+    ///     .reply_with(|a| Ok(OrderResult { order_id: a.order_id.clone(), success: true, error: String::new(), status: 2 }))
+    ///     .mount(&mock);
+    /// # }
+    /// ```
     pub fn reply_with(
         mut self,
         f: impl Fn(&crate::pb::OrderAction) -> Result<crate::pb::OrderResult, Status>
@@ -374,6 +541,17 @@ pub struct StubHandle {
 
 impl StubHandle {
     /// How many times the stub has matched so far.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::rpc::*;
+    /// use orders_testkit::pb::*;
+    /// let h = mock.on(GetOrder).respond(Order::default()).mount(&mock);
+    /// mock.client().get_order(GetOrderRequest { order_id: "x".into() }).await.unwrap();
+    /// assert_eq!(h.hits(), 1);
+    /// # }
+    /// ```
     pub fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
     }
