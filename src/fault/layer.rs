@@ -36,6 +36,10 @@ pub struct FaultLayer {
 
 impl FaultLayer {
     /// A layer consulting `plan` (shared: changes to it apply at once).
+    ///
+    /// ```
+    /// let _layer = orders_testkit::fault::FaultLayer::new(orders_testkit::fault::FaultPlan::new());
+    /// ```
     pub fn new(plan: FaultPlan) -> Self {
         Self { plan }
     }
@@ -54,6 +58,12 @@ impl<S> Layer<S> for FaultLayer {
 
 /// The service of [`FaultLayer`].
 #[derive(Debug, Clone)]
+///
+/// ```
+/// use tower::Layer;
+/// let layer = orders_testkit::fault::FaultLayer::new(orders_testkit::fault::FaultPlan::new());
+/// let _svc = layer.layer(tonic::service::Routes::default());
+/// ```
 pub struct FaultService<S> {
     inner: S,
     plan: FaultPlan,

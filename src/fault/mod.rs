@@ -44,6 +44,11 @@ use crate::rpc::{Method, Rpc};
 
 /// What a fault does to a call it selects.
 #[derive(Debug, Clone)]
+///
+/// ```
+/// use orders_testkit::fault::{Fault, FaultKind};
+/// let _f = Fault::new(FaultKind::Abort { after: 2, status: tonic::Status::aborted("cut") });
+/// ```
 pub enum FaultKind {
     /// Answers this status at once (details and custom metadata included),
     /// without calling the service.
@@ -94,6 +99,11 @@ pub enum FaultKind {
 /// Which calls, counted among those that pass the RPC and metadata filters,
 /// a fault fires on. Calls are numbered from 1 in arrival order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// ```
+/// use orders_testkit::fault::Schedule;
+/// assert!(Schedule::After(2).includes(3));
+/// ```
 pub enum Schedule {
     /// Every selected call.
     Always,
@@ -132,6 +142,12 @@ impl Schedule {
 /// schedule and a [`probability`](Self::probability).
 #[derive(Debug, Clone)]
 #[must_use = "a fault does nothing until injected or added to a plan"]
+///
+/// ```
+/// use orders_testkit::fault::Fault;
+/// use orders_testkit::rpc::GetOrder;
+/// let _f = Fault::status(tonic::Code::Unavailable, "x").on(GetOrder).when_header("x-canary", "1").every(2).probability(0.5);
+/// ```
 pub struct Fault {
     pub(crate) kind: FaultKind,
     pub(crate) paths: Vec<String>,

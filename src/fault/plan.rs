@@ -90,6 +90,10 @@ pub(crate) fn jittered(base: Duration, jitter: Duration, x: u64) -> Duration {
 
 impl FaultPlan {
     /// An empty plan with seed 0.
+    ///
+    /// ```
+    /// assert!(orders_testkit::fault::FaultPlan::new().is_empty());
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
@@ -152,16 +156,28 @@ impl FaultPlan {
     }
 
     /// The seed.
+    ///
+    /// ```
+    /// assert_eq!(orders_testkit::fault::FaultPlan::seeded(3).seed(), 3);
+    /// ```
     pub fn seed(&self) -> u64 {
         self.lock().seed
     }
 
     /// How many faults the plan holds.
+    ///
+    /// ```
+    /// assert_eq!(orders_testkit::fault::FaultPlan::new().len(), 0);
+    /// ```
     pub fn len(&self) -> usize {
         self.lock().faults.len()
     }
 
     /// Whether the plan holds no fault.
+    ///
+    /// ```
+    /// assert!(orders_testkit::fault::FaultPlan::new().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

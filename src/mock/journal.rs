@@ -48,6 +48,16 @@ use crate::rpc::{Method, RequestMessage, Rpc};
 
 /// How a call ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let mock = orders_testkit::OrderMock::start().await;
+/// use orders_testkit::mock::Outcome;
+/// let _ = mock.client().get_order(orders_testkit::pb::GetOrderRequest { order_id: "x".into() }).await;
+/// let call = &mock.journal().wait_for_ended(1).await[0];
+/// assert!(matches!(call.outcome, Outcome::Status { code: tonic::Code::NotFound, .. }));
+/// # }
+/// ```
 pub enum Outcome {
     /// Not ended yet.
     InFlight,
@@ -84,6 +94,16 @@ impl Outcome {
 
 /// One call as the journal saw it.
 #[derive(Debug, Clone)]
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let mock = orders_testkit::OrderMock::start().await;
+/// let _ = mock.client().get_order(orders_testkit::pb::GetOrderRequest { order_id: "x".into() }).await;
+/// let call = &mock.journal().wait_for_ended(1).await[0];
+/// assert_eq!(call.path, "/orders.v1.OrderService/GetOrder");
+/// assert!(call.ended.unwrap() >= call.started);
+/// # }
+/// ```
 pub struct Call {
     /// Position in the journal, from 0.
     pub seq: u64,
@@ -197,6 +217,14 @@ struct State {
 
 /// The journal of one mock; cheap to clone, every clone sees the same calls.
 #[derive(Debug, Clone)]
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let mock = orders_testkit::OrderMock::start().await;
+/// let journal = mock.journal().clone(); // clones share the calls
+/// assert!(journal.is_empty());
+/// # }
+/// ```
 pub struct Journal {
     state: Arc<Mutex<State>>,
     changed: Arc<watch::Sender<u64>>,
@@ -213,6 +241,11 @@ impl Default for Journal {
 
 impl Journal {
     /// An empty journal.
+    ///
+    /// ```
+    /// let journal = orders_testkit::mock::Journal::new();
+    /// assert!(journal.is_empty());
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
@@ -459,12 +492,22 @@ impl Journal {
 /// A layer that records every call in a [`Journal`]; the mock puts it
 /// outermost.
 #[derive(Debug, Clone)]
+///
+/// ```
+/// use orders_testkit::mock::{Journal, JournalLayer};
+/// let journal = Journal::new();
+/// let _layer = JournalLayer::new(journal.clone()); // wrap any tonic Routes with it
+/// ```
 pub struct JournalLayer {
     journal: Journal,
 }
 
 impl JournalLayer {
     /// Records into `journal`.
+    ///
+    /// ```
+    /// let _layer = orders_testkit::mock::JournalLayer::new(orders_testkit::mock::Journal::new());
+    /// ```
     pub fn new(journal: Journal) -> Self {
         Self { journal }
     }
@@ -483,6 +526,12 @@ impl<S> Layer<S> for JournalLayer {
 
 /// The service of [`JournalLayer`].
 #[derive(Debug, Clone)]
+///
+/// ```
+/// use tower::Layer;
+/// let layer = orders_testkit::mock::JournalLayer::new(orders_testkit::mock::Journal::new());
+/// let _svc = layer.layer(tonic::service::Routes::default());
+/// ```
 pub struct JournalService<S> {
     inner: S,
     journal: Journal,

@@ -45,12 +45,24 @@ type ReplyFn<R> =
     Arc<dyn Fn(&[<R as Rpc>::Request]) -> Result<<R as Rpc>::Response, Status> + Send + Sync>;
 
 /// Unary RPCs: `CreateOrder`, `GetOrder`.
+///
+/// ```
+/// use orders_testkit::{mock::stubs::UnaryRpc, rpc::GetOrder};
+/// fn unary<R: UnaryRpc>(_: R) {}
+/// unary(GetOrder);
+/// ```
 pub trait UnaryRpc: Rpc {}
 impl UnaryRpc for CreateOrder {}
 impl UnaryRpc for GetOrder {}
 
 /// RPCs whose stub matchers see one request message at a time: the unary
 /// ones, `WatchOrderStatus` (its request) and `ProcessOrders` (each action).
+///
+/// ```
+/// use orders_testkit::{mock::stubs::PerMessageRpc, rpc::ProcessOrders};
+/// fn per_message<R: PerMessageRpc>(_: R) {}
+/// per_message(ProcessOrders);
+/// ```
 pub trait PerMessageRpc: Rpc {}
 impl PerMessageRpc for CreateOrder {}
 impl PerMessageRpc for GetOrder {}
@@ -59,6 +71,12 @@ impl PerMessageRpc for ProcessOrders {}
 
 /// RPCs answered with one message, chosen from the request(s): unary and
 /// client streaming.
+///
+/// ```
+/// use orders_testkit::{mock::stubs::SingleResponseRpc, rpc::SubmitLineItems};
+/// fn single<R: SingleResponseRpc>(_: R) {}
+/// single(SubmitLineItems);
+/// ```
 pub trait SingleResponseRpc: Rpc {}
 impl SingleResponseRpc for CreateOrder {}
 impl SingleResponseRpc for GetOrder {}
@@ -103,6 +121,15 @@ enum Responder<R: Rpc> {
 /// A stub under construction for the RPC `R`; [`mount`](Self::mount) it on
 /// a mock. Start one with [`OrderMock::on`].
 #[must_use = "a stub does nothing until it is mounted"]
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let mock = orders_testkit::OrderMock::start().await;
+/// use orders_testkit::rpc::GetOrder;
+/// let stub = mock.on(GetOrder).fail(tonic::Status::unavailable("x"));
+/// stub.mount(&mock);
+/// # }
+/// ```
 pub struct Stub<R: Rpc> {
     name: Option<String>,
     matchers: Vec<Matcher<R>>,
@@ -127,6 +154,10 @@ impl<R: Rpc> fmt::Debug for Stub<R> {
 }
 
 /// The priority stubs get unless set: 1 is the highest, 255 the lowest.
+///
+/// ```
+/// assert_eq!(orders_testkit::mock::stubs::DEFAULT_PRIORITY, 5);
+/// ```
 pub const DEFAULT_PRIORITY: u8 = 5;
 
 impl<R: Rpc> Stub<R> {
@@ -535,6 +566,15 @@ impl Stub<ProcessOrders> {
 
 /// A mounted stub: how often it matched.
 #[derive(Debug, Clone)]
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let mock = orders_testkit::OrderMock::start().await;
+/// use orders_testkit::rpc::GetOrder;
+/// let handle = mock.on(GetOrder).fail(tonic::Status::unavailable("x")).mount(&mock);
+/// assert_eq!(handle.hits(), 0);
+/// # }
+/// ```
 pub struct StubHandle {
     hits: Arc<AtomicUsize>,
 }
@@ -641,6 +681,11 @@ impl<R: Rpc> Entry<R> {
 }
 
 /// The mounted stubs of one RPC, in try order (internal to the stub table).
+///
+/// ```
+/// // Internal: reached through `OrderMock::on(..).mount(..)`.
+/// let _ = std::mem::size_of::<orders_testkit::mock::stubs::Slot<orders_testkit::rpc::GetOrder>>();
+/// ```
 pub struct Slot<R: Rpc> {
     entries: Mutex<Vec<Arc<Entry<R>>>>,
 }
@@ -721,6 +766,12 @@ impl<R: Rpc> Slot<R> {
 }
 
 /// Connects an RPC marker to its slot in the stub table.
+///
+/// ```
+/// use orders_testkit::{mock::stubs::StubSlot, rpc::WatchOrderStatus};
+/// fn stubbable<R: StubSlot>(_: R) {}
+/// stubbable(WatchOrderStatus);
+/// ```
 pub trait StubSlot: Rpc {
     #[doc(hidden)]
     fn slot(table: &StubTable) -> &Slot<Self>;
@@ -728,6 +779,11 @@ pub trait StubSlot: Rpc {
 
 /// Every stub mounted on one mock.
 #[derive(Default)]
+///
+/// ```
+/// // Internal: every mock has one; stubs reach it through `mount`.
+/// let _ = std::mem::size_of::<orders_testkit::mock::stubs::StubTable>();
+/// ```
 pub struct StubTable {
     create: Slot<CreateOrder>,
     get: Slot<GetOrder>,
@@ -799,6 +855,16 @@ impl StubTable {
 
 /// One stub's expectation and how it went.
 #[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let mock = orders_testkit::OrderMock::start().await;
+/// use orders_testkit::rpc::GetOrder;
+/// mock.on(GetOrder).fail(tonic::Status::unavailable("x")).expect(0).mount(&mock);
+/// let report = &mock.verify().expectations[0];
+/// assert!(report.met && report.hits == 0);
+/// # }
+/// ```
 pub struct ExpectationReport {
     /// The stub, as reports name it.
     pub stub: String,

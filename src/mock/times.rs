@@ -15,6 +15,12 @@ use std::ops::{Range, RangeFrom, RangeInclusive, RangeToInclusive};
 
 /// An expected number of matches: at least `min`, at most `max`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// ```
+/// use orders_testkit::mock::Times;
+/// let t: Times = (1..=2).into();
+/// assert_eq!(t.to_string(), "between 1 and 2");
+/// ```
 pub struct Times {
     min: usize,
     max: Option<usize>,
@@ -22,6 +28,10 @@ pub struct Times {
 
 impl Times {
     /// Whether `n` matches satisfy the expectation.
+    ///
+    /// ```
+    /// assert!(orders_testkit::mock::Times::from(3..).contains(3));
+    /// ```
     pub fn contains(&self, n: usize) -> bool {
         n >= self.min && self.max.is_none_or(|max| n <= max)
     }

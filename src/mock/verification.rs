@@ -30,12 +30,26 @@ pub struct Verification {
 
 impl Verification {
     /// Whether every expectation is met.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// assert!(mock.verify().is_ok());
+    /// # }
+    /// ```
     pub fn is_ok(&self) -> bool {
         self.expectations.iter().all(|e| e.met)
     }
 
     /// Panics with the report unless every expectation is met.
     #[track_caller]
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// mock.verify().assert_ok();
+    /// # }
+    /// ```
     pub fn assert_ok(&self) {
         if !self.is_ok() {
             panic!("{self}");
