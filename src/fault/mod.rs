@@ -35,6 +35,16 @@ mod plan;
 pub use layer::{FaultLayer, FaultService};
 pub use plan::FaultPlan;
 
+/// The SplitMix64 mixing step the fault plan draws from, for other seeded
+/// choices (the contract suite derives its proptest seeds with it).
+///
+/// ```
+/// assert_ne!(orders_testkit::fault::mix_seed(1), orders_testkit::fault::mix_seed(2));
+/// ```
+pub fn mix_seed(x: u64) -> u64 {
+    plan::mix(x)
+}
+
 use std::time::Duration;
 
 use tonic::{Code, Status};

@@ -26,7 +26,6 @@
 //! # }
 //! ```
 
-use std::convert::Infallible;
 use std::fmt;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -67,6 +66,9 @@ pub enum Outcome {
         code: Code,
         /// The status message.
         message: String,
+        /// The encoded `google.rpc.Status` of `grpc-status-details-bin`
+        /// (empty when none was sent).
+        details: bytes::Bytes,
     },
     /// Ended with no status sent: the client cancelled, or the connection
     /// or server went away.
@@ -74,6 +76,27 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The status the call ended with (details included), if any.
+    ///
+    /// ```
+    /// use orders_testkit::mock::Outcome;
+    /// assert!(Outcome::NoStatus.status().is_none());
+    /// ```
+    pub fn status(&self) -> Option<tonic::Status> {
+        match self {
+            Outcome::Status {
+                code,
+                message,
+                details,
+            } => Some(tonic::Status::with_details(
+                *code,
+                message.clone(),
+                details.clone(),
+            )),
+            _ => None,
+        }
+    }
+
     /// The code, when the call ended with a status.
     ///
     /// ```
@@ -204,7 +227,7 @@ impl fmt::Display for Call {
         match &self.outcome {
             Outcome::InFlight => write!(f, " -> in flight"),
             Outcome::NoStatus => write!(f, " -> ended without status"),
-            Outcome::Status { code, message } => write!(f, " -> {code:?} {message:?}"),
+            Outcome::Status { code, message, .. } => write!(f, " -> {code:?} {message:?}"),
         }
     }
 }
@@ -539,19 +562,16 @@ pub struct JournalService<S> {
 
 impl<S, B> Service<http::Request<B>> for JournalService<S>
 where
-    S: Service<
-            http::Request<tonic::body::Body>,
-            Response = http::Response<tonic::body::Body>,
-            Error = Infallible,
-        >,
+    S: Service<http::Request<tonic::body::Body>, Response = http::Response<tonic::body::Body>>,
     S::Future: Send + 'static,
+    S::Error: Send + 'static,
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     type Response = http::Response<tonic::body::Body>;
-    type Error = Infallible;
+    type Error = S::Error;
     type Future =
-        Pin<Box<dyn std::future::Future<Output = Result<Self::Response, Infallible>> + Send>>;
+        Pin<Box<dyn std::future::Future<Output = Result<Self::Response, S::Error>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -597,6 +617,7 @@ fn outcome_of(status: &tonic::Status) -> Outcome {
     Outcome::Status {
         code: status.code(),
         message: status.message().to_string(),
+        details: status.details().to_vec().into(),
     }
 }
 

@@ -1,0 +1,406 @@
+//! ProcessOrders against the reference state machine (P-1 to P-6), with
+//! WatchOrderStatus subscribers checking W-2 to W-4 and GetOrder checking
+//! G-3 on the same runs.
+
+use std::time::Duration;
+
+use proptest::prelude::*;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::read::new_order;
+use super::{GUARD, Verdict, fail, ok, property, show, steps, within};
+use crate::contract::context::Ctx;
+use crate::contract::property::{Mismatch, forall};
+use crate::contract::reference::{Machine, terminal};
+use crate::pb::{
+    GetOrderRequest, OrderAction, OrderActionType, OrderResult, OrderStatus,
+    WatchOrderStatusRequest,
+};
+
+/// How long a result may take while the stream stays open (P-1).
+const RESULT_WAIT: Duration = Duration::from_secs(3);
+
+/// Which order a generated action names.
+#[derive(Debug, Clone, Copy)]
+enum Id {
+    Order(usize),
+    Unknown,
+    Empty,
+    TooLong,
+}
+
+fn action() -> impl Strategy<Value = (Id, i32)> {
+    let id = prop_oneof![
+        12 => (0usize..3).prop_map(Id::Order),
+        1 => Just(Id::Unknown),
+        1 => Just(Id::Empty),
+        1 => Just(Id::TooLong),
+    ];
+    let kind = prop_oneof![10 => 1i32..=4, 1 => Just(0), 1 => Just(9)];
+    (id, kind)
+}
+
+fn status_of(v: i32) -> OrderStatus {
+    OrderStatus::try_from(v).unwrap_or(OrderStatus::Unspecified)
+}
+
+/// Runs one generated sequence; `Err` names the broken rule.
+async fn run_sequence(ctx: &Ctx, n_orders: usize, actions: &[(Id, i32)]) -> Result<(), Mismatch> {
+    let mut ids = vec![];
+    let mut machine = Machine::default();
+    let mut watchers = vec![];
+    for _ in 0..n_orders {
+        let id = new_order(ctx, "P-2").await?;
+        machine.orders.insert(id.clone(), OrderStatus::Pending);
+        let mut w = ok(
+            "W-2",
+            "WatchOrderStatus",
+            ctx.client()
+                .watch_order_status(WatchOrderStatusRequest {
+                    order_id: id.clone(),
+                })
+                .await,
+        )?;
+        match within(GUARD, w.message()).await {
+            Some(Ok(Some(u)))
+                if u.order_id == id
+                    && u.status == OrderStatus::Pending as i32
+                    && u.previous_status == 0 =>
+            {
+                watchers.push((w, vec![u]));
+            }
+            other => {
+                return Err(Mismatch::new(
+                    "W-2",
+                    "first message {order_id, PENDING, previous UNSPECIFIED}",
+                    format!("{other:?}"),
+                ));
+            }
+        }
+        ids.push(id);
+    }
+    let unknown = format!("{}-unknown", ctx.customer());
+    let (tx, rx) = mpsc::channel::<OrderAction>(1);
+    let mut out = ok(
+        "P-1",
+        "ProcessOrders",
+        ctx.client().process_orders(ReceiverStream::new(rx)).await,
+    )?;
+    let mut successes: Vec<Vec<OrderStatus>> = vec![vec![]; n_orders];
+    for (target, kind) in actions {
+        let order_id = match target {
+            Id::Order(i) => ids[i % n_orders].clone(),
+            Id::Unknown => unknown.clone(),
+            Id::Empty => String::new(),
+            Id::TooLong => "o".repeat(129),
+        };
+        let want = machine.apply(&order_id, *kind);
+        if tx
+            .send(OrderAction {
+                order_id: order_id.clone(),
+                action: *kind,
+            })
+            .await
+            .is_err()
+        {
+            return Err(Mismatch::new(
+                "P-4",
+                "the stream stays open",
+                "the server stopped reading",
+            ));
+        }
+        let got: OrderResult = match within(RESULT_WAIT, out.message()).await {
+            Some(Ok(Some(r))) => r,
+            Some(Ok(None)) => {
+                return Err(Mismatch::new(
+                    "P-4",
+                    "a result; failures never end the stream",
+                    "the stream ended",
+                ));
+            }
+            Some(Err(st)) => {
+                return Err(Mismatch::new(
+                    "P-4",
+                    "a result; failures never end the stream",
+                    show(&st),
+                ));
+            }
+            None => {
+                return Err(Mismatch::new(
+                    "P-1",
+                    "the result while the stream is open",
+                    "nothing within 3 s (held until half-close?)",
+                ));
+            }
+        };
+        if got.order_id != order_id {
+            return Err(Mismatch::new(
+                "P-1",
+                format!("order_id {order_id:?} copied"),
+                format!("{got:?}"),
+            ));
+        }
+        if got.success != want.success || status_of(got.status) != want.status {
+            return Err(Mismatch::new(
+                "P-2",
+                format!("{want:?}"),
+                format!("{got:?}"),
+            ));
+        }
+        if want.success {
+            if !got.error.is_empty() {
+                return Err(Mismatch::new(
+                    "P-3",
+                    "error empty on success",
+                    format!("{got:?}"),
+                ));
+            }
+            if let Id::Order(i) = target {
+                successes[i % n_orders].push(want.status);
+            }
+        } else {
+            let prefix = format!("{}: ", want.reason);
+            let words_ok = got
+                .error
+                .strip_prefix(&prefix)
+                .is_some_and(|w| !w.trim().is_empty());
+            if !words_ok {
+                return Err(Mismatch::new(
+                    "P-4",
+                    format!("error \"{prefix}<words>\""),
+                    format!("{:?}", got.error),
+                ));
+            }
+        }
+    }
+    drop(tx);
+    match within(GUARD, out.message()).await {
+        Some(Ok(None)) => {}
+        other => {
+            return Err(Mismatch::new(
+                "P-5",
+                "OK after half-close and every result",
+                format!("{other:?}"),
+            ));
+        }
+    }
+    // The watchers: every change, in order, none skipped or repeated (W-3),
+    // then OK after a terminal status (W-4); updated_at moves forward (P-3).
+    for (i, ((mut w, mut seen), changes)) in watchers.into_iter().zip(successes).enumerate() {
+        for want in &changes {
+            match within(GUARD, w.message()).await {
+                Some(Ok(Some(u))) => {
+                    let prev = seen.last().map_or(0, |p| p.status);
+                    if u.status != *want as i32 || u.previous_status != prev {
+                        return Err(Mismatch::new(
+                            "W-3",
+                            format!("{want:?} after {:?}", status_of(prev)),
+                            format!("{u:?}"),
+                        ));
+                    }
+                    let before = seen
+                        .last()
+                        .and_then(|p| p.updated_at)
+                        .map(|t| (t.seconds, t.nanos));
+                    let now = u.updated_at.map(|t| (t.seconds, t.nanos));
+                    if now.is_none() || now <= before {
+                        return Err(Mismatch::new(
+                            "P-3",
+                            "updated_at strictly later after each change",
+                            format!("{before:?} then {now:?}"),
+                        ));
+                    }
+                    seen.push(u);
+                }
+                other => {
+                    return Err(Mismatch::new(
+                        "W-3",
+                        format!("an update to {want:?}"),
+                        format!("{other:?}"),
+                    ));
+                }
+            }
+        }
+        let last = seen.last().cloned();
+        let order = ok(
+            "G-3",
+            "GetOrder",
+            ctx.client()
+                .get_order(GetOrderRequest {
+                    order_id: ids[i].clone(),
+                })
+                .await,
+        )?;
+        if let Some(last) = &last
+            && (order.status != last.status || order.updated_at != last.updated_at)
+        {
+            return Err(Mismatch::new(
+                "G-3",
+                format!("status and updated_at of the latest change {last:?}"),
+                format!("{order:?}"),
+            ));
+        }
+        if terminal(status_of(order.status)) {
+            match within(GUARD, w.message()).await {
+                Some(Ok(None)) => {}
+                other => {
+                    return Err(Mismatch::new(
+                        "W-4",
+                        "OK after the terminal status",
+                        format!("{other:?}"),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// P-2 (with P-1, P-3 to P-5, W-2 to W-4, G-3 on the same runs): random
+/// action sequences against the reference state machine.
+pub(crate) async fn p2(ctx: &Ctx) -> Verdict {
+    let strategy = (1usize..=3, proptest::collection::vec(action(), 0..12));
+    let cases = ctx.cases.div_ceil(2).max(1);
+    property(
+        forall(
+            strategy,
+            cases,
+            ctx.seed ^ 0x92,
+            48,
+            |(n, actions)| async move { run_sequence(ctx, n, &actions).await },
+        )
+        .await,
+    )
+}
+
+/// P-1: a result comes while the stream is still open, with the order id.
+pub(crate) async fn p1(ctx: &Ctx) -> Verdict {
+    let r = async {
+        let id = new_order(ctx, "P-1").await?;
+        let (tx, rx) = mpsc::channel::<OrderAction>(1);
+        let mut out = ok(
+            "P-1",
+            "ProcessOrders",
+            ctx.client().process_orders(ReceiverStream::new(rx)).await,
+        )?;
+        for kind in [OrderActionType::Confirm, OrderActionType::Confirm] {
+            let _ = tx
+                .send(OrderAction {
+                    order_id: id.clone(),
+                    action: kind as i32,
+                })
+                .await;
+            match within(RESULT_WAIT, out.message()).await {
+                Some(Ok(Some(r))) if r.order_id == id => {}
+                Some(other) => {
+                    return Err(Mismatch::new(
+                        "P-1",
+                        "one result with the action's order_id",
+                        format!("{other:?}"),
+                    ));
+                }
+                None => {
+                    return Err(Mismatch::new(
+                        "P-1",
+                        "the result before the client half-closes",
+                        "nothing within 3 s",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    steps(
+        ctx,
+        r.map_err(|m| ("CONFIRM, CONFIRM on one open stream".to_string(), m)),
+    )
+}
+
+/// P-5: an empty stream ends OK with no results.
+pub(crate) async fn p5(ctx: &Ctx) -> Verdict {
+    let r = async {
+        let mut out = ok(
+            "P-5",
+            "ProcessOrders",
+            ctx.client()
+                .process_orders(tokio_stream::iter(Vec::<OrderAction>::new()))
+                .await,
+        )?;
+        match within(GUARD, out.message()).await {
+            Some(Ok(None)) => Ok(()),
+            other => Err(Mismatch::new(
+                "P-5",
+                "OK with no results",
+                format!("{other:?}"),
+            )),
+        }
+    }
+    .await;
+    steps(ctx, r.map_err(|m| ("an empty stream".to_string(), m)))
+}
+
+/// P-6: two streams race CONFIRM on each of N fresh orders: exactly one
+/// succeeds per order.
+pub(crate) async fn p6(ctx: &Ctx) -> Verdict {
+    let n = ctx.cases.clamp(10, 100) as usize;
+    let mut ids = vec![];
+    for _ in 0..n {
+        match new_order(ctx, "P-6").await {
+            Ok(id) => ids.push(id),
+            Err(m) => return fail(ctx, "creating the orders to race on", m),
+        }
+    }
+    let race = || async {
+        let actions: Vec<_> = ids
+            .iter()
+            .map(|id| OrderAction {
+                order_id: id.clone(),
+                action: OrderActionType::Confirm as i32,
+            })
+            .collect();
+        let mut out = ok(
+            "P-6",
+            "ProcessOrders",
+            ctx.client()
+                .process_orders(tokio_stream::iter(actions))
+                .await,
+        )?;
+        let mut results = vec![];
+        loop {
+            match within(GUARD, out.message()).await {
+                Some(Ok(Some(r))) => results.push(r),
+                Some(Ok(None)) => return Ok(results),
+                other => {
+                    return Err(Mismatch::new(
+                        "P-6",
+                        "a result per action, then OK",
+                        format!("{other:?}"),
+                    ));
+                }
+            }
+        }
+    };
+    let (a, b) = tokio::join!(race(), race());
+    let (a, b) = match (a, b) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(m), _) | (_, Err(m)) => return fail(ctx, "two concurrent streams of CONFIRMs", m),
+    };
+    for (i, id) in ids.iter().enumerate() {
+        let (ra, rb) = (a.get(i), b.get(i));
+        let wins = ra.is_some_and(|r| r.success) as u8 + rb.is_some_and(|r| r.success) as u8;
+        if wins != 1 {
+            return fail(
+                ctx,
+                format!("two streams, each CONFIRM of {n} fresh PENDING orders; order {id}"),
+                Mismatch::new(
+                    "P-6",
+                    "exactly one CONFIRM succeeds",
+                    format!("{wins} succeeded: {ra:?} / {rb:?}"),
+                ),
+            );
+        }
+    }
+    Verdict::Pass(Some(format!("{n} orders raced")))
+}

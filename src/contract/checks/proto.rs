@@ -1,0 +1,269 @@
+//! Reflection: REFL-1, PROTO-1, PROTO-2.
+
+use std::collections::BTreeSet;
+
+use prost::Message;
+use prost_types::{FileDescriptorProto, FileDescriptorSet};
+use tonic_reflection::pb::{v1, v1alpha};
+
+use super::{GUARD, Verdict, fail, show, within};
+use crate::contract::context::Ctx;
+use crate::contract::property::Mismatch;
+
+const SERVICES: [&str; 2] = ["orders.v1.OrderService", "grpc.health.v1.Health"];
+
+async fn list_v1(ctx: &Ctx) -> Result<Vec<String>, String> {
+    let mut c = v1::server_reflection_client::ServerReflectionClient::new(ctx.raw());
+    let req = v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(
+            String::new(),
+        )),
+    };
+    let mut out = c
+        .server_reflection_info(tokio_stream::iter([req]))
+        .await
+        .map_err(|st| show(&st))?
+        .into_inner();
+    match within(GUARD, out.message()).await {
+        Some(Ok(Some(v1::ServerReflectionResponse {
+            message_response:
+                Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(l)),
+            ..
+        }))) => Ok(l.service.into_iter().map(|s| s.name).collect()),
+        other => Err(format!("{other:?}")),
+    }
+}
+
+async fn list_v1alpha(ctx: &Ctx) -> Result<Vec<String>, String> {
+    let mut c = v1alpha::server_reflection_client::ServerReflectionClient::new(ctx.raw());
+    let req = v1alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            v1alpha::server_reflection_request::MessageRequest::ListServices(String::new()),
+        ),
+    };
+    let mut out = c
+        .server_reflection_info(tokio_stream::iter([req]))
+        .await
+        .map_err(|st| show(&st))?
+        .into_inner();
+    match within(GUARD, out.message()).await {
+        Some(Ok(Some(v1alpha::ServerReflectionResponse {
+            message_response:
+                Some(v1alpha::server_reflection_response::MessageResponse::ListServicesResponse(l)),
+            ..
+        }))) => Ok(l.service.into_iter().map(|s| s.name).collect()),
+        other => Err(format!("{other:?}")),
+    }
+}
+
+pub(crate) async fn refl1(ctx: &Ctx) -> Verdict {
+    if !ctx.reflection {
+        return Verdict::Skip("reflection is off for this target".into());
+    }
+    for (version, listed) in [
+        ("v1", list_v1(ctx).await),
+        ("v1alpha", list_v1alpha(ctx).await),
+    ] {
+        let names = match listed {
+            Ok(n) => n,
+            Err(e) => {
+                return fail(
+                    ctx,
+                    format!("reflection {version} ListServices"),
+                    Mismatch::new("REFL-1", "a service list", e),
+                );
+            }
+        };
+        if let Some(missing) = SERVICES.iter().find(|s| !names.iter().any(|n| n == *s)) {
+            return fail(
+                ctx,
+                format!("reflection {version} ListServices"),
+                Mismatch::new("REFL-1", format!("{missing} listed"), format!("{names:?}")),
+            );
+        }
+    }
+    Verdict::Pass(None)
+}
+
+async fn served_file(ctx: &Ctx) -> Result<FileDescriptorProto, String> {
+    let mut c = v1alpha::server_reflection_client::ServerReflectionClient::new(ctx.raw());
+    let req = v1alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            v1alpha::server_reflection_request::MessageRequest::FileContainingSymbol(
+                "orders.v1.OrderService".into(),
+            ),
+        ),
+    };
+    let mut out = c
+        .server_reflection_info(tokio_stream::iter([req]))
+        .await
+        .map_err(|st| show(&st))?
+        .into_inner();
+    match within(GUARD, out.message()).await {
+        Some(Ok(Some(v1alpha::ServerReflectionResponse {
+            message_response:
+                Some(v1alpha::server_reflection_response::MessageResponse::FileDescriptorResponse(f)),
+            ..
+        }))) => f
+            .file_descriptor_proto
+            .iter()
+            .filter_map(|b| FileDescriptorProto::decode(b.as_slice()).ok())
+            .find(|f| f.package() == "orders.v1")
+            .ok_or_else(|| "no orders.v1 file in the answer".to_string()),
+        other => Err(format!("{other:?}")),
+    }
+}
+
+fn contract_file() -> Option<FileDescriptorProto> {
+    FileDescriptorSet::decode(crate::pb::FILE_DESCRIPTOR_SET)
+        .ok()?
+        .file
+        .into_iter()
+        .find(|f| f.package() == "orders.v1")
+}
+
+/// Everything PROTO-1 compares, one line per element.
+fn signature(f: &FileDescriptorProto) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for m in &f.message_type {
+        out.insert(format!("message {}", m.name()));
+        for x in &m.field {
+            out.insert(format!(
+                "field {}.{} = {} {:?} {:?} {}",
+                m.name(),
+                x.name(),
+                x.number(),
+                x.label(),
+                x.r#type(),
+                x.type_name()
+            ));
+        }
+    }
+    for e in &f.enum_type {
+        for v in &e.value {
+            out.insert(format!("enum {}.{} = {}", e.name(), v.name(), v.number()));
+        }
+    }
+    for s in &f.service {
+        for m in &s.method {
+            out.insert(format!(
+                "rpc {}.{}({}{}) returns ({}{})",
+                s.name(),
+                m.name(),
+                if m.client_streaming() { "stream " } else { "" },
+                m.input_type(),
+                if m.server_streaming() { "stream " } else { "" },
+                m.output_type()
+            ));
+        }
+    }
+    out
+}
+
+pub(crate) async fn proto1(ctx: &Ctx) -> Verdict {
+    if !ctx.reflection {
+        return Verdict::Skip("reflection is off for this target".into());
+    }
+    let served = match served_file(ctx).await {
+        Ok(f) => f,
+        Err(e) => {
+            return fail(
+                ctx,
+                "reflection FileContainingSymbol orders.v1.OrderService",
+                Mismatch::new("PROTO-1", "the orders.v1 file", e),
+            );
+        }
+    };
+    let Some(contract) = contract_file() else {
+        return Verdict::Skip("the embedded contract could not be read".into());
+    };
+    let (want, got) = (signature(&contract), signature(&served));
+    if let Some(missing) = want.difference(&got).next() {
+        return fail(
+            ctx,
+            "the served orders.v1 descriptors",
+            Mismatch::new("PROTO-1", missing.clone(), "missing or different"),
+        );
+    }
+    if let Some(extra) = got.difference(&want).next() {
+        return fail(
+            ctx,
+            "the served orders.v1 descriptors",
+            Mismatch::new("PROTO-1", "nothing beyond the contract", extra.clone()),
+        );
+    }
+    Verdict::Pass(None)
+}
+
+pub(crate) async fn proto2(ctx: &Ctx) -> Verdict {
+    if !ctx.reflection {
+        return Verdict::Skip("reflection is off for this target".into());
+    }
+    let f = match served_file(ctx).await {
+        Ok(f) => f,
+        Err(e) => {
+            return fail(
+                ctx,
+                "reflection FileContainingSymbol orders.v1.OrderService",
+                Mismatch::new("PROTO-2", "the orders.v1 file", e),
+            );
+        }
+    };
+    let locations = f
+        .source_code_info
+        .as_ref()
+        .map(|i| i.location.clone())
+        .unwrap_or_default();
+    let documented = |path: Vec<i32>| {
+        locations
+            .iter()
+            .any(|l| l.path == path && !l.leading_comments().trim().is_empty())
+    };
+    let mut missing = vec![];
+    for (i, m) in f.message_type.iter().enumerate() {
+        if !documented(vec![4, i as i32]) {
+            missing.push(m.name().to_string());
+        }
+        for (j, x) in m.field.iter().enumerate() {
+            if !documented(vec![4, i as i32, 2, j as i32]) {
+                missing.push(format!("{}.{}", m.name(), x.name()));
+            }
+        }
+    }
+    for (i, e) in f.enum_type.iter().enumerate() {
+        if !documented(vec![5, i as i32]) {
+            missing.push(e.name().to_string());
+        }
+        for (j, v) in e.value.iter().enumerate() {
+            if !documented(vec![5, i as i32, 2, j as i32]) {
+                missing.push(v.name().to_string());
+            }
+        }
+    }
+    for (i, s) in f.service.iter().enumerate() {
+        if !documented(vec![6, i as i32]) {
+            missing.push(s.name().to_string());
+        }
+        for (j, m) in s.method.iter().enumerate() {
+            if !documented(vec![6, i as i32, 2, j as i32]) {
+                missing.push(format!("{}.{}", s.name(), m.name()));
+            }
+        }
+    }
+    if missing.is_empty() {
+        Verdict::Pass(None)
+    } else {
+        fail(
+            ctx,
+            "the served orders.v1 source info",
+            Mismatch::new(
+                "PROTO-2",
+                "a doc comment on every element",
+                format!("none on {missing:?}"),
+            ),
+        )
+    }
+}

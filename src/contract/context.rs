@@ -1,0 +1,205 @@
+//! What every check gets: clients over one bounded, rate-limited channel
+//! that put a deadline and the target's metadata on every call, the run's
+//! id and seed, and a journal of every call the suite made.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue};
+use tonic::transport::Channel;
+use tonic_health::pb::health_client::HealthClient;
+use tower::util::BoxCloneService;
+use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+
+use crate::deadline::GRPC_TIMEOUT;
+use crate::mock::{Journal, JournalLayer};
+use crate::pb::order_service_client::OrderServiceClient;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The client-side service every check calls through.
+pub type Svc =
+    BoxCloneService<http::Request<tonic::body::Body>, http::Response<tonic::body::Body>, BoxError>;
+
+/// Adds metadata, the bearer token and a default deadline to each call.
+#[derive(Clone)]
+struct Prepare<S> {
+    inner: S,
+    headers: std::sync::Arc<Vec<(HeaderName, HeaderValue)>>,
+    auth: Option<HeaderValue>,
+    timeout: HeaderValue,
+}
+
+impl<S, B> Service<http::Request<B>> for Prepare<S>
+where
+    S: Service<http::Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        let h = req.headers_mut();
+        for (k, v) in self.headers.iter() {
+            h.append(k.clone(), v.clone());
+        }
+        if let Some(auth) = &self.auth
+            && !h.contains_key(http::header::AUTHORIZATION)
+        {
+            h.insert(http::header::AUTHORIZATION, auth.clone());
+        }
+        // SPEC §11: a deadline on every call.
+        if !h.contains_key(GRPC_TIMEOUT) {
+            h.insert(GRPC_TIMEOUT, self.timeout.clone());
+        }
+        self.inner.call(req)
+    }
+}
+
+/// Settings of a run, shared by every check.
+pub(crate) struct Ctx {
+    pub(crate) seed: u64,
+    pub(crate) cases: u32,
+    pub(crate) run_id: String,
+    pub(crate) deadline: Duration,
+    pub(crate) fail_fast: Option<Duration>,
+    pub(crate) token: Option<String>,
+    pub(crate) read_token: Option<String>,
+    pub(crate) write_token: Option<String>,
+    pub(crate) health: bool,
+    pub(crate) reflection: bool,
+    pub(crate) journal: Journal,
+    pub(crate) snapshots: Mutex<Vec<(String, tonic::Status)>>,
+    base: Svc,
+    headers: std::sync::Arc<Vec<(HeaderName, HeaderValue)>>,
+    customers: AtomicU64,
+}
+
+/// Why the target's metadata could not be used.
+fn header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), String> {
+    let n = HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| format!("invalid header name {name:?}"))?;
+    let v = HeaderValue::from_str(value.trim())
+        .map_err(|_| format!("invalid value for header {name:?}"))?;
+    Ok((n, v))
+}
+
+/// Parameters of [`Ctx::new`] that come from the suite settings.
+pub(crate) struct CtxConfig {
+    pub seed: u64,
+    pub cases: u32,
+    pub deadline: Duration,
+    pub fail_fast: Option<Duration>,
+    pub token: Option<String>,
+    pub read_token: Option<String>,
+    pub write_token: Option<String>,
+    pub concurrency: usize,
+    pub rate: u64,
+    pub headers: Vec<(String, String)>,
+    pub health: bool,
+    pub reflection: bool,
+}
+
+impl Ctx {
+    pub(crate) fn new(channel: Channel, cfg: CtxConfig) -> Result<Self, String> {
+        let headers = cfg
+            .headers
+            .iter()
+            .map(|(k, v)| header(k, v))
+            .collect::<Result<Vec<_>, _>>()?;
+        let base = ServiceBuilder::new()
+            .buffer(1024)
+            .concurrency_limit(cfg.concurrency.max(1))
+            .rate_limit(cfg.rate.max(1), Duration::from_secs(1))
+            .service(channel)
+            .map_err(|e: BoxError| e);
+        // A per-run prefix for every customer id (SPEC §11): the seed and
+        // the start time, so that concurrent runs never share orders.
+        let started = crate::model::time::now_nanos() as u64;
+        let run_id = format!(
+            "ct-{:x}-{:x}",
+            cfg.seed & 0xffff_ffff,
+            crate::fault::mix_seed(started) & 0xff_ffff
+        );
+        Ok(Self {
+            seed: cfg.seed,
+            cases: cfg.cases,
+            run_id,
+            deadline: cfg.deadline,
+            fail_fast: cfg.fail_fast,
+            token: cfg.token,
+            read_token: cfg.read_token,
+            write_token: cfg.write_token,
+            health: cfg.health,
+            reflection: cfg.reflection,
+            journal: Journal::new(),
+            snapshots: Mutex::new(Vec::new()),
+            base: BoxCloneService::new(base),
+            headers: std::sync::Arc::new(headers),
+            customers: AtomicU64::new(0),
+        })
+    }
+
+    fn stack(&self, auth: Option<&str>) -> Svc {
+        let prepare = Prepare {
+            inner: self.base.clone(),
+            headers: self.headers.clone(),
+            auth: auth.and_then(|t| HeaderValue::from_str(&format!("Bearer {t}")).ok()),
+            timeout: HeaderValue::from_str(&format!(
+                "{}m",
+                self.deadline.as_millis().min(99_999_999)
+            ))
+            .unwrap_or(HeaderValue::from_static("10S")),
+        };
+        BoxCloneService::new(
+            JournalLayer::new(self.journal.clone()).layer(prepare.map_response(|r| r)),
+        )
+    }
+
+    /// A client with full rights (the `--token`, if any).
+    pub(crate) fn client(&self) -> OrderServiceClient<Svc> {
+        OrderServiceClient::new(self.stack(self.token.as_deref()))
+            .max_decoding_message_size(64 * 1024 * 1024)
+    }
+
+    /// A client with this bearer token, or none.
+    pub(crate) fn client_as(&self, token: Option<&str>) -> OrderServiceClient<Svc> {
+        OrderServiceClient::new(self.stack(token))
+    }
+
+    /// A health client.
+    pub(crate) fn health(&self) -> HealthClient<Svc> {
+        HealthClient::new(self.stack(self.token.as_deref()))
+    }
+
+    /// A health client with this bearer token, or none.
+    pub(crate) fn health_as(&self, token: Option<&str>) -> HealthClient<Svc> {
+        HealthClient::new(self.stack(token))
+    }
+
+    /// A reflection channel-like service.
+    pub(crate) fn raw(&self) -> Svc {
+        self.stack(self.token.as_deref())
+    }
+
+    /// A fresh customer id of this run: `<run id>-<n>`.
+    pub(crate) fn customer(&self) -> String {
+        let n = self.customers.fetch_add(1, Ordering::Relaxed);
+        format!("{}-{n}", self.run_id)
+    }
+
+    /// Keeps an error payload for `--snapshots`.
+    pub(crate) fn snapshot(&self, name: &str, status: &tonic::Status) {
+        if let Ok(mut s) = self.snapshots.lock()
+            && !s.iter().any(|(n, _)| n == name)
+        {
+            s.push((name.to_string(), status.clone()));
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! The contract suite: property-based checks of SPEC.md, tied to its rule
+//! ids, run against any OrderService: in process, through a channel, or a
+//! staging endpoint over the network.
+//!
+//! - Inputs come from proptest with a fixed, reportable seed; a failure is
+//!   shrunk to a minimal counterexample and printed with the rule id, the
+//!   request(s), what was expected, what came back, and the seed.
+//! - Safe against shared staging (SPEC §11): only its own orders (customer
+//!   ids prefixed with a per-run id), bounded concurrency and call rate, a
+//!   deadline on every call, nothing that assumes an empty server.
+//! - The reference state machine and expectations are written here,
+//!   independently of the mock's model.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use orders_testkit::contract::{Suite, Target};
+//! use orders_testkit::model::Store;
+//! use orders_testkit::service::ReferenceService;
+//!
+//! // Your implementation here; the reference service passes.
+//! let my_impl = ReferenceService::new(Store::new(), Default::default());
+//! Suite::default().cases(8).run(Target::service(my_impl)).await.assert_passed();
+//! # }
+//! ```
+
+mod checks;
+mod context;
+pub mod property;
+mod reference;
+mod report;
+mod snapshots;
+mod suite;
+mod target;
+
+pub use property::{Counterexample, Mismatch};
+pub use report::{CheckResult, Report, Status};
+pub use snapshots::{SnapshotSummary, write_snapshots};
+pub use suite::{Progress, Suite};
+pub use target::{ConnectError, Target};

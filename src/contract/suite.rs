@@ -1,0 +1,259 @@
+//! [`Suite`]: which checks, how many cases, which seed, how gently; and the
+//! run itself.
+
+use std::time::{Duration, Instant};
+
+use super::checks::{self, Verdict};
+use super::context::{Ctx, CtxConfig};
+use super::report::{CheckResult, Report, Status};
+use super::target::{ConnectError, Target};
+use crate::payload::ErrorPayload;
+
+/// The contract suite's settings. `Suite::default()` runs every check with
+/// 32 cases per property and seed 1.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use orders_testkit::contract::{Suite, Target};
+///
+/// // In a service's own tests: `Target::service(MyOrders::new())`.
+/// Suite::default().cases(8).run(Target::embedded()).await.assert_passed();
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Suite {
+    cases: u32,
+    seed: u64,
+    only: Vec<String>,
+    skip: Vec<String>,
+    concurrency: usize,
+    rate: u64,
+    deadline: Duration,
+    fail_fast: Option<Duration>,
+    read_token: Option<String>,
+    write_token: Option<String>,
+}
+
+impl Default for Suite {
+    fn default() -> Self {
+        Self {
+            cases: 32,
+            seed: 1,
+            only: Vec::new(),
+            skip: Vec::new(),
+            concurrency: 8,
+            rate: 500,
+            deadline: Duration::from_secs(10),
+            fail_fast: None,
+            read_token: None,
+            write_token: None,
+        }
+    }
+}
+
+/// What a run reports as it goes (for progress displays).
+#[derive(Debug, Clone)]
+pub enum Progress<'a> {
+    /// A check starts: its index (from 0), the total and the check.
+    Started(usize, usize, &'a str),
+    /// A check ended.
+    Finished(usize, usize, &'a CheckResult),
+}
+
+impl Suite {
+    /// Cases per property (at least 1).
+    pub fn cases(mut self, cases: u32) -> Self {
+        self.cases = cases.max(1);
+        self
+    }
+
+    /// The seed every random choice comes from; a failure prints it.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Runs only these rule ids or groups (`C-1`, `create`).
+    pub fn only<I: IntoIterator<Item = S>, S: Into<String>>(mut self, ids: I) -> Self {
+        self.only.extend(ids.into_iter().map(Into::into));
+        self
+    }
+
+    /// Skips these rule ids or groups.
+    pub fn skip<I: IntoIterator<Item = S>, S: Into<String>>(mut self, ids: I) -> Self {
+        self.skip.extend(ids.into_iter().map(Into::into));
+        self
+    }
+
+    /// At most this many calls in flight (SPEC §11).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// At most this many calls started per second (SPEC §11).
+    pub fn rate(mut self, per_second: u64) -> Self {
+        self.rate = per_second.max(1);
+        self
+    }
+
+    /// The deadline of calls that set none of their own.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// The target's D-2 fail-fast threshold, to check it.
+    pub fn fail_fast(mut self, threshold: Duration) -> Self {
+        self.fail_fast = Some(threshold);
+        self
+    }
+
+    /// A token with read permission only (A-1's PERMISSION_DENIED checks).
+    pub fn read_token(mut self, token: impl Into<String>) -> Self {
+        self.read_token = Some(token.into());
+        self
+    }
+
+    /// A token with write permission only.
+    pub fn write_token(mut self, token: impl Into<String>) -> Self {
+        self.write_token = Some(token.into());
+        self
+    }
+
+    fn selected(&self, id: &str, group: &str) -> bool {
+        let hit = |list: &[String]| {
+            list.iter()
+                .any(|x| x.eq_ignore_ascii_case(id) || x.eq_ignore_ascii_case(group))
+        };
+        (self.only.is_empty() || hit(&self.only)) && !hit(&self.skip)
+    }
+
+    /// The rule ids and groups this suite knows, for `--only`/`--skip` checks.
+    pub fn known_ids() -> Vec<(&'static str, &'static str)> {
+        checks::all().iter().map(|c| (c.id, c.group)).collect()
+    }
+
+    /// Runs the suite; a target that cannot be reached is a failed report.
+    pub async fn run(&self, target: Target) -> Report {
+        match self.try_run(target, |_| {}).await {
+            Ok(report) => report,
+            Err(e) => Report {
+                target: "unreachable".into(),
+                seed: self.seed,
+                cases: self.cases,
+                run_id: String::new(),
+                results: vec![CheckResult {
+                    id: "CONNECT".into(),
+                    group: "target".into(),
+                    title: "reach the target".into(),
+                    status: Status::Failed,
+                    note: Some(e.0),
+                    counterexample: None,
+                    duration_ms: 0,
+                }],
+                duration_ms: 0,
+                payloads: Vec::new(),
+            },
+        }
+    }
+
+    /// Runs the suite, telling `progress` about each check.
+    pub async fn try_run(
+        &self,
+        target: Target,
+        mut progress: impl FnMut(Progress<'_>),
+    ) -> Result<Report, ConnectError> {
+        let started = Instant::now();
+        let description = format!("{target:?}");
+        let (channel, _keep) = target.connect().await?;
+        let ctx = Ctx::new(
+            channel,
+            CtxConfig {
+                seed: self.seed,
+                cases: self.cases,
+                deadline: self.deadline,
+                fail_fast: self.fail_fast,
+                token: target.token.clone(),
+                read_token: self.read_token.clone(),
+                write_token: self.write_token.clone(),
+                concurrency: self.concurrency,
+                rate: self.rate,
+                headers: target.headers.clone(),
+                health: target.health,
+                reflection: target.reflection,
+            },
+        )
+        .map_err(ConnectError)?;
+        let all = checks::all();
+        let total = all.len();
+        let mut results = Vec::new();
+        for (i, check) in all.iter().enumerate() {
+            progress(Progress::Started(i, total, check.id));
+            let t = Instant::now();
+            let (status, note, counterexample) = if !self.selected(check.id, check.group) {
+                (Status::Skipped, Some("not selected".to_string()), None)
+            } else {
+                match (check.run)(&ctx).await {
+                    Verdict::Pass(note) => (Status::Passed, note, None),
+                    Verdict::Fail(c) => (Status::Failed, None, Some(c)),
+                    Verdict::Skip(why) => (Status::Skipped, Some(why), None),
+                }
+            };
+            results.push(CheckResult {
+                id: check.id.to_string(),
+                group: check.group.to_string(),
+                title: check.title.to_string(),
+                status,
+                note,
+                counterexample,
+                duration_ms: t.elapsed().as_millis() as u64,
+            });
+            if let Some(last) = results.last() {
+                progress(Progress::Finished(i, total, last));
+            }
+        }
+        let payloads = ctx
+            .snapshots
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, st)| {
+                (
+                    name,
+                    redact(&ErrorPayload::from_status(&st).render(), &ctx.run_id),
+                )
+            })
+            .collect();
+        Ok(Report {
+            target: description,
+            seed: self.seed,
+            cases: self.cases,
+            run_id: ctx.run_id.clone(),
+            results,
+            duration_ms: started.elapsed().as_millis() as u64,
+            payloads,
+        })
+    }
+}
+
+/// Replaces the run's customer ids (`<run id>-<n>…`) with `[run]`, so that
+/// payloads compare between runs.
+fn redact(text: &str, run_id: &str) -> String {
+    if run_id.is_empty() {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(run_id) {
+        out.push_str(&rest[..i]);
+        out.push_str("[run]");
+        rest = &rest[i + run_id.len()..];
+        // The rest of the id: `-<n>` and any suffix up to a quote or space.
+        let end = rest.find(['"', ' ', '\n', '\\']).unwrap_or(rest.len());
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}

@@ -1,0 +1,203 @@
+//! What the contract suite runs against: a network endpoint (staging), a
+//! tonic `Channel`, or an OrderService implementation served in process.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tonic::service::Routes;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::pb::order_service_server::{OrderService, OrderServiceServer};
+use crate::transport::{InProcessServer, MAX_HEADER_LIST_SIZE};
+
+/// Why a target could not be reached (the CLI exits 2 on it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectError(pub String);
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+enum Kind {
+    Endpoint {
+        url: String,
+        tls_ca: Option<PathBuf>,
+    },
+    Channel(Channel),
+    Routes(Routes),
+    Embedded,
+}
+
+/// A contract target, with the metadata every call carries.
+///
+/// ```
+/// use orders_testkit::contract::Target;
+///
+/// let staging = Target::endpoint("https://orders.staging.example:443")
+///     .tls_ca("ca.pem")
+///     .header("x-team", "payments")
+///     .token("full-rights-token");
+/// # let _ = staging;
+/// ```
+pub struct Target {
+    kind: Kind,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) token: Option<String>,
+    pub(crate) reflection: bool,
+    pub(crate) health: bool,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match &self.kind {
+            Kind::Endpoint { url, .. } => format!("endpoint {url}"),
+            Kind::Channel(_) => "channel".into(),
+            Kind::Routes(_) => "in-process service".into(),
+            Kind::Embedded => "embedded mock".into(),
+        };
+        // Tokens are never printed (A-3).
+        f.debug_struct("Target")
+            .field("kind", &kind)
+            .field("headers", &self.headers.len())
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl Target {
+    fn new(kind: Kind) -> Self {
+        Self {
+            kind,
+            headers: Vec::new(),
+            token: None,
+            reflection: true,
+            health: true,
+        }
+    }
+
+    /// A server at `url` (`http://` or `https://`).
+    pub fn endpoint(url: impl Into<String>) -> Self {
+        Self::new(Kind::Endpoint {
+            url: url.into(),
+            tls_ca: None,
+        })
+    }
+
+    /// An already built channel.
+    pub fn channel(channel: Channel) -> Self {
+        Self::new(Kind::Channel(channel))
+    }
+
+    /// An OrderService implementation, served in process over duplex. It
+    /// serves no health or reflection, so those checks are skipped; use
+    /// [`Target::routes`] to include yours.
+    pub fn service<S: OrderService>(service: S) -> Self {
+        let mut t = Self::new(Kind::Routes(Routes::new(OrderServiceServer::new(service))));
+        t.reflection = false;
+        t.health = false;
+        t
+    }
+
+    /// Any set of tonic services, served in process over duplex.
+    pub fn routes(routes: Routes) -> Self {
+        Self::new(Kind::Routes(routes))
+    }
+
+    /// The embedded mock with its default behaviour (`verify` without
+    /// `--endpoint`).
+    pub fn embedded() -> Self {
+        Self::new(Kind::Embedded)
+    }
+
+    /// Trust this PEM CA for `https://` endpoints.
+    pub fn tls_ca(mut self, pem: impl Into<PathBuf>) -> Self {
+        if let Kind::Endpoint { tls_ca, .. } = &mut self.kind {
+            *tls_ca = Some(pem.into());
+        }
+        self
+    }
+
+    /// Adds metadata to every call.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sends `authorization: Bearer <token>` on every call (full rights).
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// Skips PROTO-1, PROTO-2 and REFL-1 (reflection turned off).
+    pub fn without_reflection(mut self) -> Self {
+        self.reflection = false;
+        self
+    }
+
+    /// Skips H-1 to H-3 (no health service).
+    pub fn without_health(mut self) -> Self {
+        self.health = false;
+        self
+    }
+
+    /// Connects: the channel and whatever keeps an in-process server alive.
+    pub(crate) async fn connect(&self) -> Result<(Channel, Option<Keep>), ConnectError> {
+        match &self.kind {
+            Kind::Channel(c) => Ok((c.clone(), None)),
+            Kind::Routes(routes) => {
+                let server = InProcessServer::start(routes.clone().prepare());
+                Ok((server.channel(), Some(Keep::Server(server))))
+            }
+            Kind::Embedded => {
+                let mock = crate::OrderMock::start().await;
+                Ok((mock.new_channel(), Some(Keep::Mock(Box::new(mock)))))
+            }
+            Kind::Endpoint { url, tls_ca } => {
+                let mut endpoint = Endpoint::from_shared(url.clone())
+                    .map_err(|e| ConnectError(format!("invalid endpoint {url:?}: {e}")))?
+                    .http2_max_header_list_size(MAX_HEADER_LIST_SIZE)
+                    .connect_timeout(Duration::from_secs(10))
+                    .tcp_nodelay(true);
+                if url.starts_with("https://") {
+                    let mut tls = tonic::transport::ClientTlsConfig::new().with_webpki_roots();
+                    if let Some(path) = tls_ca {
+                        let pem = std::fs::read(path).map_err(|e| {
+                            ConnectError(format!("cannot read --tls-ca {}: {e}", path.display()))
+                        })?;
+                        tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
+                    }
+                    endpoint = endpoint
+                        .tls_config(tls)
+                        .map_err(|e| ConnectError(format!("TLS set-up failed: {e}")))?;
+                }
+                let channel = endpoint.connect().await.map_err(|e| {
+                    ConnectError(format!("cannot connect to {url}: {}", source_chain(&e)))
+                })?;
+                Ok((channel, None))
+            }
+        }
+    }
+}
+
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}
+
+/// Keeps an in-process target alive for the run (held only for its drop).
+#[allow(dead_code)]
+pub(crate) enum Keep {
+    Server(InProcessServer),
+    Mock(Box<crate::OrderMock>),
+}
