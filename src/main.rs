@@ -1,4 +1,5 @@
-//! `orders-testkit`: serve the in-memory OrderService over TCP.
+//! `orders-testkit`: serve the in-memory OrderService over TCP, or verify
+//! any OrderService against the contract. A thin shell over the library.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -24,6 +25,68 @@ struct Cli {
 enum Command {
     /// Serve the in-memory OrderService, with health and reflection, over TCP.
     Serve(ServeArgs),
+    /// Run the contract suite against an endpoint, or the embedded mock when
+    /// no --endpoint is given. Exit code 0: all passed; 1: a check failed;
+    /// 2: usage or connection error.
+    Verify(VerifyArgs),
+}
+
+#[derive(clap::Args)]
+struct VerifyArgs {
+    /// The target (http:// or https://). Without it: the embedded mock.
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// A PEM CA certificate to trust for https:// endpoints.
+    #[arg(long, value_name = "PEM")]
+    tls_ca: Option<std::path::PathBuf>,
+    /// Metadata for every call, 'name: value' (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    headers: Vec<String>,
+    /// A bearer token with full rights (A-1 to A-3 run when given).
+    #[arg(long)]
+    token: Option<String>,
+    /// A token with read permission only (adds A-1's PERMISSION_DENIED checks).
+    #[arg(long)]
+    read_token: Option<String>,
+    /// A token with write permission only.
+    #[arg(long)]
+    write_token: Option<String>,
+    /// The target's D-2 fail-fast threshold in ms (D-2 runs when given).
+    #[arg(long)]
+    fail_fast_ms: Option<u64>,
+    /// Cases per property.
+    #[arg(long, default_value_t = 32)]
+    cases: u32,
+    /// The seed of every random choice; a failure prints the one to replay.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Run only these rule ids or groups (comma-separated: C-1,watch).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Skip these rule ids or groups (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    skip: Vec<String>,
+    /// At most this many calls in flight.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// At most this many calls started per second.
+    #[arg(long, default_value_t = 500)]
+    rate: u64,
+    /// The target serves no reflection: skip PROTO-1, PROTO-2, REFL-1.
+    #[arg(long)]
+    no_reflection: bool,
+    /// The target serves no health service: skip H-1 to H-3.
+    #[arg(long)]
+    no_health: bool,
+    /// Write a JUnit XML report here (one testcase per check).
+    #[arg(long, value_name = "FILE")]
+    junit: Option<std::path::PathBuf>,
+    /// Write a JSON report here.
+    #[arg(long, value_name = "FILE")]
+    json: Option<std::path::PathBuf>,
+    /// Write the error payload of each error scenario here as insta snapshots.
+    #[arg(long, value_name = "DIR")]
+    snapshots: Option<std::path::PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -54,6 +117,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Verify(args) => verify(args).await,
     }
 }
 
@@ -130,5 +194,151 @@ impl ShutdownSignals {
             _ = self.term.recv() => {}
             _ = self.int.recv() => {}
         }
+    }
+}
+
+fn usage(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("orders-testkit verify: {message}");
+    ExitCode::from(2)
+}
+
+async fn verify(args: VerifyArgs) -> ExitCode {
+    use orders_testkit::contract::{Progress, Status, Suite, Target};
+    use std::io::IsTerminal;
+
+    let known = Suite::known_ids();
+    for id in args.only.iter().chain(&args.skip) {
+        if !known
+            .iter()
+            .any(|(i, g)| i.eq_ignore_ascii_case(id) || g.eq_ignore_ascii_case(id))
+        {
+            return usage(format!("unknown rule id or group {id:?} in --only/--skip"));
+        }
+    }
+    let mut target = match &args.endpoint {
+        Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+            Target::endpoint(url.clone())
+        }
+        Some(url) => {
+            return usage(format!(
+                "--endpoint must start with http:// or https://, got {url:?}"
+            ));
+        }
+        None => Target::embedded(),
+    };
+    if let Some(ca) = &args.tls_ca {
+        target = target.tls_ca(ca.clone());
+    }
+    for h in &args.headers {
+        let Some((name, value)) = h.split_once(':') else {
+            return usage(format!("-H takes 'name: value', got {h:?}"));
+        };
+        target = target.header(name.trim(), value.trim());
+    }
+    if let Some(t) = &args.token {
+        target = target.token(t.clone());
+    }
+    if args.no_reflection {
+        target = target.without_reflection();
+    }
+    if args.no_health {
+        target = target.without_health();
+    }
+    let mut suite = Suite::default()
+        .cases(args.cases)
+        .seed(args.seed)
+        .only(args.only.clone())
+        .skip(args.skip.clone())
+        .concurrency(args.concurrency)
+        .rate(args.rate);
+    if let Some(ms) = args.fail_fast_ms {
+        suite = suite.fail_fast(Duration::from_millis(ms));
+    }
+    if let Some(t) = &args.read_token {
+        suite = suite.read_token(t.clone());
+    }
+    if let Some(t) = &args.write_token {
+        suite = suite.write_token(t.clone());
+    }
+
+    // Progress on stderr: a bar on a terminal, plain lines otherwise.
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let progress = |p: Progress<'_>| match (&bar, p) {
+        (Some(bar), Progress::Started(_, total, id)) => {
+            bar.set_length(total as u64);
+            bar.set_message(id.to_string());
+        }
+        (Some(bar), Progress::Finished(..)) => bar.inc(1),
+        (None, Progress::Finished(i, total, r))
+            if r.status != Status::Skipped || r.note.as_deref() != Some("not selected") =>
+        {
+            let status = match r.status {
+                Status::Passed => "pass",
+                Status::Failed => "FAIL",
+                Status::Skipped => "skip",
+            };
+            eprintln!(
+                "[{}/{total}] {} {status} ({} ms)",
+                i + 1,
+                r.id,
+                r.duration_ms
+            );
+        }
+        _ => {}
+    };
+    let report = match suite.try_run(target, progress).await {
+        Ok(report) => report,
+        Err(e) => {
+            if let Some(bar) = &bar {
+                bar.finish_and_clear();
+            }
+            eprintln!("orders-testkit verify: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    print!("{}", report.table());
+    if !report.passed() {
+        print!("\n{}", report.failure_text());
+    }
+    let write = |path: &std::path::Path, text: String| {
+        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    };
+    if let Some(path) = &args.junit
+        && let Err(e) = write(path, report.to_junit())
+    {
+        return usage(e);
+    }
+    if let Some(path) = &args.json
+        && let Err(e) = write(path, report.to_json())
+    {
+        return usage(e);
+    }
+    if let Some(dir) = &args.snapshots {
+        match orders_testkit::contract::write_snapshots(dir, &report.payloads) {
+            Ok(s) => eprintln!(
+                "snapshots in {}: {} new, {} unchanged, {} changed (review the .snap.new files: cargo insta review --workspace-root {})",
+                dir.display(),
+                s.new.len(),
+                s.unchanged.len(),
+                s.changed.len(),
+                dir.display()
+            ),
+            Err(e) => return usage(format!("cannot write snapshots to {}: {e}", dir.display())),
+        }
+    }
+    if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }

@@ -156,6 +156,15 @@ pub(crate) async fn a2(ctx: &Ctx) -> Verdict {
     }
 }
 
+/// Whether `token` stands in `text` as a whole word (a short token such as
+/// `rd` inside `order` does not count).
+fn contains_token(text: &str, token: &str) -> bool {
+    let boundary = |c: Option<char>| c.is_none_or(|c| !c.is_ascii_alphanumeric());
+    text.match_indices(token).any(|(i, _)| {
+        boundary(text[..i].chars().next_back()) && boundary(text[i + token.len()..].chars().next())
+    })
+}
+
 pub(crate) async fn a3(ctx: &Ctx) -> Verdict {
     let tokens: Vec<&String> = [&ctx.token, &ctx.read_token, &ctx.write_token]
         .into_iter()
@@ -166,7 +175,7 @@ pub(crate) async fn a3(ctx: &Ctx) -> Verdict {
     }
     for call in ctx.journal.calls() {
         if let Some(st) = call.outcome.status()
-            && tokens.iter().any(|t| st.message().contains(t.as_str()))
+            && tokens.iter().any(|t| contains_token(st.message(), t))
         {
             return fail(
                 ctx,
