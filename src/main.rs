@@ -28,7 +28,7 @@ enum Command {
     /// Run the contract suite against an endpoint, or the embedded mock when
     /// no --endpoint is given. Exit code 0: all passed; 1: a check failed;
     /// 2: usage or connection error.
-    Verify(VerifyArgs),
+    Verify(Box<VerifyArgs>),
 }
 
 #[derive(clap::Args)]
@@ -117,7 +117,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args).await,
-        Command::Verify(args) => verify(args).await,
+        Command::Verify(args) => verify(*args).await,
     }
 }
 
