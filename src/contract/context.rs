@@ -74,6 +74,8 @@ pub(crate) struct Ctx {
     pub(crate) write_token: Option<String>,
     pub(crate) health: bool,
     pub(crate) reflection: bool,
+    /// How long to wait for what should come promptly (a result, an end).
+    pub(crate) patience: Duration,
     pub(crate) journal: Journal,
     pub(crate) snapshots: Mutex<Vec<(String, tonic::Status)>>,
     base: Svc,
@@ -104,6 +106,7 @@ pub(crate) struct CtxConfig {
     pub headers: Vec<(String, String)>,
     pub health: bool,
     pub reflection: bool,
+    pub patience: Duration,
 }
 
 impl Ctx {
@@ -138,6 +141,7 @@ impl Ctx {
             write_token: cfg.write_token,
             health: cfg.health,
             reflection: cfg.reflection,
+            patience: cfg.patience,
             journal: Journal::new(),
             snapshots: Mutex::new(Vec::new()),
             base: BoxCloneService::new(base),

@@ -59,13 +59,14 @@ fn seed_bytes(seed: u64) -> [u8; 32] {
 }
 
 /// Runs `check` on `cases` inputs from `strategy`, drawn from `seed`. On the
-/// first failure, shrinks (at most `max_shrinks` further calls) and returns
-/// the smallest failing input found.
+/// first failure, shrinks (at most `max_shrinks` further calls, and for at
+/// most `budget` of wall time) and returns the smallest failing input found.
 pub(crate) async fn forall<S, F, Fut>(
     strategy: S,
     cases: u32,
     seed: u64,
     max_shrinks: u32,
+    budget: std::time::Duration,
     mut check: F,
 ) -> Result<u32, Counterexample>
 where
@@ -93,8 +94,9 @@ where
         let mut steps = 0;
         // proptest's shrink loop: simplify while it still fails, complicate
         // back when a simplification passes.
+        let started = std::time::Instant::now();
         let mut can_go_on = tree.simplify();
-        while can_go_on && steps < max_shrinks {
+        while can_go_on && steps < max_shrinks && started.elapsed() < budget {
             steps += 1;
             match check(tree.current()).await {
                 Err(f) => {
@@ -125,13 +127,20 @@ mod tests {
     #[tokio::test]
     async fn shrinks_to_the_boundary_and_replays_by_seed() {
         let run = |seed| {
-            forall(0u32..1000, 200, seed, 500, |n| async move {
-                if n >= 100 {
-                    Err(Mismatch::new("T-1", "n < 100", n.to_string()))
-                } else {
-                    Ok(())
-                }
-            })
+            forall(
+                0u32..1000,
+                200,
+                seed,
+                500,
+                std::time::Duration::from_secs(60),
+                |n| async move {
+                    if n >= 100 {
+                        Err(Mismatch::new("T-1", "n < 100", n.to_string()))
+                    } else {
+                        Ok(())
+                    }
+                },
+            )
         };
         let a = run(7).await.unwrap_err();
         assert_eq!(a.input, "100", "shrunk to the smallest failing value");
@@ -139,7 +148,15 @@ mod tests {
         assert_eq!(a.seed, 7);
         assert_eq!(run(7).await.unwrap_err(), a, "the seed replays the run");
         assert_eq!(
-            forall(0u32..10, 50, 1, 10, |_| async { Ok(()) }).await,
+            forall(
+                0u32..10,
+                50,
+                1,
+                10,
+                std::time::Duration::from_secs(1),
+                |_| async { Ok(()) }
+            )
+            .await,
             Ok(50)
         );
     }

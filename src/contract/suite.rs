@@ -32,6 +32,7 @@ pub struct Suite {
     fail_fast: Option<Duration>,
     read_token: Option<String>,
     write_token: Option<String>,
+    patience: Duration,
 }
 
 impl Default for Suite {
@@ -47,6 +48,7 @@ impl Default for Suite {
             fail_fast: None,
             read_token: None,
             write_token: None,
+            patience: Duration::from_secs(5),
         }
     }
 }
@@ -106,6 +108,14 @@ impl Suite {
     /// The target's D-2 fail-fast threshold, to check it.
     pub fn fail_fast(mut self, threshold: Duration) -> Self {
         self.fail_fast = Some(threshold);
+        self
+    }
+
+    /// How long to wait for what should come promptly (a result on an open
+    /// stream, the end of a finished stream) before calling it missing.
+    /// Default 5 s; shrinking a failure takes at most ten times this.
+    pub fn patience(mut self, patience: Duration) -> Self {
+        self.patience = patience;
         self
     }
 
@@ -182,6 +192,7 @@ impl Suite {
                 headers: target.headers.clone(),
                 health: target.health,
                 reflection: target.reflection,
+                patience: self.patience,
             },
         )
         .map_err(ConnectError)?;

@@ -142,6 +142,7 @@ pub(crate) async fn c1(ctx: &Ctx) -> Verdict {
             ctx.cases,
             ctx.seed,
             64,
+            ctx.patience * 10,
             |(c, items, addr)| async move {
                 let req = build(ctx, c, &items, addr);
                 let expected = expected_create_violations(&req);

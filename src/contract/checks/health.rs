@@ -6,7 +6,7 @@ use tonic::Code;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 
-use super::{GUARD, Verdict, fail, show, within};
+use super::{Verdict, fail, show, within};
 use crate::contract::context::Ctx;
 use crate::contract::property::Mismatch;
 
@@ -71,7 +71,7 @@ pub(crate) async fn h3(ctx: &Ctx) -> Verdict {
     match ctx.health().watch(req("")).await {
         Ok(res) => {
             let mut s = res.into_inner();
-            match within(GUARD, s.message()).await {
+            match within(ctx.patience, s.message()).await {
                 Some(Ok(Some(m))) if m.status == ServingStatus::Serving as i32 => {}
                 other => {
                     return fail(
@@ -94,7 +94,7 @@ pub(crate) async fn h3(ctx: &Ctx) -> Verdict {
     match ctx.health().watch(req(&name)).await {
         Ok(res) => {
             let mut s = res.into_inner();
-            match within(GUARD, s.message()).await {
+            match within(ctx.patience, s.message()).await {
                 Some(Ok(Some(m))) if m.status == ServingStatus::ServiceUnknown as i32 => {}
                 other => {
                     return fail(

@@ -333,9 +333,6 @@ pub(crate) async fn within<T>(limit: Duration, fut: impl Future<Output = T>) -> 
     tokio::time::timeout(limit, fut).await.ok()
 }
 
-/// A long bound for waits that should end quickly.
-pub(crate) const GUARD: Duration = Duration::from_secs(10);
-
 /// A request with an explicit timeout.
 pub(crate) fn timed<T>(msg: T, timeout: Duration) -> tonic::Request<T> {
     let mut r = tonic::Request::new(msg);

@@ -6,7 +6,7 @@ use prost::Message;
 use prost_types::{FileDescriptorProto, FileDescriptorSet};
 use tonic_reflection::pb::{v1, v1alpha};
 
-use super::{GUARD, Verdict, fail, show, within};
+use super::{Verdict, fail, show, within};
 use crate::contract::context::Ctx;
 use crate::contract::property::Mismatch;
 
@@ -25,7 +25,7 @@ async fn list_v1(ctx: &Ctx) -> Result<Vec<String>, String> {
         .await
         .map_err(|st| show(&st))?
         .into_inner();
-    match within(GUARD, out.message()).await {
+    match within(ctx.patience, out.message()).await {
         Some(Ok(Some(v1::ServerReflectionResponse {
             message_response:
                 Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(l)),
@@ -48,7 +48,7 @@ async fn list_v1alpha(ctx: &Ctx) -> Result<Vec<String>, String> {
         .await
         .map_err(|st| show(&st))?
         .into_inner();
-    match within(GUARD, out.message()).await {
+    match within(ctx.patience, out.message()).await {
         Some(Ok(Some(v1alpha::ServerReflectionResponse {
             message_response:
                 Some(v1alpha::server_reflection_response::MessageResponse::ListServicesResponse(l)),
@@ -102,7 +102,7 @@ async fn served_file(ctx: &Ctx) -> Result<FileDescriptorProto, String> {
         .await
         .map_err(|st| show(&st))?
         .into_inner();
-    match within(GUARD, out.message()).await {
+    match within(ctx.patience, out.message()).await {
         Some(Ok(Some(v1alpha::ServerReflectionResponse {
             message_response:
                 Some(v1alpha::server_reflection_response::MessageResponse::FileDescriptorResponse(f)),

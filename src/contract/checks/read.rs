@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use tonic::Code;
 use tonic_types::StatusExt;
 
-use super::{GUARD, Verdict, err_code, fail, ok, property, show, steps, timed, violations, within};
+use super::{Verdict, err_code, fail, ok, property, show, steps, timed, violations, within};
 use crate::contract::context::Ctx;
 use crate::contract::property::{Mismatch, forall};
 use crate::contract::reference::expected_submit;
@@ -49,7 +49,7 @@ pub(crate) async fn act(
     )?;
     let mut flags = vec![];
     loop {
-        match within(GUARD, out.message()).await {
+        match within(ctx.patience, out.message()).await {
             Some(Ok(Some(r))) => flags.push(r.success),
             Some(Ok(None)) => return Ok(flags),
             Some(Err(st)) => {
@@ -59,7 +59,7 @@ pub(crate) async fn act(
                 return Err(Mismatch::new(
                     rule,
                     "ProcessOrders ends after half-close",
-                    "no end within 10 s",
+                    "no end in time",
                 ));
             }
         }
@@ -181,7 +181,7 @@ pub(crate) async fn w1(ctx: &Ctx) -> Verdict {
             )),
             Ok(res) => {
                 let mut s = res.into_inner();
-                match within(GUARD, s.message()).await {
+                match within(ctx.patience, s.message()).await {
                     Some(Err(st)) if st.code() == code => Ok(()),
                     Some(Ok(Some(m))) => Err(Mismatch::new(
                         "W-1",
@@ -215,7 +215,7 @@ pub(crate) async fn w4(ctx: &Ctx) -> Verdict {
                 .watch_order_status(WatchOrderStatusRequest { order_id: id })
                 .await,
         )?;
-        let first = within(GUARD, s.message()).await;
+        let first = within(ctx.patience, s.message()).await;
         match first {
             Some(Ok(Some(u))) if u.status == OrderStatus::Cancelled as i32 => {}
             other => {
@@ -226,7 +226,7 @@ pub(crate) async fn w4(ctx: &Ctx) -> Verdict {
                 ));
             }
         }
-        match within(GUARD, s.message()).await {
+        match within(ctx.patience, s.message()).await {
             Some(Ok(None)) => Ok(()),
             other => Err(Mismatch::new(
                 "W-4",
@@ -258,7 +258,7 @@ pub(crate) async fn w5(ctx: &Ctx) -> Verdict {
                     .await,
             )?;
             // Subscribed once the first message is in.
-            match within(GUARD, s.message()).await {
+            match within(ctx.patience, s.message()).await {
                 Some(Ok(Some(_))) => {}
                 other => {
                     return Err(Mismatch::new(
@@ -285,7 +285,7 @@ pub(crate) async fn w5(ctx: &Ctx) -> Verdict {
         for mut s in watchers {
             let mut seq = vec![];
             loop {
-                match within(GUARD, s.message()).await {
+                match within(ctx.patience, s.message()).await {
                     Some(Ok(Some(u))) => seq.push(u.status),
                     Some(Ok(None)) => break,
                     other => {
@@ -346,12 +346,12 @@ pub(crate) async fn w6(ctx: &Ctx) -> Verdict {
             ctx.client().watch_order_status(req()).await,
         )?;
         for s in [&mut cancelled, &mut short, &mut keeper] {
-            if !matches!(within(GUARD, s.message()).await, Some(Ok(Some(_)))) {
+            if !matches!(within(ctx.patience, s.message()).await, Some(Ok(Some(_)))) {
                 return Err(Mismatch::new("W-6", "a first message", "none"));
             }
         }
         drop(cancelled);
-        match within(GUARD, short.message()).await {
+        match within(ctx.patience, short.message()).await {
             Some(Err(st)) if matches!(st.code(), Code::DeadlineExceeded | Code::Cancelled) => {}
             other => {
                 return Err(Mismatch::new(
@@ -362,7 +362,7 @@ pub(crate) async fn w6(ctx: &Ctx) -> Verdict {
             }
         }
         act(ctx, "W-6", &id, &[OrderActionType::Cancel]).await?;
-        match within(GUARD, keeper.message()).await {
+        match within(ctx.patience, keeper.message()).await {
             Some(Ok(Some(u))) if u.status == OrderStatus::Cancelled as i32 => {}
             other => {
                 return Err(Mismatch::new(
@@ -372,7 +372,7 @@ pub(crate) async fn w6(ctx: &Ctx) -> Verdict {
                 ));
             }
         }
-        match within(GUARD, keeper.message()).await {
+        match within(ctx.patience, keeper.message()).await {
             Some(Ok(None)) => Ok(()),
             other => Err(Mismatch::new("W-6", "then OK", format!("{other:?}"))),
         }
@@ -435,55 +435,62 @@ pub(crate) async fn s1(ctx: &Ctx) -> Verdict {
         1 => (0i64..2).prop_map(Stream::Edge),
     ];
     property(
-        forall(strategy, ctx.cases, ctx.seed ^ 0x51, 64, |s| async move {
-            let items = stream_items(&s);
-            let expected = expected_submit(&items);
-            let got = ctx
-                .client()
-                .submit_line_items(tokio_stream::iter(items))
-                .await;
-            let rule = if expected.is_ok() { "S-1" } else { "S-3" };
-            match (expected, got) {
-                (Ok((n, t)), Ok(res)) => {
-                    let res = res.into_inner();
-                    if (res.item_count, res.total_cents) == (n, t) {
-                        Ok(())
-                    } else {
-                        Err(Mismatch::new(
-                            "S-1",
-                            format!("item_count {n}, total_cents {t}"),
-                            format!("{res:?}"),
-                        ))
-                    }
-                }
-                (Ok(_), Err(st)) => Err(Mismatch::new("S-1", "OK", show(&st))),
-                (Err(fields), Ok(res)) => Err(Mismatch::new(
-                    "S-3",
-                    format!("INVALID_ARGUMENT on {fields:?}"),
-                    format!("OK {:?}", res.into_inner()),
-                )),
-                (Err(fields), Err(st)) => {
-                    let got = violations(rule, &st)?;
-                    ctx.snapshot(
-                        if fields == ["items"] {
-                            "S-3_total_overflow"
+        forall(
+            strategy,
+            ctx.cases,
+            ctx.seed ^ 0x51,
+            64,
+            ctx.patience * 10,
+            |s| async move {
+                let items = stream_items(&s);
+                let expected = expected_submit(&items);
+                let got = ctx
+                    .client()
+                    .submit_line_items(tokio_stream::iter(items))
+                    .await;
+                let rule = if expected.is_ok() { "S-1" } else { "S-3" };
+                match (expected, got) {
+                    (Ok((n, t)), Ok(res)) => {
+                        let res = res.into_inner();
+                        if (res.item_count, res.total_cents) == (n, t) {
+                            Ok(())
                         } else {
-                            "S-3_invalid_item"
-                        },
-                        &st,
-                    );
-                    if got == fields {
-                        Ok(())
-                    } else {
-                        Err(Mismatch::new(
-                            "S-3",
-                            format!("{fields:?}"),
-                            format!("{got:?}"),
-                        ))
+                            Err(Mismatch::new(
+                                "S-1",
+                                format!("item_count {n}, total_cents {t}"),
+                                format!("{res:?}"),
+                            ))
+                        }
+                    }
+                    (Ok(_), Err(st)) => Err(Mismatch::new("S-1", "OK", show(&st))),
+                    (Err(fields), Ok(res)) => Err(Mismatch::new(
+                        "S-3",
+                        format!("INVALID_ARGUMENT on {fields:?}"),
+                        format!("OK {:?}", res.into_inner()),
+                    )),
+                    (Err(fields), Err(st)) => {
+                        let got = violations(rule, &st)?;
+                        ctx.snapshot(
+                            if fields == ["items"] {
+                                "S-3_total_overflow"
+                            } else {
+                                "S-3_invalid_item"
+                            },
+                            &st,
+                        );
+                        if got == fields {
+                            Ok(())
+                        } else {
+                            Err(Mismatch::new(
+                                "S-3",
+                                format!("{fields:?}"),
+                                format!("{got:?}"),
+                            ))
+                        }
                     }
                 }
-            }
-        })
+            },
+        )
         .await,
     )
 }
