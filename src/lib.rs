@@ -56,6 +56,7 @@
 
 pub mod auth;
 pub mod catch_panic;
+pub mod cluster;
 pub mod contract;
 pub mod deadline;
 pub mod descriptors;

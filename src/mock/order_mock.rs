@@ -90,6 +90,7 @@ pub struct OrderMockBuilder {
     config: ServiceConfig,
     faults: FaultPlan,
     tokens: Vec<TokenGrant>,
+    store: Option<Arc<Store>>,
 }
 
 impl OrderMockBuilder {
@@ -132,6 +133,24 @@ impl OrderMockBuilder {
         self
     }
 
+    /// Serves this store instead of a fresh one: several mocks sharing one
+    /// store act as replicas of one service (see `MockCluster`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::{OrderMock, model::Store};
+    /// let store = Store::new();
+    /// let a = OrderMock::builder().store(store.clone()).start().await;
+    /// let b = OrderMock::builder().store(store.clone()).start().await;
+    /// let id = a.seed_order(Default::default());
+    /// assert!(b.store().get(&id).is_some());
+    /// # }
+    /// ```
+    pub fn store(mut self, store: Arc<Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
     /// Starts the mock in process. Must be called inside a Tokio runtime.
     pub async fn start(self) -> OrderMock {
         self.launch(None)
@@ -155,7 +174,7 @@ impl OrderMockBuilder {
     }
 
     fn launch(self, listener: Option<TcpListener>) -> OrderMock {
-        let store = Store::new();
+        let store = self.store.unwrap_or_else(Store::new);
         let health = HealthReporter::new();
         let stubs = Arc::new(StubTable::default());
         let routes =

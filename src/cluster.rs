@@ -1,0 +1,413 @@
+//! [`MockCluster`]: N replicas of the mock sharing one order store (one
+//! replicated service), each with its own journal, faults and health; a
+//! health-aware balanced client over their in-process channels (round robin
+//! or tower's power-of-two-choices); and a TCP mode whose addresses suit
+//! `Channel::balance_list`. Replicas can be stopped, restarted and drained
+//! at run time.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use orders_testkit::cluster::{MockCluster, Policy};
+//!
+//! let cluster = MockCluster::start(3).await;
+//! let balanced = cluster.balanced(Policy::RoundRobin);
+//! balanced.wait_for_serving(3).await;
+//! let mut client = balanced.client();
+//! for _ in 0..30 {
+//!     let _ = client.get_order(orders_testkit::pb::GetOrderRequest { order_id: "x".into() }).await;
+//! }
+//! for i in 0..3 {
+//!     assert_eq!(cluster.journal(i).unwrap().calls_to(orders_testkit::rpc::GetOrder).len(), 10);
+//! }
+//! # }
+//! ```
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio_stream::StreamExt;
+use tokio_util::sync::{CancellationToken, DropGuard};
+use tonic::transport::{Channel, Endpoint};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tower::Service;
+use tower::discover::Change;
+
+use crate::OrderMock;
+use crate::fault::Fault;
+use crate::mock::Journal;
+use crate::model::Store;
+use crate::pb::order_service_client::OrderServiceClient;
+use crate::transport::{DuplexConnector, IN_PROCESS_URI, MAX_HEADER_LIST_SIZE};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+struct Slot {
+    mock: Option<OrderMock>,
+    connector: Option<DuplexConnector>,
+    addr: Option<SocketAddr>,
+}
+
+/// N replicas of one order service.
+pub struct MockCluster {
+    store: Arc<Store>,
+    tcp: bool,
+    slots: Vec<Arc<Mutex<Slot>>>,
+}
+
+impl std::fmt::Debug for MockCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockCluster")
+            .field("replicas", &self.slots.len())
+            .field("tcp", &self.tcp)
+            .finish()
+    }
+}
+
+fn lock(slot: &Mutex<Slot>) -> MutexGuard<'_, Slot> {
+    slot.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl MockCluster {
+    /// `n` replicas in process.
+    pub async fn start(n: usize) -> Self {
+        Self::launch(n, false).await.unwrap_or_else(|_| unreachable!("in-process replicas bind nothing"))
+    }
+
+    /// `n` replicas, each also listening on a free 127.0.0.1 port
+    /// ([`addrs`](Self::addrs)), for `Channel::balance_list`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let cluster = orders_testkit::cluster::MockCluster::start_tcp(2).await.unwrap();
+    /// assert_eq!(cluster.addrs().len(), 2);
+    /// # }
+    /// ```
+    pub async fn start_tcp(n: usize) -> io::Result<Self> {
+        Self::launch(n, true).await
+    }
+
+    async fn launch(n: usize, tcp: bool) -> io::Result<Self> {
+        let cluster = Self {
+            store: Store::new(),
+            tcp,
+            slots: (0..n)
+                .map(|_| Arc::new(Mutex::new(Slot { mock: None, connector: None, addr: None })))
+                .collect(),
+        };
+        for i in 0..n {
+            cluster.restart(i).await?;
+        }
+        Ok(cluster)
+    }
+
+    /// How many replicas the cluster has (running or stopped).
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether the cluster has no replica.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// The store every replica serves.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// Starts replica `i` again (a fresh mock over the shared store, on the
+    /// same TCP address in TCP mode). Does nothing if it is running.
+    pub async fn restart(&self, i: usize) -> io::Result<()> {
+        let Some(slot) = self.slots.get(i) else {
+            return Err(io::Error::new(io::ErrorKind::NotFound, format!("no replica {i}")));
+        };
+        if lock(slot).mock.is_some() {
+            return Ok(());
+        }
+        let builder = OrderMock::builder().store(self.store.clone());
+        let mock = if self.tcp {
+            let addr = lock(slot).addr.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+            builder.serve_tcp(addr).await?
+        } else {
+            builder.start().await
+        };
+        let mut s = lock(slot);
+        s.connector = Some(mock.connector().clone());
+        s.addr = mock.local_addr().or(s.addr);
+        s.mock = Some(mock);
+        Ok(())
+    }
+
+    /// Stops replica `i`: its tasks end, its connections drop, new ones are
+    /// refused, until [`restart`](Self::restart).
+    pub fn stop(&self, i: usize) {
+        if let Some(slot) = self.slots.get(i) {
+            let mock = {
+                let mut s = lock(slot);
+                s.connector = None;
+                s.mock.take()
+            };
+            drop(mock);
+        }
+    }
+
+    /// Drains replica `i` (`serving = false`: NOT_SERVING) or puts it back.
+    pub fn set_serving(&self, i: usize, serving: bool) {
+        if let Some(m) = self.slots.get(i).and_then(|s| lock(s).mock.as_ref().map(|m| m.health().clone())) {
+            let status = if serving { crate::health::ServingStatus::Serving } else { crate::health::ServingStatus::NotServing };
+            m.set_status("", status);
+            m.set_status(crate::pb::SERVICE_NAME, status);
+        }
+    }
+
+    /// Replica `i`'s journal (of its current run), if it is running.
+    pub fn journal(&self, i: usize) -> Option<Journal> {
+        self.slots.get(i).and_then(|s| lock(s).mock.as_ref().map(|m| m.journal().clone()))
+    }
+
+    /// Injects a fault into replica `i` (its current run).
+    pub fn inject(&self, i: usize, fault: Fault) {
+        if let Some(slot) = self.slots.get(i)
+            && let Some(m) = lock(slot).mock.as_ref()
+        {
+            m.inject(fault);
+        }
+    }
+
+    /// The TCP addresses of the replicas (TCP mode; empty otherwise).
+    pub fn addrs(&self) -> Vec<SocketAddr> {
+        self.slots.iter().filter_map(|s| lock(s).addr).collect()
+    }
+
+    /// A channel to replica `i` that follows it across restarts (refused
+    /// while it is stopped).
+    pub fn channel(&self, i: usize) -> Channel {
+        let slot = self.slots.get(i).cloned();
+        Endpoint::from_static(IN_PROCESS_URI)
+            .http2_max_header_list_size(MAX_HEADER_LIST_SIZE)
+            .connect_with_connector_lazy(tower::service_fn(move |_: http::Uri| {
+                let conn = match &slot {
+                    Some(slot) => match &lock(slot).connector {
+                        Some(c) => c.connect(),
+                        None => Err(io::Error::new(io::ErrorKind::ConnectionRefused, "replica stopped")),
+                    },
+                    None => Err(io::Error::new(io::ErrorKind::NotFound, "no such replica")),
+                };
+                async move { conn.map(hyper_util::rt::TokioIo::new) }
+            }))
+    }
+
+    /// A balanced, health-aware client over every replica. It watches each
+    /// replica's `grpc.health.v1` status and sends calls only to replicas
+    /// that report SERVING.
+    pub fn balanced(&self, policy: Policy) -> Balanced {
+        Balanced::new((0..self.len()).map(|i| self.channel(i)).collect(), policy)
+    }
+}
+
+/// How a [`Balanced`] client picks a replica.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// In turn, over the replicas that report SERVING.
+    RoundRobin,
+    /// tower's power-of-two-choices over the SERVING replicas, by pending
+    /// requests.
+    PowerOfTwoChoices,
+}
+
+/// Which replicas a balanced client currently sends to.
+#[derive(Debug)]
+struct Membership {
+    up: watch::Sender<Vec<bool>>,
+}
+
+/// A health-aware balanced channel over replicas; see [`MockCluster::balanced`].
+/// Dropping it stops its health watchers.
+pub struct Balanced {
+    service: BalancedService,
+    membership: Arc<Membership>,
+    _watchers: Arc<DropGuard>,
+}
+
+impl std::fmt::Debug for Balanced {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Balanced").field("serving", &*self.membership.up.borrow()).finish()
+    }
+}
+
+#[derive(Clone)]
+enum BalancedService {
+    RoundRobin { channels: Arc<Vec<Channel>>, next: Arc<AtomicUsize>, up: watch::Receiver<Vec<bool>> },
+    P2c(tower::buffer::Buffer<http::Request<tonic::body::Body>, <P2cService as Service<http::Request<tonic::body::Body>>>::Future>),
+}
+
+type Pending = tower::load::PendingRequests<Channel, tower::load::CompleteOnResponse>;
+type P2cService = tower::balance::p2c::Balance<DiscoverStream, http::Request<tonic::body::Body>>;
+
+/// The membership changes, as tower's discover wants them.
+struct DiscoverStream {
+    rx: mpsc::UnboundedReceiver<Change<usize, Pending>>,
+}
+
+impl tokio_stream::Stream for DiscoverStream {
+    type Item = Result<Change<usize, Pending>, BoxError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.rx.poll_recv(cx).map(|c| c.map(Ok))
+    }
+}
+
+/// How long a health watcher waits before trying a replica again after its
+/// Watch failed (the replica is down meanwhile).
+const RETRY: Duration = Duration::from_millis(20);
+
+impl Balanced {
+    fn new(channels: Vec<Channel>, policy: Policy) -> Self {
+        let n = channels.len();
+        let (up_tx, up_rx) = watch::channel(vec![false; n]);
+        let membership = Arc::new(Membership { up: up_tx });
+        let token = CancellationToken::new();
+        let (changes_tx, changes_rx) = mpsc::unbounded_channel();
+        for (i, channel) in channels.iter().enumerate() {
+            let membership = membership.clone();
+            let channel = channel.clone();
+            let token = token.clone();
+            let changes = changes_tx.clone();
+            let p2c = policy == Policy::PowerOfTwoChoices;
+            tokio::spawn(async move {
+                let set = |serving: bool| {
+                    let mut changed = false;
+                    membership.up.send_if_modified(|up| {
+                        changed = up[i] != serving;
+                        up[i] = serving;
+                        changed
+                    });
+                    if changed && p2c {
+                        let _ = changes.send(if serving {
+                            Change::Insert(i, tower::load::PendingRequests::new(channel.clone(), tower::load::CompleteOnResponse::default()))
+                        } else {
+                            Change::Remove(i)
+                        });
+                    }
+                };
+                loop {
+                    let mut health = HealthClient::new(channel.clone());
+                    let watch = tokio::select! {
+                        _ = token.cancelled() => return,
+                        w = health.watch(HealthCheckRequest { service: String::new() }) => w,
+                    };
+                    if let Ok(res) = watch {
+                        let mut stream = res.into_inner();
+                        loop {
+                            let next = tokio::select! {
+                                _ = token.cancelled() => return,
+                                n = stream.next() => n,
+                            };
+                            match next {
+                                Some(Ok(msg)) => set(msg.status == ServingStatus::Serving as i32),
+                                _ => break,
+                            }
+                        }
+                    }
+                    // The watch failed or ended: the replica is down.
+                    set(false);
+                    tokio::select! {
+                        _ = token.cancelled() => return,
+                        _ = tokio::time::sleep(RETRY) => {}
+                    }
+                }
+            });
+        }
+        let service = match policy {
+            Policy::RoundRobin => BalancedService::RoundRobin {
+                channels: Arc::new(channels),
+                next: Arc::new(AtomicUsize::new(0)),
+                up: up_rx,
+            },
+            Policy::PowerOfTwoChoices => {
+                let balance = tower::balance::p2c::Balance::new(DiscoverStream { rx: changes_rx });
+                BalancedService::P2c(tower::buffer::Buffer::new(balance, 1024))
+            }
+        };
+        Self {
+            service,
+            membership,
+            _watchers: Arc::new(token.drop_guard()),
+        }
+    }
+
+    /// Which replicas the client currently sends to (reported SERVING).
+    pub fn serving(&self) -> Vec<bool> {
+        self.membership.up.borrow().clone()
+    }
+
+    /// Waits until exactly `n` replicas are in the rotation.
+    pub async fn wait_for_serving(&self, n: usize) {
+        let mut rx = self.membership.up.subscribe();
+        let _ = rx.wait_for(|up| up.iter().filter(|u| **u).count() == n).await;
+    }
+
+    /// An OrderService client over the balanced channel.
+    pub fn client(&self) -> OrderServiceClient<BalancedChannel> {
+        OrderServiceClient::new(BalancedChannel {
+            service: self.service.clone(),
+            _watchers: self._watchers.clone(),
+        })
+    }
+}
+
+/// The channel behind a [`Balanced`] client's OrderService clients.
+#[derive(Clone)]
+pub struct BalancedChannel {
+    service: BalancedService,
+    _watchers: Arc<DropGuard>,
+}
+
+impl std::fmt::Debug for BalancedChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BalancedChannel")
+    }
+}
+
+impl Service<http::Request<tonic::body::Body>> for BalancedChannel {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn std::future::Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        match &mut self.service {
+            BalancedService::RoundRobin { .. } => Poll::Ready(Ok(())),
+            BalancedService::P2c(b) => b.poll_ready(cx),
+        }
+    }
+
+    fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
+        match &mut self.service {
+            BalancedService::RoundRobin { channels, next, up } => {
+                let up = up.borrow().clone();
+                let serving: Vec<usize> = (0..up.len()).filter(|i| up[*i]).collect();
+                if serving.is_empty() {
+                    return Box::pin(async { Ok(tonic::Status::unavailable("no replica is serving").into_http()) });
+                }
+                let pick = serving[next.fetch_add(1, Ordering::Relaxed) % serving.len()];
+                let mut channel = channels[pick].clone();
+                Box::pin(async move {
+                    futures_util::future::poll_fn(|cx| channel.poll_ready(cx)).await?;
+                    Ok(channel.call(req).await?)
+                })
+            }
+            BalancedService::P2c(b) => {
+                let fut = b.call(req);
+                Box::pin(fut)
+            }
+        }
+    }
+}
