@@ -78,7 +78,9 @@ fn lock(slot: &Mutex<Slot>) -> MutexGuard<'_, Slot> {
 impl MockCluster {
     /// `n` replicas in process.
     pub async fn start(n: usize) -> Self {
-        Self::launch(n, false).await.unwrap_or_else(|_| unreachable!("in-process replicas bind nothing"))
+        Self::launch(n, false)
+            .await
+            .unwrap_or_else(|_| unreachable!("in-process replicas bind nothing"))
     }
 
     /// `n` replicas, each also listening on a free 127.0.0.1 port
@@ -99,7 +101,13 @@ impl MockCluster {
             store: Store::new(),
             tcp,
             slots: (0..n)
-                .map(|_| Arc::new(Mutex::new(Slot { mock: None, connector: None, addr: None })))
+                .map(|_| {
+                    Arc::new(Mutex::new(Slot {
+                        mock: None,
+                        connector: None,
+                        addr: None,
+                    }))
+                })
                 .collect(),
         };
         for i in 0..n {
@@ -127,14 +135,19 @@ impl MockCluster {
     /// same TCP address in TCP mode). Does nothing if it is running.
     pub async fn restart(&self, i: usize) -> io::Result<()> {
         let Some(slot) = self.slots.get(i) else {
-            return Err(io::Error::new(io::ErrorKind::NotFound, format!("no replica {i}")));
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no replica {i}"),
+            ));
         };
         if lock(slot).mock.is_some() {
             return Ok(());
         }
         let builder = OrderMock::builder().store(self.store.clone());
         let mock = if self.tcp {
-            let addr = lock(slot).addr.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+            let addr = lock(slot)
+                .addr
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
             builder.serve_tcp(addr).await?
         } else {
             builder.start().await
@@ -161,8 +174,16 @@ impl MockCluster {
 
     /// Drains replica `i` (`serving = false`: NOT_SERVING) or puts it back.
     pub fn set_serving(&self, i: usize, serving: bool) {
-        if let Some(m) = self.slots.get(i).and_then(|s| lock(s).mock.as_ref().map(|m| m.health().clone())) {
-            let status = if serving { crate::health::ServingStatus::Serving } else { crate::health::ServingStatus::NotServing };
+        if let Some(m) = self
+            .slots
+            .get(i)
+            .and_then(|s| lock(s).mock.as_ref().map(|m| m.health().clone()))
+        {
+            let status = if serving {
+                crate::health::ServingStatus::Serving
+            } else {
+                crate::health::ServingStatus::NotServing
+            };
             m.set_status("", status);
             m.set_status(crate::pb::SERVICE_NAME, status);
         }
@@ -170,7 +191,9 @@ impl MockCluster {
 
     /// Replica `i`'s journal (of its current run), if it is running.
     pub fn journal(&self, i: usize) -> Option<Journal> {
-        self.slots.get(i).and_then(|s| lock(s).mock.as_ref().map(|m| m.journal().clone()))
+        self.slots
+            .get(i)
+            .and_then(|s| lock(s).mock.as_ref().map(|m| m.journal().clone()))
     }
 
     /// Injects a fault into replica `i` (its current run).
@@ -197,7 +220,10 @@ impl MockCluster {
                 let conn = match &slot {
                     Some(slot) => match &lock(slot).connector {
                         Some(c) => c.connect(),
-                        None => Err(io::Error::new(io::ErrorKind::ConnectionRefused, "replica stopped")),
+                        None => Err(io::Error::new(
+                            io::ErrorKind::ConnectionRefused,
+                            "replica stopped",
+                        )),
                     },
                     None => Err(io::Error::new(io::ErrorKind::NotFound, "no such replica")),
                 };
@@ -239,14 +265,25 @@ pub struct Balanced {
 
 impl std::fmt::Debug for Balanced {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Balanced").field("serving", &*self.membership.up.borrow()).finish()
+        f.debug_struct("Balanced")
+            .field("serving", &*self.membership.up.borrow())
+            .finish()
     }
 }
 
 #[derive(Clone)]
 enum BalancedService {
-    RoundRobin { channels: Arc<Vec<Channel>>, next: Arc<AtomicUsize>, up: watch::Receiver<Vec<bool>> },
-    P2c(tower::buffer::Buffer<http::Request<tonic::body::Body>, <P2cService as Service<http::Request<tonic::body::Body>>>::Future>),
+    RoundRobin {
+        channels: Arc<Vec<Channel>>,
+        next: Arc<AtomicUsize>,
+        up: watch::Receiver<Vec<bool>>,
+    },
+    P2c(
+        tower::buffer::Buffer<
+            http::Request<tonic::body::Body>,
+            <P2cService as Service<http::Request<tonic::body::Body>>>::Future,
+        >,
+    ),
 }
 
 type Pending = tower::load::PendingRequests<Channel, tower::load::CompleteOnResponse>;
@@ -292,7 +329,13 @@ impl Balanced {
                     });
                     if changed && p2c {
                         let _ = changes.send(if serving {
-                            Change::Insert(i, tower::load::PendingRequests::new(channel.clone(), tower::load::CompleteOnResponse::default()))
+                            Change::Insert(
+                                i,
+                                tower::load::PendingRequests::new(
+                                    channel.clone(),
+                                    tower::load::CompleteOnResponse::default(),
+                                ),
+                            )
                         } else {
                             Change::Remove(i)
                         });
@@ -352,7 +395,9 @@ impl Balanced {
     /// Waits until exactly `n` replicas are in the rotation.
     pub async fn wait_for_serving(&self, n: usize) {
         let mut rx = self.membership.up.subscribe();
-        let _ = rx.wait_for(|up| up.iter().filter(|u| **u).count() == n).await;
+        let _ = rx
+            .wait_for(|up| up.iter().filter(|u| **u).count() == n)
+            .await;
     }
 
     /// An OrderService client over the balanced channel.
@@ -380,7 +425,8 @@ impl std::fmt::Debug for BalancedChannel {
 impl Service<http::Request<tonic::body::Body>> for BalancedChannel {
     type Response = http::Response<tonic::body::Body>;
     type Error = BoxError;
-    type Future = Pin<Box<dyn std::future::Future<Output = Result<Self::Response, BoxError>> + Send>>;
+    type Future =
+        Pin<Box<dyn std::future::Future<Output = Result<Self::Response, BoxError>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         match &mut self.service {
@@ -395,7 +441,9 @@ impl Service<http::Request<tonic::body::Body>> for BalancedChannel {
                 let up = up.borrow().clone();
                 let serving: Vec<usize> = (0..up.len()).filter(|i| up[*i]).collect();
                 if serving.is_empty() {
-                    return Box::pin(async { Ok(tonic::Status::unavailable("no replica is serving").into_http()) });
+                    return Box::pin(async {
+                        Ok(tonic::Status::unavailable("no replica is serving").into_http())
+                    });
                 }
                 let pick = serving[next.fetch_add(1, Ordering::Relaxed) % serving.len()];
                 let mut channel = channels[pick].clone();

@@ -12,24 +12,39 @@ use orders_testkit::pb::order_service_client::OrderServiceClient;
 use orders_testkit::rpc::{CreateOrder, GetOrder};
 use tonic::Code;
 
-fn counts(cluster: &MockCluster, f: impl Fn(&orders_testkit::mock::Journal) -> usize) -> Vec<usize> {
-    (0..cluster.len()).map(|i| cluster.journal(i).map_or(0, |j| f(&j))).collect()
+fn counts(
+    cluster: &MockCluster,
+    f: impl Fn(&orders_testkit::mock::Journal) -> usize,
+) -> Vec<usize> {
+    (0..cluster.len())
+        .map(|i| cluster.journal(i).map_or(0, |j| f(&j)))
+        .collect()
 }
 
 #[tokio::test]
 async fn round_robin_spreads_300_calls_evenly() {
     let cluster = MockCluster::start(3).await;
     let balanced = cluster.balanced(Policy::RoundRobin);
-    tokio::time::timeout(GUARD, balanced.wait_for_serving(3)).await.unwrap();
+    tokio::time::timeout(GUARD, balanced.wait_for_serving(3))
+        .await
+        .unwrap();
     let mut client = balanced.client();
     for i in 0..300 {
-        let st = client.get_order(GetOrderRequest { order_id: format!("o-{i}") }).await.unwrap_err();
+        let st = client
+            .get_order(GetOrderRequest {
+                order_id: format!("o-{i}"),
+            })
+            .await
+            .unwrap_err();
         assert_eq!(st.code(), Code::NotFound);
     }
     let per_replica = counts(&cluster, |j| j.calls_to(GetOrder).len());
     assert_eq!(per_replica.iter().sum::<usize>(), 300);
     for n in &per_replica {
-        assert!((90..=110).contains(n), "each within ±10% of 100: {per_replica:?}");
+        assert!(
+            (90..=110).contains(n),
+            "each within ±10% of 100: {per_replica:?}"
+        );
     }
 }
 
@@ -37,7 +52,9 @@ async fn round_robin_spreads_300_calls_evenly() {
 async fn power_of_two_choices_uses_every_replica() {
     let cluster = MockCluster::start(3).await;
     let balanced = cluster.balanced(Policy::PowerOfTwoChoices);
-    tokio::time::timeout(GUARD, balanced.wait_for_serving(3)).await.unwrap();
+    tokio::time::timeout(GUARD, balanced.wait_for_serving(3))
+        .await
+        .unwrap();
     let mut client = balanced.client();
     for _ in 0..300 {
         client.create_order(valid_req()).await.unwrap();
@@ -53,20 +70,29 @@ async fn power_of_two_choices_uses_every_replica() {
 async fn a_stopped_replica_is_left_out_and_calls_keep_succeeding() {
     let cluster = MockCluster::start(3).await;
     let balanced = cluster.balanced(Policy::RoundRobin);
-    tokio::time::timeout(GUARD, balanced.wait_for_serving(3)).await.unwrap();
+    tokio::time::timeout(GUARD, balanced.wait_for_serving(3))
+        .await
+        .unwrap();
     cluster.stop(1);
     // The client acts once the replica's health watch breaks.
-    tokio::time::timeout(GUARD, balanced.wait_for_serving(2)).await.unwrap();
+    tokio::time::timeout(GUARD, balanced.wait_for_serving(2))
+        .await
+        .unwrap();
     assert_eq!(balanced.serving(), [true, false, true]);
     let mut client = balanced.client();
     for _ in 0..100 {
-        client.create_order(valid_req()).await.expect("no call goes to the stopped replica");
+        client
+            .create_order(valid_req())
+            .await
+            .expect("no call goes to the stopped replica");
     }
     let per_replica = counts(&cluster, |j| j.calls_to(CreateOrder).len());
     assert_eq!(per_replica, [50, 0, 50]);
     // Back again: it rejoins the rotation.
     cluster.restart(1).await.unwrap();
-    tokio::time::timeout(GUARD, balanced.wait_for_serving(3)).await.unwrap();
+    tokio::time::timeout(GUARD, balanced.wait_for_serving(3))
+        .await
+        .unwrap();
     for _ in 0..30 {
         client.create_order(valid_req()).await.unwrap();
     }
@@ -79,17 +105,31 @@ async fn a_drained_replica_gets_no_new_calls() {
     let cluster = MockCluster::start(3).await;
     for policy in [Policy::RoundRobin, Policy::PowerOfTwoChoices] {
         let balanced = cluster.balanced(policy);
-        tokio::time::timeout(GUARD, balanced.wait_for_serving(3)).await.unwrap();
+        tokio::time::timeout(GUARD, balanced.wait_for_serving(3))
+            .await
+            .unwrap();
         cluster.set_serving(2, false);
-        tokio::time::timeout(GUARD, balanced.wait_for_serving(2)).await.unwrap();
+        tokio::time::timeout(GUARD, balanced.wait_for_serving(2))
+            .await
+            .unwrap();
         let before = cluster.journal(2).unwrap().calls_to(GetOrder).len();
         let mut client = balanced.client();
         for i in 0..60 {
-            let _ = client.get_order(GetOrderRequest { order_id: format!("d-{i}") }).await;
+            let _ = client
+                .get_order(GetOrderRequest {
+                    order_id: format!("d-{i}"),
+                })
+                .await;
         }
-        assert_eq!(cluster.journal(2).unwrap().calls_to(GetOrder).len(), before, "{policy:?}");
+        assert_eq!(
+            cluster.journal(2).unwrap().calls_to(GetOrder).len(),
+            before,
+            "{policy:?}"
+        );
         cluster.set_serving(2, true);
-        tokio::time::timeout(GUARD, balanced.wait_for_serving(3)).await.unwrap();
+        tokio::time::timeout(GUARD, balanced.wait_for_serving(3))
+            .await
+            .unwrap();
     }
 }
 

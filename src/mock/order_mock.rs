@@ -25,6 +25,7 @@ use crate::pb::SERVICE_NAME;
 use crate::pb::order_service_client::OrderServiceClient;
 use crate::pb::order_service_server::OrderServiceServer;
 use crate::pb::{Order, OrderActionType, OrderStatus};
+use crate::sanitize::SanitizeLayer;
 use crate::service::{ReferenceService, ServiceConfig};
 use crate::transport::{InProcessServer, TaskMonitor};
 
@@ -174,7 +175,7 @@ impl OrderMockBuilder {
     }
 
     fn launch(self, listener: Option<TcpListener>) -> OrderMock {
-        let store = self.store.unwrap_or_else(Store::new);
+        let store = self.store.unwrap_or_default();
         let health = HealthReporter::new();
         let stubs = Arc::new(StubTable::default());
         let routes =
@@ -183,17 +184,15 @@ impl OrderMockBuilder {
                 stubs: Arc::clone(&stubs),
             }));
         let journal = Journal::new();
-        // Data flows: journal (sees every call) -> auth -> faults -> stubs -> model.
+        // Data flows: journal (sees every call) -> auth -> faults -> E-6 sanitizing
+        // -> stubs -> model; a panic anywhere becomes INTERNAL.
         let faults = self.faults;
         let tokens: Tokens = self.tokens.into_iter().collect();
-        let service = CatchPanicLayer.layer(
-            JournalLayer::new(journal.clone()).layer(
-                AuthLayer::new(tokens).layer(
-                    FaultLayer::new(faults.clone())
-                        .layer(crate::reflection::add_reflection(routes).prepare()),
-                ),
-            ),
-        );
+        let service = CatchPanicLayer.layer(JournalLayer::new(journal.clone()).layer(
+            AuthLayer::new(tokens).layer(FaultLayer::new(faults.clone()).layer(
+                SanitizeLayer::default().layer(crate::reflection::add_reflection(routes).prepare()),
+            )),
+        ));
 
         let server = InProcessServer::start(service.clone());
         let local_addr = listener.map(|listener| {

@@ -1,0 +1,156 @@
+//! A layer that sanitizes `INTERNAL` and `UNKNOWN` statuses (SPEC E-6) on
+//! any tonic server: messages that carry a panic message, a backtrace, a
+//! source path or a debug-printed internal error are replaced by a generic
+//! one (details dropped, since they would repeat the message, E-5). With
+//! [`SanitizeLayer::strict`], every such message is replaced.
+//!
+//! ```
+//! use orders_testkit::sanitize::{SanitizeLayer, leaks_internals};
+//!
+//! assert!(leaks_internals("thread 'main' panicked at src/db.rs:42:9"));
+//! assert!(!leaks_internals("database unavailable"));
+//! let _layer = SanitizeLayer::default(); // Server::builder().layer(_layer)
+//! ```
+
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use http::HeaderMap;
+use http_body::{Body, Frame};
+use pin_project_lite::pin_project;
+use tonic::{Code, Status};
+use tower::{Layer, Service};
+
+/// The message sanitized statuses get.
+pub const SANITIZED_MESSAGE: &str = "internal error";
+
+/// Whether a message shows something a client must not see.
+pub fn leaks_internals(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    [
+        "panicked at",
+        "backtrace",
+        ".rs:",
+        "src/",
+        "error {",
+        "unwrap()",
+        "(os error",
+        "at line ",
+    ]
+    .iter()
+    .any(|needle| lower.contains(needle))
+}
+
+/// Layer of [`Sanitize`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SanitizeLayer {
+    strict: bool,
+}
+
+impl SanitizeLayer {
+    /// Replaces every `INTERNAL`/`UNKNOWN` message, leaky or not.
+    pub fn strict() -> Self {
+        Self { strict: true }
+    }
+}
+
+impl<S> Layer<S> for SanitizeLayer {
+    type Service = Sanitize<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Sanitize {
+            inner,
+            strict: self.strict,
+        }
+    }
+}
+
+/// The service of [`SanitizeLayer`].
+#[derive(Debug, Clone)]
+pub struct Sanitize<S> {
+    inner: S,
+    strict: bool,
+}
+
+/// Rewrites the status in `headers` (response headers or trailers) when
+/// it must be sanitized.
+fn clean(headers: &mut HeaderMap, strict: bool) {
+    let Some(status) = Status::from_header_map(headers) else {
+        return;
+    };
+    if !matches!(status.code(), Code::Internal | Code::Unknown) {
+        return;
+    }
+    if !strict && !leaks_internals(status.message()) {
+        return;
+    }
+    headers.remove("grpc-message");
+    headers.remove("grpc-status-details-bin");
+    let _ = Status::new(status.code(), SANITIZED_MESSAGE).add_header(headers);
+}
+
+impl<S, B, ResBody> Service<http::Request<B>> for Sanitize<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<ResBody>>,
+    S::Future: Send + 'static,
+    ResBody: Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = S::Error;
+    type Future =
+        Pin<Box<dyn std::future::Future<Output = Result<Self::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let strict = self.strict;
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let mut res = fut.await?;
+            clean(res.headers_mut(), strict);
+            Ok(res.map(|b| tonic::body::Body::new(CleanTrailers { inner: b, strict })))
+        })
+    }
+}
+
+pin_project! {
+    struct CleanTrailers<B> {
+        #[pin]
+        inner: B,
+        strict: bool,
+    }
+}
+
+impl<B: Body<Data = Bytes>> Body for CleanTrailers<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = self.project();
+        let frame = ready!(this.inner.poll_frame(cx));
+        Poll::Ready(frame.map(|f| {
+            f.map(|frame| match frame.into_trailers() {
+                Ok(mut trailers) => {
+                    clean(&mut trailers, *this.strict);
+                    Frame::trailers(trailers)
+                }
+                Err(frame) => frame,
+            })
+        }))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
