@@ -117,16 +117,38 @@ impl MockCluster {
     }
 
     /// How many replicas the cluster has (running or stopped).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::cluster::{MockCluster, Policy};
+    /// assert_eq!(MockCluster::start(2).await.len(), 2);
+    /// # }
+    /// ```
     pub fn len(&self) -> usize {
         self.slots.len()
     }
 
     /// Whether the cluster has no replica.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::cluster::{MockCluster, Policy};
+    /// assert!(!MockCluster::start(1).await.is_empty());
+    /// # }
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
     }
 
     /// The store every replica serves.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::cluster::{MockCluster, Policy};
+    /// let cluster = MockCluster::start(2).await;
+    /// assert_eq!(cluster.store().order_count(), 0);
+    /// # }
+    /// ```
     pub fn store(&self) -> &Arc<Store> {
         &self.store
     }
@@ -161,6 +183,20 @@ impl MockCluster {
 
     /// Stops replica `i`: its tasks end, its connections drop, new ones are
     /// refused, until [`restart`](Self::restart).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::cluster::{MockCluster, Policy};
+    /// let cluster = MockCluster::start(2).await;
+    /// let balanced = cluster.balanced(Policy::RoundRobin);
+    /// balanced.wait_for_serving(2).await;
+    /// cluster.stop(0);
+    /// balanced.wait_for_serving(1).await;
+    /// assert_eq!(balanced.serving(), [false, true]);
+    /// cluster.restart(0).await.unwrap();
+    /// balanced.wait_for_serving(2).await;
+    /// # }
+    /// ```
     pub fn stop(&self, i: usize) {
         if let Some(slot) = self.slots.get(i) {
             let mock = {
@@ -173,6 +209,17 @@ impl MockCluster {
     }
 
     /// Drains replica `i` (`serving = false`: NOT_SERVING) or puts it back.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::cluster::{MockCluster, Policy};
+    /// let cluster = MockCluster::start(2).await;
+    /// let balanced = cluster.balanced(Policy::PowerOfTwoChoices);
+    /// balanced.wait_for_serving(2).await;
+    /// cluster.set_serving(1, false); // drained
+    /// balanced.wait_for_serving(1).await;
+    /// # }
+    /// ```
     pub fn set_serving(&self, i: usize, serving: bool) {
         if let Some(m) = self
             .slots
@@ -190,6 +237,16 @@ impl MockCluster {
     }
 
     /// Replica `i`'s journal (of its current run), if it is running.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::cluster::{MockCluster, Policy};
+    /// let cluster = MockCluster::start(1).await;
+    /// assert!(cluster.journal(0).unwrap().is_empty());
+    /// cluster.stop(0);
+    /// assert!(cluster.journal(0).is_none());
+    /// # }
+    /// ```
     pub fn journal(&self, i: usize) -> Option<Journal> {
         self.slots
             .get(i)
@@ -197,6 +254,14 @@ impl MockCluster {
     }
 
     /// Injects a fault into replica `i` (its current run).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::cluster::{MockCluster, Policy};
+    /// let cluster = MockCluster::start(2).await;
+    /// cluster.inject(0, orders_testkit::fault::Fault::status(tonic::Code::Unavailable, "replica 0 only"));
+    /// # }
+    /// ```
     pub fn inject(&self, i: usize, fault: Fault) {
         if let Some(slot) = self.slots.get(i)
             && let Some(m) = lock(slot).mock.as_ref()
@@ -206,12 +271,28 @@ impl MockCluster {
     }
 
     /// The TCP addresses of the replicas (TCP mode; empty otherwise).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::cluster::{MockCluster, Policy};
+    /// assert!(MockCluster::start(1).await.addrs().is_empty()); // in-process only
+    /// # }
+    /// ```
     pub fn addrs(&self) -> Vec<SocketAddr> {
         self.slots.iter().filter_map(|s| lock(s).addr).collect()
     }
 
     /// A channel to replica `i` that follows it across restarts (refused
     /// while it is stopped).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::cluster::{MockCluster, Policy};
+    /// let cluster = MockCluster::start(1).await;
+    /// let mut c = orders_testkit::pb::order_service_client::OrderServiceClient::new(cluster.channel(0));
+    /// let _ = c.get_order(orders_testkit::pb::GetOrderRequest { order_id: "x".into() }).await;
+    /// # }
+    /// ```
     pub fn channel(&self, i: usize) -> Channel {
         let slot = self.slots.get(i).cloned();
         Endpoint::from_static(IN_PROCESS_URI)
@@ -234,6 +315,16 @@ impl MockCluster {
     /// A balanced, health-aware client over every replica. It watches each
     /// replica's `grpc.health.v1` status and sends calls only to replicas
     /// that report SERVING.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::cluster::{MockCluster, Policy};
+    /// let cluster = MockCluster::start(2).await;
+    /// let balanced = cluster.balanced(Policy::RoundRobin);
+    /// balanced.wait_for_serving(2).await;
+    /// let _client = balanced.client();
+    /// # }
+    /// ```
     pub fn balanced(&self, policy: Policy) -> Balanced {
         Balanced::new((0..self.len()).map(|i| self.channel(i)).collect(), policy)
     }
@@ -241,6 +332,11 @@ impl MockCluster {
 
 /// How a [`Balanced`] client picks a replica.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// ```
+/// use orders_testkit::cluster::Policy;
+/// assert_ne!(Policy::RoundRobin, Policy::PowerOfTwoChoices);
+/// ```
 pub enum Policy {
     /// In turn, over the replicas that report SERVING.
     RoundRobin,
@@ -257,6 +353,16 @@ struct Membership {
 
 /// A health-aware balanced channel over replicas; see [`MockCluster::balanced`].
 /// Dropping it stops its health watchers.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use orders_testkit::cluster::{MockCluster, Policy};
+/// let cluster = MockCluster::start(1).await;
+/// let balanced = cluster.balanced(Policy::RoundRobin);
+/// balanced.wait_for_serving(1).await;
+/// assert_eq!(balanced.serving(), [true]);
+/// # }
+/// ```
 pub struct Balanced {
     service: BalancedService,
     membership: Arc<Membership>,
@@ -388,11 +494,30 @@ impl Balanced {
     }
 
     /// Which replicas the client currently sends to (reported SERVING).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::cluster::{MockCluster, Policy};
+    /// let cluster = MockCluster::start(1).await;
+    /// let balanced = cluster.balanced(Policy::RoundRobin);
+    /// balanced.wait_for_serving(1).await;
+    /// assert_eq!(balanced.serving(), [true]);
+    /// # }
+    /// ```
     pub fn serving(&self) -> Vec<bool> {
         self.membership.up.borrow().clone()
     }
 
     /// Waits until exactly `n` replicas are in the rotation.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::cluster::{MockCluster, Policy};
+    /// let cluster = MockCluster::start(3).await;
+    /// let balanced = cluster.balanced(Policy::RoundRobin);
+    /// balanced.wait_for_serving(3).await;
+    /// # }
+    /// ```
     pub async fn wait_for_serving(&self, n: usize) {
         let mut rx = self.membership.up.subscribe();
         let _ = rx
@@ -401,6 +526,17 @@ impl Balanced {
     }
 
     /// An OrderService client over the balanced channel.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::cluster::{MockCluster, Policy};
+    /// let cluster = MockCluster::start(1).await;
+    /// let balanced = cluster.balanced(Policy::RoundRobin);
+    /// balanced.wait_for_serving(1).await;
+    /// let mut c = balanced.client();
+    /// assert!(c.get_order(orders_testkit::pb::GetOrderRequest { order_id: "x".into() }).await.is_err());
+    /// # }
+    /// ```
     pub fn client(&self) -> OrderServiceClient<BalancedChannel> {
         OrderServiceClient::new(BalancedChannel {
             service: self.service.clone(),
@@ -411,6 +547,14 @@ impl Balanced {
 
 /// The channel behind a [`Balanced`] client's OrderService clients.
 #[derive(Clone)]
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use orders_testkit::cluster::{MockCluster, Policy};
+/// let cluster = MockCluster::start(1).await;
+/// let _c: orders_testkit::pb::order_service_client::OrderServiceClient<orders_testkit::cluster::BalancedChannel> = cluster.balanced(Policy::RoundRobin).client();
+/// # }
+/// ```
 pub struct BalancedChannel {
     service: BalancedService,
     _watchers: Arc<DropGuard>,

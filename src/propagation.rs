@@ -35,6 +35,13 @@ pub struct Budget {
 impl Budget {
     /// The budget of a request, taken when the handler starts (`None`
     /// deadline when the caller set none).
+    ///
+    /// ```
+    /// let mut req = tonic::Request::new(());
+    /// req.set_timeout(std::time::Duration::from_secs(1));
+    /// let left = orders_testkit::propagation::Budget::from_request(&req).remaining().unwrap();
+    /// assert!(left <= std::time::Duration::from_secs(1));
+    /// ```
     pub fn from_request<T>(request: &tonic::Request<T>) -> Self {
         Self {
             deadline: timeout_of(request.metadata()).map(|t| Instant::now() + t),
@@ -42,11 +49,20 @@ impl Budget {
     }
 
     /// A budget ending at `deadline` (or unbounded).
+    ///
+    /// ```
+    /// assert!(orders_testkit::propagation::Budget::until(None).remaining().is_none());
+    /// ```
     pub fn until(deadline: Option<Instant>) -> Self {
         Self { deadline }
     }
 
     /// The time left now; `None` when unbounded.
+    ///
+    /// ```
+    /// let soon = tokio::time::Instant::now();
+    /// assert_eq!(orders_testkit::propagation::Budget::until(Some(soon)).remaining(), Some(std::time::Duration::ZERO));
+    /// ```
     pub fn remaining(&self) -> Option<Duration> {
         self.deadline
             .map(|d| d.saturating_duration_since(Instant::now()))
@@ -68,6 +84,14 @@ impl Propagation {
     /// time remaining") when less than the threshold is left. An unbounded
     /// budget leaves the request as it is (`Ok(Duration::MAX)`), so a
     /// deadline is never invented — nor ever extended.
+    ///
+    /// ```
+    /// use orders_testkit::propagation::{Budget, Propagation};
+    /// let rules = Propagation { margin: std::time::Duration::ZERO, threshold: std::time::Duration::from_millis(50) };
+    /// let almost_gone = Budget::until(Some(tokio::time::Instant::now()));
+    /// let err = rules.apply(&almost_gone, &mut tonic::Request::new(())).unwrap_err();
+    /// assert_eq!(err.code(), tonic::Code::DeadlineExceeded);
+    /// ```
     pub fn apply<T>(
         &self,
         budget: &Budget,
