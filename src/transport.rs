@@ -76,6 +76,9 @@ pub const DUPLEX_BUFFER: usize = 256 * 1024;
 /// 16 KiB, which a `BadRequest` of a few hundred violations outgrows).
 pub const MAX_HEADER_LIST_SIZE: u32 = 16 * 1024 * 1024;
 
+/// Concurrent streams one connection may carry (hyper's default is 200).
+pub const MAX_CONCURRENT_STREAMS: u32 = 2048;
+
 /// The authority in-process channels use; it never reaches a resolver.
 pub const IN_PROCESS_URI: &str = "http://in-process.orders-testkit.invalid";
 
@@ -370,6 +373,11 @@ where
 {
     let mut builder = hyper::server::conn::http2::Builder::new(TrackedExecutor(tasks.clone()));
     builder.timer(TokioTimer::new());
+    // hyper limits a connection to 200 concurrent streams by default: a
+    // test with more open watches on one channel would wait forever. 2048
+    // covers 1,000 watchers on one channel (benches/scale.rs); with no limit
+    // at all, 10,000 concurrent unary calls broke the connection.
+    builder.max_concurrent_streams(MAX_CONCURRENT_STREAMS);
     let control = ConnectionControl::new();
     let dropped = control.token.clone();
     let service = WithConnection {

@@ -218,3 +218,24 @@ async fn w6_deadline_releases_watcher_others_unaffected() {
     act(&mock, &id, &[A::Cancel]).await;
     assert_chain(&drain(long).await.unwrap(), &[S::Pending, S::Cancelled]);
 }
+
+#[tokio::test]
+async fn w5_more_watchers_on_one_channel_than_hyper_default_stream_limit() {
+    // hyper allows 200 concurrent streams per connection unless told more.
+    let mock = OrderMock::start().await;
+    let id = create(&mock).await;
+    let mut streams = vec![];
+    for _ in 0..300 {
+        let mut s = tokio::time::timeout(GUARD, mock.client().watch_order_status(watch_req(&id)))
+            .await
+            .expect("a stream slot")
+            .unwrap()
+            .into_inner();
+        s.message().await.unwrap().unwrap();
+        streams.push(s);
+    }
+    act(&mock, &id, &[A::Cancel]).await;
+    for s in streams {
+        assert_eq!(drain(s).await.unwrap().len(), 1);
+    }
+}

@@ -251,6 +251,7 @@ struct State {
 pub struct Journal {
     state: Arc<Mutex<State>>,
     changed: Arc<watch::Sender<u64>>,
+    enabled: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Default for Journal {
@@ -258,6 +259,7 @@ impl Default for Journal {
         Self {
             state: Arc::default(),
             changed: Arc::new(watch::Sender::new(0)),
+            enabled: Arc::new(std::sync::atomic::AtomicBool::new(true)),
         }
     }
 }
@@ -275,6 +277,27 @@ impl Journal {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Turns recording on or off (on by default). Off, calls pass through
+    /// untouched: for benchmarks, or suites that never look.
+    ///
+    /// ```
+    /// let journal = orders_testkit::mock::Journal::new();
+    /// journal.set_enabled(false);
+    /// assert!(!journal.is_enabled());
+    /// ```
+    pub fn set_enabled(&self, on: bool) {
+        self.enabled.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether calls are being recorded.
+    ///
+    /// ```
+    /// assert!(orders_testkit::mock::Journal::new().is_enabled());
+    /// ```
+    pub fn is_enabled(&self) -> bool {
+        self.enabled.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn update(&self, seq: u64, f: impl FnOnce(&mut Call)) {
@@ -578,6 +601,10 @@ where
     }
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        if !self.journal.is_enabled() {
+            let fut = self.inner.call(req.map(tonic::body::Body::new));
+            return Box::pin(fut);
+        }
         let (parts, body) = req.into_parts();
         let metadata = MetadataMap::from_headers(parts.headers.clone());
         let deadline = parts

@@ -1,0 +1,82 @@
+//! The physical limit: a hand-written tonic OrderService with no model, no
+//! journal, no layers, answering constants.
+
+use orders_testkit::pb::order_service_server::{OrderService, OrderServiceServer};
+use orders_testkit::pb::*;
+use orders_testkit::service::BoxStream;
+use tokio_stream::StreamExt;
+use tonic::{Request, Response, Status, Streaming};
+
+/// How many messages a bare watch streams.
+pub const STREAM_LEN: usize = 1000;
+
+#[derive(Clone, Default)]
+pub struct Bare;
+
+#[tonic::async_trait]
+impl OrderService for Bare {
+    async fn create_order(
+        &self,
+        _: Request<CreateOrderRequest>,
+    ) -> Result<Response<CreateOrderResponse>, Status> {
+        Ok(Response::new(CreateOrderResponse {
+            order_id: "ord-1".into(),
+            created_at: None,
+        }))
+    }
+    async fn get_order(&self, r: Request<GetOrderRequest>) -> Result<Response<Order>, Status> {
+        Ok(Response::new(Order {
+            order_id: r.into_inner().order_id,
+            ..Default::default()
+        }))
+    }
+    type WatchOrderStatusStream = BoxStream<OrderStatusUpdate>;
+    async fn watch_order_status(
+        &self,
+        r: Request<WatchOrderStatusRequest>,
+    ) -> Result<Response<Self::WatchOrderStatusStream>, Status> {
+        let id = r.into_inner().order_id;
+        let updates = (0..STREAM_LEN).map(move |_| {
+            Ok(OrderStatusUpdate {
+                order_id: id.clone(),
+                status: 2,
+                previous_status: 1,
+                updated_at: None,
+            })
+        });
+        Ok(Response::new(Box::pin(tokio_stream::iter(updates))))
+    }
+    async fn submit_line_items(
+        &self,
+        r: Request<Streaming<LineItem>>,
+    ) -> Result<Response<SubmitLineItemsResponse>, Status> {
+        let mut s = r.into_inner();
+        let mut n = 0;
+        while let Some(Ok(_)) = s.next().await {
+            n += 1;
+        }
+        Ok(Response::new(SubmitLineItemsResponse {
+            item_count: n,
+            total_cents: 0,
+        }))
+    }
+    type ProcessOrdersStream = BoxStream<OrderResult>;
+    async fn process_orders(
+        &self,
+        r: Request<Streaming<OrderAction>>,
+    ) -> Result<Response<Self::ProcessOrdersStream>, Status> {
+        let s = r.into_inner().map(|a| {
+            a.map(|a| OrderResult {
+                order_id: a.order_id,
+                success: false,
+                error: "NOT_FOUND: x".into(),
+                status: 0,
+            })
+        });
+        Ok(Response::new(Box::pin(s)))
+    }
+}
+
+pub fn routes() -> tonic::service::Routes {
+    tonic::service::Routes::new(OrderServiceServer::new(Bare)).prepare()
+}
