@@ -75,6 +75,7 @@ pub mod scenario;
 pub mod service;
 pub mod status;
 pub mod transport;
+pub mod wire;
 
 pub use mock::{OrderMock, OrderMockBuilder};
 

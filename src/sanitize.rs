@@ -76,7 +76,7 @@ pub struct Sanitize<S> {
 /// Rewrites the status in `headers` (response headers or trailers) when
 /// it must be sanitized.
 fn clean(headers: &mut HeaderMap, strict: bool) {
-    let Some(status) = Status::from_header_map(headers) else {
+    let Some(status) = crate::wire::status_of(headers) else {
         return;
     };
     if !matches!(status.code(), Code::Internal | Code::Unknown) {

@@ -62,6 +62,47 @@ where
     }
 }
 
+/// Repairs malformed statuses from the target before anything decodes
+/// them (tonic's client panics on an invalid `grpc-status-details-bin`).
+#[derive(Clone)]
+struct Repair<S> {
+    inner: S,
+}
+
+impl<S, B> Service<http::Request<B>> for Repair<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = S::Error;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, S::Error>> + Send>,
+    >;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let mut res = fut.await?;
+            crate::wire::repair_details(res.headers_mut());
+            Ok(res.map(|b| {
+                use http_body_util::BodyExt;
+                tonic::body::Body::new(b.map_frame(|frame| match frame.into_trailers() {
+                    Ok(mut t) => {
+                        crate::wire::repair_details(&mut t);
+                        http_body::Frame::trailers(t)
+                    }
+                    Err(frame) => frame,
+                }))
+            }))
+        })
+    }
+}
+
 /// Settings of a run, shared by every check.
 pub(crate) struct Ctx {
     pub(crate) seed: u64,
@@ -122,6 +163,7 @@ impl Ctx {
             .rate_limit(cfg.rate.max(1), Duration::from_secs(1))
             .service(channel)
             .map_err(|e: BoxError| e);
+        let base = Repair { inner: base };
         // A per-run prefix for every customer id (SPEC §11): the seed and
         // the start time, so that concurrent runs never share orders.
         let started = crate::model::time::now_nanos() as u64;

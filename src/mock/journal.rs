@@ -626,7 +626,7 @@ where
         Box::pin(async move {
             let res = fut.await?;
             // A trailers-only response carries its status in the headers.
-            if let Some(status) = tonic::Status::from_header_map(res.headers()) {
+            if let Some(status) = crate::wire::status_of(res.headers()) {
                 journal.finish(seq, outcome_of(&status));
                 return Ok(res);
             }
@@ -734,7 +734,7 @@ impl Body for RecordingResponse {
                 if let Some(trailers) = f.trailers_ref()
                     && let Some(end) = this.end.take()
                 {
-                    let outcome = tonic::Status::from_header_map(trailers)
+                    let outcome = crate::wire::status_of(trailers)
                         .map_or(Outcome::NoStatus, |s| outcome_of(&s));
                     end.journal.finish(end.seq, outcome);
                 }

@@ -71,6 +71,17 @@ pub(crate) async fn e5(ctx: &Ctx) -> Verdict {
     let seen = errors(ctx);
     let mut with_details = 0;
     for (path, st) in &seen {
+        if st.message().ends_with(crate::wire::INVALID_DETAILS_MARK) {
+            return fail(
+                ctx,
+                path,
+                Mismatch::new(
+                    "E-5",
+                    "grpc-status-details-bin in base64",
+                    "undecodable base64",
+                ),
+            );
+        }
         if st.details().is_empty() {
             continue;
         }
