@@ -329,7 +329,10 @@ struct WithConnection<S> {
 impl<S: HttpService> tower::Service<http::Request<Incoming>> for WithConnection<S> {
     type Response = http::Response<tonic::body::Body>;
     type Error = Infallible;
-    type Future = S::Future;
+    type Future = futures_util::future::Either<
+        std::future::Ready<Result<http::Response<tonic::body::Body>, Infallible>>,
+        S::Future,
+    >;
 
     fn poll_ready(
         &mut self,
@@ -339,8 +342,25 @@ impl<S: HttpService> tower::Service<http::Request<Incoming>> for WithConnection<
     }
 
     fn call(&mut self, mut req: http::Request<Incoming>) -> Self::Future {
+        use futures_util::future::Either;
+        // The gRPC protocol: a request that is not application/grpc gets
+        // HTTP 415 (tonic would serve it as if it were).
+        let content_type = req
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .map(|v| v.as_bytes());
+        if !content_type.is_some_and(|ct| ct.starts_with(b"application/grpc")) {
+            let shown = content_type
+                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .unwrap_or_default();
+            let mut res =
+                tonic::Status::unknown(format!("invalid gRPC request content-type {shown:?}"))
+                    .into_http::<tonic::body::Body>();
+            *res.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
+            return Either::Left(std::future::ready(Ok(res)));
+        }
         req.extensions_mut().insert(self.control.clone());
-        self.inner.call(req)
+        Either::Right(self.inner.call(req))
     }
 }
 
