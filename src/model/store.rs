@@ -373,6 +373,17 @@ impl Store {
         rx.wait_for(pred).await.map_or(0, |n| *n)
     }
 
+    /// A snapshot of every order, in no particular order.
+    ///
+    /// ```
+    /// let store = orders_testkit::model::Store::new();
+    /// store.insert(Default::default());
+    /// assert_eq!(store.orders().len(), 1);
+    /// ```
+    pub fn orders(&self) -> Vec<Order> {
+        self.lock().orders.values().map(|o| o.order.clone()).collect()
+    }
+
     /// How many orders the store holds.
     pub fn order_count(&self) -> usize {
         self.lock().orders.len()
