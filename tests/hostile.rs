@@ -12,8 +12,10 @@ use prost::Message;
 
 type Sender = SendRequest<Full<Bytes>>;
 
-async fn connect(mock: &OrderMock) -> Sender {
-    let io = mock.connector().connect().unwrap();
+async fn handshake<IO>(io: IO) -> Sender
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
     let (sender, conn) =
         hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
             .handshake(hyper_util::rt::TokioIo::new(io))
@@ -21,6 +23,14 @@ async fn connect(mock: &OrderMock) -> Sender {
             .unwrap();
     tokio::spawn(conn);
     sender
+}
+
+/// In process over duplex, or over TCP loopback as `serve` listens.
+async fn connect(mock: &OrderMock) -> Sender {
+    match mock.local_addr() {
+        Some(addr) => handshake(tokio::net::TcpStream::connect(addr).await.unwrap()).await,
+        None => handshake(mock.connector().connect().unwrap()).await,
+    }
 }
 
 /// What came back: the HTTP status and the gRPC status (headers or trailers).
@@ -72,14 +82,32 @@ fn get(id: &str) -> Vec<u8> {
 }
 
 /// A hostile request: its name, path, extra headers and body bytes.
-type Case = (&'static str, &'static str, Vec<(&'static str, String)>, Vec<u8>);
+type Case = (
+    &'static str,
+    &'static str,
+    Vec<(&'static str, String)>,
+    Vec<u8>,
+);
 
 const GET: &str = "/orders.v1.OrderService/GetOrder";
 
 #[tokio::test]
 async fn hostile_requests_get_statuses_and_the_connection_keeps_serving() {
     let mock = OrderMock::start().await;
-    let mut s = connect(&mock).await;
+    hostile(&mock).await;
+}
+
+#[tokio::test]
+async fn hostile_requests_over_tcp_as_serve_listens() {
+    let mock = OrderMock::builder()
+        .serve_tcp("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    hostile(&mock).await;
+}
+
+async fn hostile(mock: &OrderMock) {
+    let mut s = connect(mock).await;
     let mut invalid_utf8 = vec![0x0a, 0x02, 0xff, 0xfe]; // field 1 (order_id), 2 bytes, not UTF-8
     let invalid_utf8 = {
         let f = encode_frame(&invalid_utf8).to_vec();

@@ -381,7 +381,11 @@ impl Store {
     /// assert_eq!(store.orders().len(), 1);
     /// ```
     pub fn orders(&self) -> Vec<Order> {
-        self.lock().orders.values().map(|o| o.order.clone()).collect()
+        self.lock()
+            .orders
+            .values()
+            .map(|o| o.order.clone())
+            .collect()
     }
 
     /// How many orders the store holds.
