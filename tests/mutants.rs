@@ -226,8 +226,9 @@ impl OrderService for Mutant {
                 let out = async_stream_like(move |tx| async move {
                     while let Some(Ok(a)) = actions.next().await {
                         let current = store.get(&a.order_id);
-                        // Read, yield, write: two CONFIRMs can both see PENDING.
-                        tokio::task::yield_now().await;
+                        // Read, pause, write: two concurrent CONFIRMs both see
+                        // PENDING (a wide window, so the race shows under any load).
+                        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
                         let result = match current {
                             Some(mut o)
                                 if a.action == OrderActionType::Confirm as i32
