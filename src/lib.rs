@@ -51,7 +51,12 @@
 //! - [`transport`], [`deadline`], [`catch_panic`]: serving plumbing usable
 //!   with any tonic service;
 //! - [`status`], [`payload`], [`descriptors`]: error construction and a
-//!   stable rendering of error payloads for snapshots.
+//!   stable rendering of error payloads for snapshots;
+//! - [`rpc`], [`fault`], [`auth`], [`scenario`]: scripting, fault injection,
+//!   bearer tokens and declarative scenarios;
+//! - [`contract`]: the property-based contract suite;
+//! - [`cluster`], [`propagation`], [`sanitize`], [`wire`]: replicas and
+//!   balancing, deadline propagation, E-6 and malformed-status guards.
 #![deny(missing_docs)]
 
 pub mod auth;

@@ -133,7 +133,16 @@ pub(crate) async fn sum_line_items(
 }
 
 /// P-1 to P-4 for one action: its result, the order changed atomically.
-pub(crate) fn process_action(store: &Store, action: OrderAction) -> OrderResult {
+///
+/// ```
+/// use orders_testkit::model::Store;
+/// use orders_testkit::pb::OrderAction;
+/// use orders_testkit::service::process_action;
+///
+/// let r = process_action(&Store::new(), OrderAction { order_id: "nope".into(), action: 1 });
+/// assert!(!r.success && r.error.starts_with("NOT_FOUND: "));
+/// ```
+pub fn process_action(store: &Store, action: OrderAction) -> OrderResult {
     match store.act(&action) {
         Ok(status) => OrderResult {
             order_id: action.order_id,

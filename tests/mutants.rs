@@ -243,7 +243,7 @@ impl OrderService for Mutant {
                                     status: OrderStatus::Confirmed as i32,
                                 }
                             }
-                            _ => inner.process_orders_once(a).await,
+                            _ => orders_testkit::service::process_action(inner.store(), a),
                         };
                         if tx.send(Ok(result)).await.is_err() {
                             break;
@@ -266,37 +266,6 @@ where
     let (tx, rx) = tokio::sync::mpsc::channel(16);
     tokio::spawn(f(tx));
     Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
-}
-
-trait Once {
-    fn process_orders_once(
-        &self,
-        a: OrderAction,
-    ) -> Pin<Box<dyn std::future::Future<Output = OrderResult> + Send + '_>>;
-}
-
-impl Once for ReferenceService {
-    fn process_orders_once(
-        &self,
-        a: OrderAction,
-    ) -> Pin<Box<dyn std::future::Future<Output = OrderResult> + Send + '_>> {
-        Box::pin(async move {
-            match self.store().act(&a) {
-                Ok(s) => OrderResult {
-                    order_id: a.order_id,
-                    success: true,
-                    error: String::new(),
-                    status: s as i32,
-                },
-                Err(f) => OrderResult {
-                    order_id: a.order_id,
-                    success: false,
-                    error: f.error_text(),
-                    status: f.status as i32,
-                },
-            }
-        })
-    }
 }
 
 fn target(kind: Kind) -> Target {

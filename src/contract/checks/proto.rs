@@ -12,51 +12,36 @@ use crate::contract::property::Mismatch;
 
 const SERVICES: [&str; 2] = ["orders.v1.OrderService", "grpc.health.v1.Health"];
 
-async fn list_v1(ctx: &Ctx) -> Result<Vec<String>, String> {
-    let mut c = v1::server_reflection_client::ServerReflectionClient::new(ctx.raw());
-    let req = v1::ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(
-            String::new(),
-        )),
+/// ListServices through one version of the reflection protocol (v1 and
+/// v1alpha have the same shape in different packages).
+macro_rules! list_services {
+    ($name:ident, $v:ident) => {
+        async fn $name(ctx: &Ctx) -> Result<Vec<String>, String> {
+            use $v::server_reflection_request::MessageRequest;
+            use $v::server_reflection_response::MessageResponse;
+            let mut c = $v::server_reflection_client::ServerReflectionClient::new(ctx.raw());
+            let req = $v::ServerReflectionRequest {
+                host: String::new(),
+                message_request: Some(MessageRequest::ListServices(String::new())),
+            };
+            let mut out = c
+                .server_reflection_info(tokio_stream::iter([req]))
+                .await
+                .map_err(|st| show(&st))?
+                .into_inner();
+            match within(ctx.patience, out.message()).await {
+                Some(Ok(Some($v::ServerReflectionResponse {
+                    message_response: Some(MessageResponse::ListServicesResponse(l)),
+                    ..
+                }))) => Ok(l.service.into_iter().map(|s| s.name).collect()),
+                other => Err(format!("{other:?}")),
+            }
+        }
     };
-    let mut out = c
-        .server_reflection_info(tokio_stream::iter([req]))
-        .await
-        .map_err(|st| show(&st))?
-        .into_inner();
-    match within(ctx.patience, out.message()).await {
-        Some(Ok(Some(v1::ServerReflectionResponse {
-            message_response:
-                Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(l)),
-            ..
-        }))) => Ok(l.service.into_iter().map(|s| s.name).collect()),
-        other => Err(format!("{other:?}")),
-    }
 }
 
-async fn list_v1alpha(ctx: &Ctx) -> Result<Vec<String>, String> {
-    let mut c = v1alpha::server_reflection_client::ServerReflectionClient::new(ctx.raw());
-    let req = v1alpha::ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(
-            v1alpha::server_reflection_request::MessageRequest::ListServices(String::new()),
-        ),
-    };
-    let mut out = c
-        .server_reflection_info(tokio_stream::iter([req]))
-        .await
-        .map_err(|st| show(&st))?
-        .into_inner();
-    match within(ctx.patience, out.message()).await {
-        Some(Ok(Some(v1alpha::ServerReflectionResponse {
-            message_response:
-                Some(v1alpha::server_reflection_response::MessageResponse::ListServicesResponse(l)),
-            ..
-        }))) => Ok(l.service.into_iter().map(|s| s.name).collect()),
-        other => Err(format!("{other:?}")),
-    }
-}
+list_services!(list_v1, v1);
+list_services!(list_v1alpha, v1alpha);
 
 pub(crate) async fn refl1(ctx: &Ctx) -> Verdict {
     if !ctx.reflection {
