@@ -165,7 +165,6 @@ async fn tonic_balance_list_with_a_dead_endpoint() {
     eprintln!(
         "tonic balance_list: spread {spread:?}; after stopping replica 0, {failures} of 60 calls failed (at {failed_at:?}, codes {codes:?})"
     );
-    assert!(failures <= 60);
     let after = counts(&cluster, |j| j.calls_to(CreateOrder).len());
     assert_eq!(after[0], 0, "the stopped replica's journal is gone with it");
     assert_eq!(after[1] + after[2] + failures, 60 + spread[1] + spread[2]);

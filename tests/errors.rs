@@ -93,15 +93,47 @@ async fn e5_details_repeat_code_and_message() {
 }
 
 #[tokio::test]
-async fn e7_transient_errors_from_the_service_carry_retry_info() {
-    // The default service has no transient failures of its own (they come
-    // from injected faults); any it produced would have to say when to retry.
+async fn e7_transient_errors_carry_retry_info() {
+    use tonic_types::StatusExt;
+    // The default service never fails transiently on its own; its transient
+    // failures come from faults: UNAVAILABLE and the rate limit's
+    // RESOURCE_EXHAUSTED, both saying when to retry.
     let mock = OrderMock::start().await;
     for st in every_error(&mock).await {
-        if matches!(st.code(), Code::Unavailable | Code::ResourceExhausted) {
-            use tonic_types::StatusExt;
-            assert!(st.get_details_retry_info().is_some(), "{st:?}");
-        }
+        assert!(
+            !matches!(st.code(), Code::Unavailable | Code::ResourceExhausted),
+            "{st:?}"
+        );
+    }
+    mock.inject(
+        orders_testkit::fault::Fault::unavailable("draining", std::time::Duration::from_millis(40))
+            .on(orders_testkit::rpc::CreateOrder),
+    );
+    mock.inject(
+        orders_testkit::fault::Fault::rate_limit(1, std::time::Duration::from_secs(30))
+            .on(orders_testkit::rpc::GetOrder),
+    );
+    let mut c = mock.client();
+    let unavailable = c.create_order(valid_req()).await.unwrap_err();
+    let _first = c
+        .get_order(GetOrderRequest {
+            order_id: "x".into(),
+        })
+        .await;
+    let limited = c
+        .get_order(GetOrderRequest {
+            order_id: "x".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unavailable.code(), Code::Unavailable);
+    assert_eq!(limited.code(), Code::ResourceExhausted);
+    for st in [unavailable, limited] {
+        let delay = st.get_details_retry_info().and_then(|r| r.retry_delay);
+        assert!(
+            delay.is_some_and(|d| d > std::time::Duration::ZERO),
+            "{st:?}"
+        );
     }
 }
 
