@@ -1,6 +1,7 @@
 //! A fixed workload for instruction-count profiling of the unary path:
 //! `valgrind --tool=callgrind target/release/examples/profile_unary mock`
-//! (or `bare`). 2,000 GetOrder calls on one current-thread runtime.
+//! (or `bare`): 2,000 GetOrder calls on one current-thread runtime. With
+//! `mock-start` or `bare-start`: 200 start-ups, each with its first call.
 
 #[path = "../benches/common/bare.rs"]
 #[allow(dead_code)]
