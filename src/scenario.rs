@@ -212,6 +212,36 @@ impl Ctx<'_> {
             + 1
     }
 
+    /// The span of the first `key = …` of `keys` found inside `span`, so that
+    /// an error points at the offending line rather than the entry's header.
+    fn narrow(&self, span: Range<usize>, keys: &[String]) -> Range<usize> {
+        // An array-of-tables entry's span may cover only its `[[header]]`:
+        // look on to the next header line.
+        let start = span.start.min(self.text.len());
+        let after_header = self.text[start..]
+            .find('\n')
+            .map_or(self.text.len(), |i| start + i + 1);
+        let end = self.text[after_header..]
+            .find("\n[")
+            .map_or(self.text.len(), |i| after_header + i)
+            .max(span.end.min(self.text.len()));
+        let text = &self.text[start..end];
+        for key in keys {
+            for (i, _) in text.match_indices(key.as_str()) {
+                let at_line_start = text[..i].rsplit('\n').next().is_some_and(|before| {
+                    before.trim().is_empty()
+                        || before.trim_end().ends_with('{')
+                        || before.trim_end().ends_with(',')
+                });
+                let rest = text[i + key.len()..].trim_start();
+                if at_line_start && rest.starts_with('=') {
+                    return start + i..end;
+                }
+            }
+        }
+        span
+    }
+
     fn err(&self, span: Range<usize>, problem: impl Into<String>) -> ScenarioError {
         ScenarioError {
             file: self.file.to_string(),
@@ -324,10 +354,20 @@ impl Scenario {
         })?;
         let mut orders = Vec::new();
         for order in &parsed.orders {
-            orders.push(
-                message::<crate::pb::Order>(order.get_ref())
-                    .map_err(|p| ctx.err(order.span(), format!("order: {p}")))?,
-            );
+            orders.push(message::<crate::pb::Order>(order.get_ref()).map_err(|p| {
+                // Point at the first field that does not parse on its own.
+                let bad: Vec<String> = order
+                    .get_ref()
+                    .iter()
+                    .filter(|(k, v)| {
+                        let mut one = toml::Table::new();
+                        one.insert((*k).clone(), (*v).clone());
+                        message::<crate::pb::Order>(&one).is_err()
+                    })
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                ctx.err(ctx.narrow(order.span(), &bad), format!("order: {p}"))
+            })?);
         }
         let mut stubs = Vec::new();
         for stub in &parsed.stubs {

@@ -181,9 +181,10 @@ fn scenario_errors_name_the_line() {
         problem("[[faults]]\nkind = \"hang\"\nfirst = 1\nevery = 2\n"),
         "s.toml: line 1: a fault takes at most one of first, every, after, between"
     );
+    // The error points at the field's line, not the entry's header.
     assert!(
         problem("[[orders]]\norderId = \"a\"\nstatus = \"SHIPPED\"\n")
-            .starts_with("s.toml: line 1: order: not a valid orders.v1.Order: ")
+            .starts_with("s.toml: line 3: order: not a valid orders.v1.Order: ")
     );
     assert_eq!(
         Scenario::load(std::path::Path::new("/nonexistent/s.toml"))
