@@ -29,6 +29,10 @@ pub const GRPC_TIMEOUT: &str = "grpc-timeout";
 /// Parses a `grpc-timeout` value: 1 to 8 ASCII digits and a unit
 /// (`H`, `M`, `S`, `m`, `u`, `n`). `None` when malformed.
 pub fn parse_grpc_timeout(value: &str) -> Option<Duration> {
+    // ASCII only: splitting off the unit must not cut a character in two.
+    if !value.is_ascii() {
+        return None;
+    }
     let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
     if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
