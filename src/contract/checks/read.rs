@@ -215,31 +215,38 @@ pub(crate) async fn w4(ctx: &Ctx) -> Verdict {
                 .watch_order_status(WatchOrderStatusRequest { order_id: id })
                 .await,
         )?;
-        let first = within(ctx.patience, s.message()).await;
-        match first {
-            Some(Ok(Some(u))) if u.status == OrderStatus::Cancelled as i32 => {}
-            other => {
-                return Err(Mismatch::new(
-                    "W-4",
-                    "the current state, CANCELLED",
-                    format!("{other:?}"),
-                ));
-            }
-        }
-        match within(ctx.patience, s.message()).await {
-            Some(Ok(None)) => Ok(()),
-            other => Err(Mismatch::new(
-                "W-4",
-                "OK right after the terminal message",
-                format!("{other:?}"),
-            )),
-        }
+        cancelled_then_ok(
+            ctx,
+            "W-4",
+            &mut s,
+            "the current state, CANCELLED",
+            "OK right after the terminal message",
+        )
+        .await
     }
     .await;
     steps(
         ctx,
         r.map_err(|m| ("watch of an order already CANCELLED".to_string(), m)),
     )
+}
+
+/// The next message must be a CANCELLED update, and then the call ends OK.
+async fn cancelled_then_ok(
+    ctx: &Ctx,
+    rule: &'static str,
+    s: &mut tonic::Streaming<crate::pb::OrderStatusUpdate>,
+    first: &str,
+    then: &str,
+) -> Result<(), Mismatch> {
+    match within(ctx.patience, s.message()).await {
+        Some(Ok(Some(u))) if u.status == OrderStatus::Cancelled as i32 => {}
+        other => return Err(Mismatch::new(rule, first, format!("{other:?}"))),
+    }
+    match within(ctx.patience, s.message()).await {
+        Some(Ok(None)) => Ok(()),
+        other => Err(Mismatch::new(rule, then, format!("{other:?}"))),
+    }
 }
 
 /// W-5: three watchers of one order get the same sequence.
@@ -362,20 +369,14 @@ pub(crate) async fn w6(ctx: &Ctx) -> Verdict {
             }
         }
         act(ctx, "W-6", &id, &[OrderActionType::Cancel]).await?;
-        match within(ctx.patience, keeper.message()).await {
-            Some(Ok(Some(u))) if u.status == OrderStatus::Cancelled as i32 => {}
-            other => {
-                return Err(Mismatch::new(
-                    "W-6",
-                    "the remaining watcher gets CANCELLED",
-                    format!("{other:?}"),
-                ));
-            }
-        }
-        match within(ctx.patience, keeper.message()).await {
-            Some(Ok(None)) => Ok(()),
-            other => Err(Mismatch::new("W-6", "then OK", format!("{other:?}"))),
-        }
+        cancelled_then_ok(
+            ctx,
+            "W-6",
+            &mut keeper,
+            "the remaining watcher gets CANCELLED",
+            "then OK",
+        )
+        .await
     }
     .await;
     steps(
