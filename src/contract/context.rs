@@ -10,7 +10,7 @@ use std::time::Duration;
 use http::{HeaderName, HeaderValue};
 use tonic::transport::Channel;
 use tonic_health::pb::health_client::HealthClient;
-use tower::util::BoxCloneService;
+use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 
 use crate::deadline::GRPC_TIMEOUT;
@@ -20,8 +20,37 @@ use crate::pb::order_service_client::OrderServiceClient;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The client-side service every check calls through.
-pub type Svc =
-    BoxCloneService<http::Request<tonic::body::Body>, http::Response<tonic::body::Body>, BoxError>;
+pub type Svc = BoxCloneSyncService<
+    http::Request<tonic::body::Body>,
+    http::Response<tonic::body::Body>,
+    CallError,
+>;
+
+/// The channel under the per-client layers.
+type Base = BoxCloneSyncService<
+    http::Request<tonic::body::Body>,
+    http::Response<tonic::body::Body>,
+    BoxError,
+>;
+
+/// A transport error of a call, as a concrete type: with a boxed trait
+/// object as the error, the futures of tonic's clients over this service
+/// cannot be proven `Send` (a rustc limitation with higher-ranked
+/// lifetimes), and `Suite::run` must be spawnable.
+#[derive(Debug)]
+pub struct CallError(BoxError);
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for CallError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
 
 /// Adds metadata, the bearer token and a default deadline to each call.
 #[derive(Clone)]
@@ -117,9 +146,11 @@ pub(crate) struct Ctx {
     pub(crate) reflection: bool,
     /// How long to wait for what should come promptly (a result, an end).
     pub(crate) patience: Duration,
+    /// Metadata on which the target answers a transient failure (E-7).
+    pub(crate) transient: Option<(String, String)>,
     pub(crate) journal: Journal,
     pub(crate) snapshots: Mutex<Vec<(String, tonic::Status)>>,
-    base: Svc,
+    base: Base,
     headers: std::sync::Arc<Vec<(HeaderName, HeaderValue)>>,
     customers: AtomicU64,
 }
@@ -148,6 +179,7 @@ pub(crate) struct CtxConfig {
     pub health: bool,
     pub reflection: bool,
     pub patience: Duration,
+    pub transient: Option<(String, String)>,
 }
 
 impl Ctx {
@@ -184,9 +216,10 @@ impl Ctx {
             health: cfg.health,
             reflection: cfg.reflection,
             patience: cfg.patience,
+            transient: cfg.transient,
             journal: Journal::new(),
             snapshots: Mutex::new(Vec::new()),
-            base: BoxCloneService::new(base),
+            base: BoxCloneSyncService::new(base),
             headers: std::sync::Arc::new(headers),
             customers: AtomicU64::new(0),
         })
@@ -203,9 +236,11 @@ impl Ctx {
             ))
             .unwrap_or(HeaderValue::from_static("10S")),
         };
-        BoxCloneService::new(
-            JournalLayer::new(self.journal.clone()).layer(prepare.map_response(|r| r)),
-        )
+        let journaled = JournalLayer::new(self.journal.clone()).layer(prepare);
+        BoxCloneSyncService::new(ServiceExt::<http::Request<tonic::body::Body>>::map_err(
+            journaled,
+            |e| CallError(e.into()),
+        ))
     }
 
     /// A client with full rights (the `--token`, if any).
@@ -232,6 +267,26 @@ impl Ctx {
     /// A reflection channel-like service.
     pub(crate) fn raw(&self) -> Svc {
         self.stack(self.token.as_deref())
+    }
+
+    /// A channel-like service with this bearer token, or none.
+    pub(crate) fn raw_as(&self, token: Option<&str>) -> Svc {
+        self.stack(token)
+    }
+
+    /// The deadline of a call meant to run out (D-1, D-4, W-6): above a
+    /// told fail-fast threshold by a margin, so that a correct server
+    /// starts the call; 300 ms when no threshold was told.
+    pub(crate) fn short(&self) -> Duration {
+        match self.fail_fast {
+            Some(t) if !t.is_zero() => t + (t / 2).max(Duration::from_millis(200)),
+            _ => Duration::from_millis(300),
+        }
+    }
+
+    /// A deadline the suite means to be comfortable: the run's default.
+    pub(crate) fn ample(&self) -> Duration {
+        self.deadline
     }
 
     /// A fresh customer id of this run: `<run id>-<n>`.

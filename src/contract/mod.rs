@@ -28,12 +28,14 @@ mod context;
 pub mod property;
 mod reference;
 mod report;
+mod rules;
 mod snapshots;
 mod suite;
 mod target;
 
 pub use property::{Counterexample, Mismatch};
 pub use report::{CheckResult, Report, Status};
+pub use rules::{Rule, rule, rules};
 pub use snapshots::{SnapshotSummary, write_snapshots};
 pub use suite::{Progress, Suite};
 pub use target::{ConnectError, Target};

@@ -58,11 +58,26 @@ fn seed_bytes(seed: u64) -> [u8; 32] {
     out
 }
 
-/// Runs `check` on `cases` inputs from `strategy`, drawn from `seed`. On the
-/// first failure, shrinks (at most `max_shrinks` further calls, and for at
-/// most `budget` of wall time) and returns the smallest failing input found.
+/// What the generating thread asks of the async side.
+enum Ask<V> {
+    /// Check this input.
+    Try(V),
+    /// Done: the smallest failing input and the shrink steps, if any failed.
+    Done(Option<(String, u32)>),
+}
+
+/// Runs `check` first on every boundary case, then on `cases` inputs from
+/// `strategy`, drawn from `seed`. On the first failure of a generated
+/// input, shrinks (at most `max_shrinks` further calls, and for at most
+/// `budget` of wall time) and returns the smallest failing input found.
+/// Boundary cases always run, whatever `cases` is, and are reported as
+/// they are (they are already the simplest of their kind).
+///
+/// proptest's value trees are not `Send`, so they live on a thread of
+/// their own that hands inputs over; the returned future is `Send`.
 pub(crate) async fn forall<S, F, Fut>(
     strategy: S,
+    boundaries: Vec<S::Value>,
     cases: u32,
     seed: u64,
     max_shrinks: u32,
@@ -70,54 +85,95 @@ pub(crate) async fn forall<S, F, Fut>(
     mut check: F,
 ) -> Result<u32, Counterexample>
 where
-    S: Strategy,
-    S::Value: Debug,
+    S: Strategy + Send + 'static,
+    S::Value: Debug + Send + 'static,
     F: FnMut(S::Value) -> Fut,
     Fut: Future<Output = Result<(), Mismatch>>,
 {
-    let config = Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
+    let counterexample = |m: Mismatch, input: String, steps| Counterexample {
+        rule: m.rule.to_string(),
+        input,
+        expected: m.expected,
+        got: m.got,
+        seed,
+        shrink_steps: steps,
     };
-    let mut runner = TestRunner::new_with_rng(
-        config,
-        TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes(seed)),
-    );
-    for case in 0..cases {
-        let Ok(mut tree) = strategy.new_tree(&mut runner) else {
-            continue;
+    let n_boundaries = boundaries.len() as u32;
+    for value in boundaries {
+        let input = format!("{value:#?}");
+        if let Err(m) = check(value).await {
+            return Err(counterexample(m, input, 0));
+        }
+    }
+    let (ask_tx, mut ask_rx) = tokio::sync::mpsc::channel::<Ask<S::Value>>(1);
+    let (failed_tx, failed_rx) = std::sync::mpsc::channel::<bool>();
+    std::thread::spawn(move || {
+        let config = Config {
+            cases,
+            failure_persistence: None,
+            ..Config::default()
         };
-        let first = check(tree.current()).await;
-        let Err(mut failure) = first else { continue };
-        let mut failing_input = format!("{:#?}", tree.current());
-        let mut steps = 0;
-        // proptest's shrink loop: simplify while it still fails, complicate
-        // back when a simplification passes.
-        let started = std::time::Instant::now();
-        let mut can_go_on = tree.simplify();
-        while can_go_on && steps < max_shrinks && started.elapsed() < budget {
-            steps += 1;
-            match check(tree.current()).await {
-                Err(f) => {
-                    failure = f;
-                    failing_input = format!("{:#?}", tree.current());
-                    can_go_on = tree.simplify();
+        let mut runner = TestRunner::new_with_rng(
+            config,
+            TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes(seed)),
+        );
+        // Each send is answered by one `failed` (or the async side is gone).
+        let try_value = |tree: &S::Tree| -> Option<bool> {
+            ask_tx.blocking_send(Ask::Try(tree.current())).ok()?;
+            failed_rx.recv().ok()
+        };
+        for _ in 0..cases {
+            let Ok(mut tree) = strategy.new_tree(&mut runner) else {
+                continue;
+            };
+            match try_value(&tree) {
+                None => return,
+                Some(false) => continue,
+                Some(true) => {}
+            }
+            // proptest's shrink loop: simplify while it still fails,
+            // complicate back when a simplification passes.
+            let mut failing = format!("{:#?}", tree.current());
+            let mut steps = 0;
+            let started = std::time::Instant::now();
+            let mut can_go_on = tree.simplify();
+            while can_go_on && steps < max_shrinks && started.elapsed() < budget {
+                steps += 1;
+                match try_value(&tree) {
+                    None => return,
+                    Some(true) => {
+                        failing = format!("{:#?}", tree.current());
+                        can_go_on = tree.simplify();
+                    }
+                    Some(false) => can_go_on = tree.complicate(),
                 }
-                Ok(()) => can_go_on = tree.complicate(),
+            }
+            let _ = ask_tx.blocking_send(Ask::Done(Some((failing, steps))));
+            return;
+        }
+        let _ = ask_tx.blocking_send(Ask::Done(None));
+    });
+    let mut last_failure: Option<Mismatch> = None;
+    while let Some(ask) = ask_rx.recv().await {
+        match ask {
+            Ask::Try(value) => {
+                let result = check(value).await;
+                let failed = result.is_err();
+                if let Err(m) = result {
+                    last_failure = Some(m);
+                }
+                if failed_tx.send(failed).is_err() {
+                    break;
+                }
+            }
+            Ask::Done(None) => return Ok(cases + n_boundaries),
+            Ask::Done(Some((input, steps))) => {
+                let m = last_failure.unwrap_or_else(|| Mismatch::new("?", "", ""));
+                return Err(counterexample(m, input, steps));
             }
         }
-        let _ = case;
-        return Err(Counterexample {
-            rule: failure.rule.to_string(),
-            input: failing_input,
-            expected: failure.expected,
-            got: failure.got,
-            seed,
-            shrink_steps: steps,
-        });
     }
-    Ok(cases)
+    Ok(cases + n_boundaries)
 }
 
 #[cfg(test)]
@@ -129,6 +185,7 @@ mod tests {
         let run = |seed| {
             forall(
                 0u32..1000,
+                vec![],
                 200,
                 seed,
                 500,
@@ -150,6 +207,7 @@ mod tests {
         assert_eq!(
             forall(
                 0u32..10,
+                vec![0, 9],
                 50,
                 1,
                 10,
@@ -157,7 +215,7 @@ mod tests {
                 |_| async { Ok(()) }
             )
             .await,
-            Ok(50)
+            Ok(52)
         );
     }
 }

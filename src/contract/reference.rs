@@ -165,22 +165,90 @@ impl Machine {
     }
 }
 
-/// Text that must never reach a client in an INTERNAL or UNKNOWN message (E-6).
+/// Text that must never reach a client in an INTERNAL or UNKNOWN message
+/// (E-6), whatever the server's language: panics, stack traces and
+/// exception text of Python, Go, Java, Node and Rust, source paths with line
+/// numbers, and line breaks (a one-line status message has none).
 pub(crate) fn leaks_internals(message: &str) -> Option<&'static str> {
+    if message.contains(['\n', '\r']) {
+        return Some("a line break");
+    }
     let lower = message.to_ascii_lowercase();
-    [
+    const NEEDLES: &[(&str, &str)] = &[
+        // Rust
         ("panicked at", "a panic message"),
         ("stack backtrace", "a backtrace"),
         ("rust_backtrace", "a backtrace hint"),
-        (".rs:", "a source path"),
-        ("src/", "a source path"),
-        ("error {", "the text of an internal error"),
         ("called `result::unwrap()`", "a panic message"),
         ("called `option::unwrap()`", "a panic message"),
-    ]
-    .iter()
-    .find(|(needle, _)| lower.contains(needle))
-    .map(|(_, what)| *what)
+        ("error {", "the text of an internal error"),
+        // Python
+        ("traceback (most recent call last)", "a Python traceback"),
+        ("\", line ", "a Python stack frame"),
+        // Go
+        ("goroutine ", "a Go stack trace"),
+        ("panic: ", "a Go panic"),
+        ("runtime error:", "a Go runtime error"),
+        ("nil pointer dereference", "a Go runtime error"),
+        // Java
+        ("exception in thread", "a Java exception"),
+        ("caused by:", "a Java exception chain"),
+        ("java.lang.", "a Java exception"),
+        ("\tat ", "a stack frame"),
+        // Node
+        ("at object.<anonymous>", "a Node stack frame"),
+        ("node:internal", "a Node stack frame"),
+        ("at process.processticksandrejections", "a Node stack frame"),
+        ("cannot read properties of undefined", "a Node TypeError"),
+    ];
+    if let Some((_, what)) = NEEDLES.iter().find(|(needle, _)| lower.contains(needle)) {
+        return Some(what);
+    }
+    if has_source_location(&lower) {
+        return Some("a source path with a line number");
+    }
+    if has_exception_name(message) {
+        return Some("an exception or error type name");
+    }
+    None
+}
+
+/// `name.ext:123` or `name.ext", line 123` (or `(name.ext:12:5)`) for a
+/// source file extension.
+fn has_source_location(lower: &str) -> bool {
+    const EXTS: &[&str] = &[
+        "rs", "py", "go", "java", "kt", "scala", "js", "mjs", "cjs", "ts", "rb", "cs", "cc", "cpp",
+        "c", "h", "php", "ex", "exs",
+    ];
+    lower.match_indices('.').any(|(i, _)| {
+        let rest = &lower[i + 1..];
+        EXTS.iter().any(|ext| {
+            rest.strip_prefix(ext).is_some_and(|after| {
+                let line = after
+                    .strip_prefix(':')
+                    .or_else(|| after.strip_prefix("\", line "));
+                let before_ok = lower[..i]
+                    .chars()
+                    .next_back()
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+                before_ok && line.is_some_and(|l| l.starts_with(|c: char| c.is_ascii_digit()))
+            })
+        })
+    })
+}
+
+/// A word such as `ValueError:`, `IllegalStateException:` or
+/// `java.io.IOException` naming the type of an internal error.
+fn has_exception_name(message: &str) -> bool {
+    message
+        .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.' || c == '$'))
+        .filter(|w| w.len() > "Error".len())
+        .any(|w| {
+            let last = w.rsplit('.').next().unwrap_or(w);
+            last.starts_with(|c: char| c.is_ascii_uppercase())
+                && (last.ends_with("Exception") || last.ends_with("Error"))
+                && last.len() > "Error".len()
+        })
 }
 
 #[cfg(test)]
@@ -200,8 +268,31 @@ mod tests {
     }
 
     #[test]
-    fn leaks_are_recognised() {
-        assert!(leaks_internals("thread 'x' panicked at src/lib.rs:3").is_some());
-        assert!(leaks_internals("internal error").is_none());
+    fn e6_leaks_are_recognised_in_every_language() {
+        let leaks = [
+            "thread 'x' panicked at src/lib.rs:3:5",
+            "Traceback (most recent call last):   File \"/srv/app.py\", line 12, in create",
+            "ValueError: invalid literal for int()",
+            "panic: runtime error: index out of range [3] with length 3",
+            "goroutine 7 [running]: main.handler(...)",
+            "/home/svc/orders/handler.go:42 +0x1d",
+            "java.lang.NullPointerException: Cannot invoke \"String.length()\"",
+            "IllegalStateException: order store closed",
+            "TypeError: Cannot read properties of undefined (reading 'id')",
+            "    at Object.<anonymous> (/app/server.js:10:15)",
+            "failed\nsecond line",
+        ];
+        for leak in leaks {
+            assert!(leaks_internals(leak).is_some(), "{leak:?} not recognised");
+        }
+        for clean in [
+            "internal error",
+            "internal error (ref 8f3a)",
+            "the service failed; try again",
+            "order store unavailable",
+            "Internal server error",
+        ] {
+            assert_eq!(leaks_internals(clean), None, "{clean:?} flagged");
+        }
     }
 }

@@ -141,7 +141,7 @@ impl Suite {
 
     /// The rule ids and groups this suite knows, for `--only`/`--skip` checks.
     pub fn known_ids() -> Vec<(&'static str, &'static str)> {
-        checks::all().iter().map(|c| (c.id, c.group)).collect()
+        checks::all().iter().map(|c| (c.id, c.group())).collect()
     }
 
     /// Runs the suite; a target that cannot be reached is a failed report.
@@ -168,62 +168,85 @@ impl Suite {
         }
     }
 
-    /// Runs the suite, telling `progress` about each check.
+    /// Runs the suite, telling `progress` about each check. Checks whose
+    /// waits are independent run concurrently (at most four at a time);
+    /// the passive ones, which read what the others saw, run last.
     pub async fn try_run(
         &self,
         target: Target,
-        mut progress: impl FnMut(Progress<'_>),
+        mut progress: impl FnMut(Progress<'_>) + Send,
     ) -> Result<Report, ConnectError> {
+        use futures_util::StreamExt;
+
         let started = Instant::now();
         let description = format!("{target:?}");
         let (channel, _keep) = target.connect().await?;
+        let presets = &target.presets;
         let ctx = Ctx::new(
             channel,
             CtxConfig {
                 seed: self.seed,
                 cases: self.cases,
                 deadline: self.deadline,
-                fail_fast: self.fail_fast,
+                fail_fast: self.fail_fast.or(presets.fail_fast),
                 token: target.token.clone(),
-                read_token: self.read_token.clone(),
-                write_token: self.write_token.clone(),
+                read_token: self.read_token.clone().or(presets.read_token.clone()),
+                write_token: self.write_token.clone().or(presets.write_token.clone()),
                 concurrency: self.concurrency,
                 rate: self.rate,
                 headers: target.headers.clone(),
                 health: target.health,
                 reflection: target.reflection,
                 patience: self.patience,
+                transient: target.transient.clone(),
             },
         )
         .map_err(ConnectError)?;
+        probe(&ctx).await?;
         let all = checks::all();
         let total = all.len();
-        let mut results = Vec::new();
-        for (i, check) in all.iter().enumerate() {
-            progress(Progress::Started(i, total, check.id));
-            let t = Instant::now();
-            let (status, note, counterexample) = if !self.selected(check.id, check.group) {
-                (Status::Skipped, Some("not selected".to_string()), None)
-            } else {
-                match (check.run)(&ctx).await {
-                    Verdict::Pass(note) => (Status::Passed, note, None),
-                    Verdict::Fail(c) => (Status::Failed, None, Some(c)),
-                    Verdict::Skip(why) => (Status::Skipped, Some(why), None),
+        let (active, passive): (Vec<_>, Vec<_>) =
+            all.iter().enumerate().partition(|(_, c)| !c.passive);
+        let mut results = Vec::with_capacity(total);
+        let mut done = 0;
+        for phase in [active, passive] {
+            // At most four checks at a time, reported in order.
+            let mut pending = phase.into_iter();
+            let mut running = futures_util::stream::FuturesOrdered::new();
+            loop {
+                while running.len() < 4 {
+                    let Some((i, check)) = pending.next() else {
+                        break;
+                    };
+                    running.push_back(self.run_indexed(&ctx, i, check));
                 }
-            };
-            results.push(CheckResult {
-                id: check.id.to_string(),
-                group: check.group.to_string(),
-                title: check.title.to_string(),
-                status,
-                note,
-                counterexample,
-                duration_ms: t.elapsed().as_millis() as u64,
-            });
-            if let Some(last) = results.last() {
-                progress(Progress::Finished(i, total, last));
+                let Some((i, check, result)) = running.next().await else {
+                    break;
+                };
+                progress(Progress::Started(done, total, check.id));
+                progress(Progress::Finished(done, total, &result));
+                done += 1;
+                results.push((i, result));
             }
         }
+        results.sort_by_key(|(i, _)| *i);
+        // A-3 holds for the report too: no token the run sent appears in it.
+        let tokens = checks::tokens_sent(&ctx);
+        let hide = |s: &mut String| *s = checks::redact_tokens(s, &tokens);
+        let results = results
+            .into_iter()
+            .map(|(_, mut r)| {
+                if let Some(n) = r.note.as_mut() {
+                    hide(n);
+                }
+                if let Some(c) = r.counterexample.as_mut() {
+                    hide(&mut c.input);
+                    hide(&mut c.expected);
+                    hide(&mut c.got);
+                }
+                r
+            })
+            .collect();
         let payloads = ctx
             .snapshots
             .lock()
@@ -233,7 +256,10 @@ impl Suite {
             .map(|(name, st)| {
                 (
                     name,
-                    redact(&ErrorPayload::from_status(&st).render(), &ctx.run_id),
+                    checks::redact_tokens(
+                        &redact(&ErrorPayload::from_status(&st).render(), &ctx.run_id),
+                        &tokens,
+                    ),
                 )
             })
             .collect();
@@ -246,6 +272,61 @@ impl Suite {
             duration_ms: started.elapsed().as_millis() as u64,
             payloads,
         })
+    }
+}
+
+impl Suite {
+    async fn run_indexed<'a>(
+        &self,
+        ctx: &Ctx,
+        i: usize,
+        check: &'a checks::Check,
+    ) -> (usize, &'a checks::Check, CheckResult) {
+        (i, check, self.run_check(ctx, check).await)
+    }
+
+    async fn run_check(&self, ctx: &Ctx, check: &checks::Check) -> CheckResult {
+        let t = Instant::now();
+        let (status, note, counterexample) = if !self.selected(check.id, check.group()) {
+            (Status::Skipped, Some("not selected".to_string()), None)
+        } else {
+            match (check.run)(ctx).await {
+                Verdict::Pass(note) => (Status::Passed, note, None),
+                Verdict::Fail(c) => (Status::Failed, None, Some(c)),
+                Verdict::Skip(why) => (Status::Skipped, Some(why), None),
+            }
+        };
+        CheckResult {
+            id: check.id.to_string(),
+            group: check.group().to_string(),
+            title: check.title.to_string(),
+            status,
+            note,
+            counterexample,
+            duration_ms: t.elapsed().as_millis() as u64,
+        }
+    }
+}
+
+/// A first call, before any check: a GetOrder of an id no order has. A
+/// target that answers it UNAVAILABLE or UNKNOWN (a proxy whose upstream
+/// is down, a non-gRPC body) is unreachable, not in breach of a rule.
+async fn probe(ctx: &Ctx) -> Result<(), ConnectError> {
+    let id = format!("{}-probe", ctx.customer());
+    let got = ctx
+        .client()
+        .get_order(crate::pb::GetOrderRequest { order_id: id })
+        .await;
+    match got {
+        Err(st) if matches!(st.code(), tonic::Code::Unavailable | tonic::Code::Unknown) => {
+            Err(ConnectError(format!(
+                "the target is unreachable: its first call answered {:?} {:?} \
+                 (a proxy whose upstream is down, or not a gRPC server)",
+                st.code(),
+                st.message()
+            )))
+        }
+        _ => Ok(()),
     }
 }
 

@@ -49,6 +49,34 @@ pub struct Target {
     pub(crate) token: Option<String>,
     pub(crate) reflection: bool,
     pub(crate) health: bool,
+    pub(crate) transient: Option<(String, String)>,
+    /// What the target itself knows about its set-up (the embedded mock).
+    pub(crate) presets: Presets,
+}
+
+/// Settings a target brings for the suite (the embedded mock tells its
+/// threshold and tokens); the suite's own settings win.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Presets {
+    pub fail_fast: Option<Duration>,
+    pub read_token: Option<String>,
+    pub write_token: Option<String>,
+}
+
+/// The embedded target's set-up: tokens of each permission, a fail-fast
+/// threshold, and a transient failure on demand, so that `verify` with no
+/// endpoint runs every check.
+pub(crate) mod embedded {
+    /// The token with read and write permission.
+    pub const RW_TOKEN: &str = "embedded-rw-token";
+    /// The read-only token.
+    pub const READ_TOKEN: &str = "embedded-read-token";
+    /// The write-only token.
+    pub const WRITE_TOKEN: &str = "embedded-write-token";
+    /// The D-2 threshold.
+    pub const FAIL_FAST_MS: u64 = 100;
+    /// Metadata on which it answers UNAVAILABLE with a RetryInfo.
+    pub const TRANSIENT: (&str, &str) = ("x-orders-testkit-transient", "1");
 }
 
 impl std::fmt::Debug for Target {
@@ -76,6 +104,8 @@ impl Target {
             token: None,
             reflection: true,
             health: true,
+            transient: None,
+            presets: Presets::default(),
         }
     }
 
@@ -107,10 +137,30 @@ impl Target {
         Self::new(Kind::Routes(routes))
     }
 
-    /// The embedded mock with its default behaviour (`verify` without
-    /// `--endpoint`).
+    /// The embedded mock (`verify` without `--endpoint`), configured so
+    /// that every check runs: tokens of each permission (`rw`, `read`,
+    /// `write`), a 100 ms fail-fast threshold, and an UNAVAILABLE with a
+    /// RetryInfo on calls that carry `x-orders-testkit-transient: 1`. The
+    /// suite is told all of it.
     pub fn embedded() -> Self {
-        Self::new(Kind::Embedded)
+        let mut t = Self::new(Kind::Embedded)
+            .token(embedded::RW_TOKEN)
+            .transient_header(embedded::TRANSIENT.0, embedded::TRANSIENT.1);
+        t.presets = Presets {
+            fail_fast: Some(Duration::from_millis(embedded::FAIL_FAST_MS)),
+            read_token: Some(embedded::READ_TOKEN.into()),
+            write_token: Some(embedded::WRITE_TOKEN.into()),
+        };
+        t
+    }
+
+    /// Calls carrying this metadata get a transient failure from the target
+    /// (a chaos or rate-limit switch of your own), so that E-7 can check
+    /// the RetryInfo it carries. Without one, E-7 only reads the transient
+    /// failures other checks happen to see.
+    pub fn transient_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.transient = Some((name.into(), value.into()));
+        self
     }
 
     /// Trust this PEM CA for `https://` endpoints.
@@ -154,7 +204,20 @@ impl Target {
                 Ok((server.channel(), Some(Keep::Server(server))))
             }
             Kind::Embedded => {
-                let mock = crate::OrderMock::start().await;
+                use crate::auth::Permission;
+                let transient = crate::fault::Fault::unavailable(
+                    "the embedded target's transient failure, on request",
+                    Duration::from_millis(50),
+                )
+                .when_header(embedded::TRANSIENT.0, embedded::TRANSIENT.1);
+                let mock = crate::OrderMock::builder()
+                    .fail_fast(Duration::from_millis(embedded::FAIL_FAST_MS))
+                    .token(embedded::RW_TOKEN, Permission::ReadWrite)
+                    .token(embedded::READ_TOKEN, Permission::Read)
+                    .token(embedded::WRITE_TOKEN, Permission::Write)
+                    .faults(crate::fault::FaultPlan::new().with(transient))
+                    .start()
+                    .await;
                 Ok((mock.new_channel(), Some(Keep::Mock(Box::new(mock)))))
             }
             Kind::Endpoint { url, tls_ca } => {

@@ -1,159 +1,250 @@
-//! Authentication: A-1 to A-3 (when the run is given tokens).
+//! Authentication.
 
 use tonic::Code;
 use tonic_health::pb::HealthCheckRequest;
 
-use super::{Verdict, fail, show};
+use super::fixtures::{create_request, new_order};
+use super::{Verdict, fail, show, within};
 use crate::contract::context::Ctx;
 use crate::contract::property::Mismatch;
-use crate::pb::{CreateOrderRequest, GetOrderRequest, LineItem};
+use crate::pb::{GetOrderRequest, LineItem, OrderAction, OrderActionType, WatchOrderStatusRequest};
 
-fn get(ctx: &Ctx) -> GetOrderRequest {
-    GetOrderRequest {
-        order_id: format!("{}-auth", ctx.customer()),
+/// The five RPCs, and the permission each needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rpc {
+    CreateOrder,
+    GetOrder,
+    WatchOrderStatus,
+    SubmitLineItems,
+    ProcessOrders,
+}
+
+const RPCS: [Rpc; 5] = [
+    Rpc::CreateOrder,
+    Rpc::GetOrder,
+    Rpc::WatchOrderStatus,
+    Rpc::SubmitLineItems,
+    Rpc::ProcessOrders,
+];
+
+impl Rpc {
+    fn writes(self) -> bool {
+        matches!(self, Rpc::CreateOrder | Rpc::ProcessOrders)
     }
 }
 
-fn with_auth<T>(msg: T, value: &str) -> tonic::Request<T> {
+fn with_auth<T>(msg: T, value: Option<&str>) -> tonic::Request<T> {
     let mut r = tonic::Request::new(msg);
-    if let Ok(v) = value.parse() {
+    if let Some(Ok(v)) = value.map(str::parse) {
         r.metadata_mut().insert("authorization", v);
     }
     r
 }
 
-fn code(r: Result<tonic::Response<impl std::fmt::Debug>, tonic::Status>) -> Code {
-    match r {
-        Ok(_) => Code::Ok,
-        Err(st) => st.code(),
+/// Calls `rpc` with this `authorization` value (or none) on the order `id`
+/// and returns the code it ended with (a stream's first item included).
+async fn code_of(ctx: &Ctx, rpc: Rpc, auth: Option<&str>, id: &str) -> tonic::Status {
+    let mut c = ctx.client_as(None);
+    let end = |r: Result<(), tonic::Status>| r.err().unwrap_or_else(|| tonic::Status::ok(""));
+    match rpc {
+        Rpc::CreateOrder => end(c
+            .create_order(with_auth(create_request(ctx), auth))
+            .await
+            .map(drop)),
+        Rpc::GetOrder => end(c
+            .get_order(with_auth(
+                GetOrderRequest {
+                    order_id: id.into(),
+                },
+                auth,
+            ))
+            .await
+            .map(drop)),
+        Rpc::WatchOrderStatus => {
+            let req = WatchOrderStatusRequest {
+                order_id: id.into(),
+            };
+            match c.watch_order_status(with_auth(req, auth)).await {
+                Err(st) => st,
+                Ok(res) => match within(ctx.patience, res.into_inner().message()).await {
+                    Some(Err(st)) => st,
+                    _ => tonic::Status::ok(""),
+                },
+            }
+        }
+        Rpc::SubmitLineItems => {
+            let items = [LineItem {
+                product_id: "p-1".into(),
+                quantity: 1,
+                price_cents: 1,
+            }];
+            end(c
+                .submit_line_items(with_auth(tokio_stream::iter(items), auth))
+                .await
+                .map(drop))
+        }
+        Rpc::ProcessOrders => {
+            // SHIP of a PENDING order: a failed result, the order unchanged.
+            let actions = [OrderAction {
+                order_id: id.into(),
+                action: OrderActionType::Ship as i32,
+            }];
+            match c
+                .process_orders(with_auth(tokio_stream::iter(actions), auth))
+                .await
+            {
+                Err(st) => st,
+                Ok(res) => {
+                    let mut s = res.into_inner();
+                    loop {
+                        match within(ctx.patience, s.message()).await {
+                            Some(Ok(Some(_))) => continue,
+                            Some(Err(st)) => break st,
+                            _ => break tonic::Status::ok(""),
+                        }
+                    }
+                }
+            }
+        }
     }
+}
+
+fn denied(code: Code) -> bool {
+    matches!(code, Code::Unauthenticated | Code::PermissionDenied)
+}
+
+async fn a1_all(ctx: &Ctx, token: &str) -> Result<Vec<&'static str>, (String, Mismatch)> {
+    let id = new_order(ctx, "A-1")
+        .await
+        .map_err(|m| ("creating an order".to_string(), m))?;
+    let unknown = format!("Bearer {}-not-a-token", ctx.run_id);
+    let anonymous: [(&str, Option<&str>); 5] = [
+        ("no authorization", None),
+        ("a malformed header", Some("Token abc")),
+        ("a scheme without a token", Some("Bearer")),
+        ("Basic credentials", Some("Basic dXNlcjpwYXNz")),
+        ("an unknown token", Some(&unknown)),
+    ];
+    for rpc in RPCS {
+        for (what, header) in anonymous {
+            let st = code_of(ctx, rpc, header, &id).await;
+            if st.code() != Code::Unauthenticated {
+                return Err((
+                    format!("{rpc:?} with {what}"),
+                    Mismatch::new("A-1", "UNAUTHENTICATED", show(&st)),
+                ));
+            }
+            ctx.snapshot("A-1_unauthenticated", &st);
+        }
+    }
+    // The scheme is matched case-insensitively.
+    for scheme in ["bearer", "BEARER"] {
+        let st = code_of(ctx, Rpc::GetOrder, Some(&format!("{scheme} {token}")), &id).await;
+        if denied(st.code()) {
+            return Err((
+                format!("GetOrder with '{scheme} <token>'"),
+                Mismatch::new("A-1", "accepted", show(&st)),
+            ));
+        }
+    }
+    let mut not_checked = vec![];
+    for (name, t, may_write) in [
+        ("read", ctx.read_token.as_deref(), false),
+        ("write", ctx.write_token.as_deref(), true),
+    ] {
+        let Some(t) = t else {
+            not_checked.push(if may_write {
+                "the write-only permission (no --write-token)"
+            } else {
+                "the read-only permission (no --read-token)"
+            });
+            continue;
+        };
+        let header = format!("Bearer {t}");
+        for rpc in RPCS {
+            let st = code_of(ctx, rpc, Some(&header), &id).await;
+            let allowed = rpc.writes() == may_write;
+            let right = if allowed {
+                !denied(st.code())
+            } else {
+                st.code() == Code::PermissionDenied
+            };
+            if !right {
+                return Err((
+                    format!("{rpc:?} with the {name} token"),
+                    Mismatch::new(
+                        "A-1",
+                        if allowed {
+                            "allowed"
+                        } else {
+                            "PERMISSION_DENIED"
+                        },
+                        show(&st),
+                    ),
+                ));
+            }
+            if !allowed {
+                ctx.snapshot("A-1_permission_denied", &st);
+            }
+        }
+    }
+    Ok(not_checked)
 }
 
 pub(crate) async fn a1(ctx: &Ctx) -> Verdict {
     let Some(token) = ctx.token.clone() else {
         return Verdict::Skip("no --token given: the target is taken to run without auth".into());
     };
-    let anon = ctx.client_as(None);
-    let cases: Vec<(&str, Option<String>)> = vec![
-        ("no authorization", None),
-        ("a malformed header", Some("Token abc".to_string())),
-        (
-            "an unknown token",
-            Some(format!("Bearer {}-not-a-token", ctx.run_id)),
-        ),
-    ];
-    for (what, header) in cases {
-        let req = match &header {
-            Some(h) => with_auth(get(ctx), h),
-            None => tonic::Request::new(get(ctx)),
-        };
-        match anon.clone().get_order(req).await {
-            Err(st) if st.code() == Code::Unauthenticated => {
-                ctx.snapshot("A-1_unauthenticated", &st)
-            }
-            other => {
-                return fail(
-                    ctx,
-                    format!("GetOrder with {what}"),
-                    Mismatch::new(
-                        "A-1",
-                        "UNAUTHENTICATED",
-                        format!("{:?}", other.map(|r| r.into_inner())),
-                    ),
-                );
-            }
-        }
+    match a1_all(ctx, &token).await {
+        Ok(not) if not.is_empty() => Verdict::Pass(Some("every RPC, every permission".into())),
+        Ok(not) => Verdict::Pass(Some(format!("every RPC; not checked: {}", not.join(", ")))),
+        Err((input, m)) => super::steps(ctx, Err((input, m))),
     }
-    // The scheme is matched case-insensitively.
-    let lower = code(
-        anon.clone()
-            .get_order(with_auth(get(ctx), &format!("bearer {token}")))
-            .await,
-    );
-    if matches!(lower, Code::Unauthenticated | Code::PermissionDenied) {
-        return fail(
-            ctx,
-            "GetOrder with 'bearer <token>' (lower case)",
-            Mismatch::new("A-1", "accepted", format!("{lower:?}")),
-        );
-    }
-    let order = CreateOrderRequest {
-        customer_id: ctx.customer(),
-        items: vec![LineItem {
-            product_id: "p-1".into(),
-            quantity: 1,
-            price_cents: 1,
-        }],
-        shipping_address: None,
-    };
-    if let Some(read) = &ctx.read_token {
-        let got = ctx.client_as(Some(read)).create_order(order.clone()).await;
-        match got {
-            Err(st) if st.code() == Code::PermissionDenied => {
-                ctx.snapshot("A-1_permission_denied", &st)
-            }
-            other => {
-                return fail(
-                    ctx,
-                    "CreateOrder with the read token",
-                    Mismatch::new(
-                        "A-1",
-                        "PERMISSION_DENIED",
-                        format!("{:?}", other.map(|r| r.into_inner())),
-                    ),
-                );
-            }
-        }
-        let c = code(ctx.client_as(Some(read)).get_order(get(ctx)).await);
-        if matches!(c, Code::Unauthenticated | Code::PermissionDenied) {
-            return fail(
-                ctx,
-                "GetOrder with the read token",
-                Mismatch::new("A-1", "allowed", format!("{c:?}")),
-            );
-        }
-    }
-    if let Some(write) = &ctx.write_token {
-        let c = code(ctx.client_as(Some(write)).get_order(get(ctx)).await);
-        if c != Code::PermissionDenied {
-            return fail(
-                ctx,
-                "GetOrder with the write token",
-                Mismatch::new("A-1", "PERMISSION_DENIED", format!("{c:?}")),
-            );
-        }
-        if let Err(st) = ctx.client_as(Some(write)).create_order(order).await {
-            return fail(
-                ctx,
-                "CreateOrder with the write token",
-                Mismatch::new("A-1", "allowed", show(&st)),
-            );
-        }
-    }
-    Verdict::Pass(None)
 }
 
 pub(crate) async fn a2(ctx: &Ctx) -> Verdict {
     if ctx.token.is_none() {
-        return Verdict::Skip("no --token given".into());
+        return Verdict::Skip("no --token given: the target is taken to run without auth".into());
     }
-    if !ctx.health {
-        return Verdict::Skip("the target serves no health service".into());
+    if !ctx.health && !ctx.reflection {
+        return Verdict::Skip("the target serves neither health nor reflection".into());
     }
-    let mut health = ctx.health_as(None);
-    match health
-        .check(HealthCheckRequest {
-            service: String::new(),
-        })
-        .await
-    {
-        Ok(_) => Verdict::Pass(None),
-        Err(st) => fail(
-            ctx,
-            "Health/Check without a token",
-            Mismatch::new("A-2", "answered without a token", show(&st)),
-        ),
+    let mut checked = vec![];
+    if ctx.health {
+        let mut health = ctx.health_as(None);
+        if let Err(st) = health
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+        {
+            return fail(
+                ctx,
+                "Health/Check without a token",
+                Mismatch::new("A-2", "answered without a token", show(&st)),
+            );
+        }
+        checked.push("health");
     }
+    if ctx.reflection {
+        for (version, listed) in [
+            ("v1", super::proto::list_v1(ctx, ctx.raw_as(None)).await),
+            (
+                "v1alpha",
+                super::proto::list_v1alpha(ctx, ctx.raw_as(None)).await,
+            ),
+        ] {
+            if let Err(e) = listed {
+                return fail(
+                    ctx,
+                    format!("reflection {version} ListServices without a token"),
+                    Mismatch::new("A-2", "answered without a token", e),
+                );
+            }
+        }
+        checked.push("reflection v1 and v1alpha");
+    }
+    Verdict::Pass(Some(checked.join(", ")))
 }
 
 /// Whether `token` stands in `text` as a whole word (a short token such as
@@ -165,28 +256,78 @@ fn contains_token(text: &str, token: &str) -> bool {
     })
 }
 
-pub(crate) async fn a3(ctx: &Ctx) -> Verdict {
-    let tokens: Vec<&String> = [&ctx.token, &ctx.read_token, &ctx.write_token]
+/// The token of an `authorization` value (`Bearer <token>` or anything
+/// after the scheme), when there is one worth looking for.
+fn token_of(value: &str) -> Option<&str> {
+    let token = value.split_once(' ')?.1.trim();
+    (token.len() >= 3).then_some(token)
+}
+
+/// Every token the run was given or sent (fake ones included).
+pub(crate) fn tokens_sent(ctx: &Ctx) -> Vec<String> {
+    let mut tokens: Vec<String> = [&ctx.token, &ctx.read_token, &ctx.write_token]
         .into_iter()
         .flatten()
+        .cloned()
         .collect();
-    if tokens.is_empty() {
-        return Verdict::Skip("no tokens given".into());
-    }
     for call in ctx.journal.calls() {
-        if let Some(st) = call.outcome.status()
-            && tokens.iter().any(|t| contains_token(st.message(), t))
+        if let Some(t) = call.header("authorization").and_then(token_of)
+            && !tokens.iter().any(|k| k == t)
         {
+            tokens.push(t.to_string());
+        }
+    }
+    tokens
+}
+
+/// `text` with every whole-word occurrence of a token replaced (A-3 holds
+/// for the suite's own report too).
+pub(crate) fn redact_tokens(text: &str, tokens: &[String]) -> String {
+    let mut out = text.to_string();
+    for t in tokens {
+        if contains_token(&out, t) {
+            out = out.replace(t.as_str(), "[token]");
+        }
+    }
+    out
+}
+
+pub(crate) async fn a3(ctx: &Ctx) -> Verdict {
+    // Fake tokens of the suite's own, on calls that fail, so that a target
+    // echoing credentials shows it with or without auth configured.
+    let fake = format!("{}-fake-token", ctx.run_id);
+    for rpc in [Rpc::GetOrder, Rpc::CreateOrder] {
+        let _ = code_of(ctx, rpc, Some(&format!("Bearer {fake}")), "").await;
+    }
+    let _ = code_of(ctx, Rpc::GetOrder, Some(&format!("Token {fake}")), "").await;
+    let tokens = tokens_sent(ctx);
+    let calls = ctx.journal.calls();
+    let mut messages = 0;
+    for call in &calls {
+        let Some(st) = call.outcome.status() else {
+            continue;
+        };
+        if st.code() == Code::Ok {
+            continue;
+        }
+        messages += 1;
+        if tokens.iter().any(|t| contains_token(st.message(), t)) {
             return fail(
                 ctx,
                 &call.path,
                 Mismatch::new(
                     "A-3",
                     "no token in any status message",
-                    "a token in the message (not shown)",
+                    format!("{:?}: a token in the message (not shown)", st.code()),
                 ),
             );
         }
     }
-    Verdict::Pass(None)
+    if messages == 0 {
+        return Verdict::Skip("no error message was observed: nothing to judge".into());
+    }
+    Verdict::Pass(Some(format!(
+        "{} tokens (fake ones included) looked for in {messages} error messages",
+        tokens.len()
+    )))
 }

@@ -37,6 +37,59 @@ enum Items {
     Copies(usize),
     /// Two items whose total is i64::MAX plus `over` (0 fits, 1 overflows).
     Edge(i64),
+    /// 1001 items whose total overflows: two violations on `items`.
+    ManyOverflowing,
+}
+
+fn li(product_id: &str, quantity: i32, price_cents: i64) -> LineItem {
+    LineItem {
+        product_id: product_id.into(),
+        quantity,
+        price_cents,
+    }
+}
+
+/// The boundary cases C-1 runs before any random one: each edge of the
+/// total, the item count, and every id length in bytes, with multibyte
+/// characters.
+fn c1_boundaries() -> Vec<(Customer, Items, bool)> {
+    let few = |v: Vec<LineItem>| (Customer::Short, Items::Few(v), false);
+    let e64 = "é".repeat(64);
+    let e65 = "é".repeat(65);
+    vec![
+        few(vec![li("p-1", 1, 1)]),
+        (Customer::Short, Items::Edge(0), false),
+        (Customer::Short, Items::Edge(1), false),
+        few(vec![li("p-1", i32::MAX, i64::MAX)]),
+        few(vec![li("p-1", 1, i64::MIN)]),
+        few(vec![li("p-1", i32::MAX, i64::MIN)]),
+        few(vec![li("p-1", 2, i64::MAX / 2), li("p-2", 1, 1)]),
+        few(vec![]),
+        (Customer::Short, Items::Copies(1000), false),
+        (Customer::Short, Items::Copies(1001), false),
+        (Customer::Short, Items::ManyOverflowing, false),
+        (Customer::Empty, Items::Few(vec![li("p-1", 1, 1)]), true),
+        (
+            Customer::Exactly128,
+            Items::Few(vec![li("p-1", 1, 1)]),
+            false,
+        ),
+        (Customer::Bytes129, Items::Few(vec![li("p-1", 1, 1)]), false),
+        (
+            Customer::Multibyte128,
+            Items::Few(vec![li("p-1", 1, 1)]),
+            false,
+        ),
+        (
+            Customer::Multibyte130,
+            Items::Few(vec![li("p-1", 1, 1)]),
+            false,
+        ),
+        few(vec![li(&"p".repeat(128), 1, 1), li(&"p".repeat(129), 1, 1)]),
+        few(vec![li(&e64, 1, 1)]),
+        few(vec![li(&e65, 1, 1)]),
+        few(vec![li("", 0, -1), li("p-2", i32::MIN, 0)]),
+    ]
 }
 
 fn item() -> impl Strategy<Value = LineItem> {
@@ -109,6 +162,11 @@ fn build(ctx: &Ctx, c: Customer, items: &Items, address: bool) -> CreateOrderReq
             };
             *n
         ],
+        Items::ManyOverflowing => {
+            let mut v = vec![li("p-1", 1, 1); 1001];
+            v[0] = li("p-0", 1, i64::MAX);
+            v
+        }
         Items::Edge(over) => vec![
             LineItem {
                 product_id: "p-1".into(),
@@ -139,6 +197,7 @@ pub(crate) async fn c1(ctx: &Ctx) -> Verdict {
     property(
         forall(
             strategy,
+            c1_boundaries(),
             ctx.cases,
             ctx.seed,
             64,
@@ -214,15 +273,22 @@ fn with_key<T>(msg: T, key: &[u8]) -> tonic::Request<T> {
 /// C-2: ids non-empty, ≤ 128 bytes of `[A-Za-z0-9._~-]`, unique; created_at now.
 pub(crate) async fn c2(ctx: &Ctx) -> Verdict {
     let mut seen = HashSet::new();
-    let n = ctx.cases.clamp(2, 32);
-    for _ in 0..n {
+    // Enough orders to see a repeated id whatever --cases is; created
+    // concurrently (the suite's concurrency limit bounds them).
+    let n = ctx.cases.clamp(64, 256);
+    let before = SystemTime::now() - Duration::from_secs(300);
+    let created = futures_util::future::join_all((0..n).map(|_| async {
         let req = valid(ctx);
-        let before = SystemTime::now() - Duration::from_secs(300);
-        let res = match ok(
+        let got = ok(
             "C-2",
             "CreateOrder",
             ctx.client().create_order(req.clone()).await,
-        ) {
+        );
+        (req, got)
+    }))
+    .await;
+    for (req, got) in created {
+        let res = match got {
             Ok(r) => r,
             Err(m) => return fail(ctx, req, m),
         };

@@ -12,13 +12,17 @@ use super::context::Ctx;
 use super::property::{Counterexample, Mismatch};
 
 mod auth;
+pub(crate) use auth::{redact_tokens, tokens_sent};
 mod create;
 mod deadline;
 mod errors;
+mod fixtures;
+mod get;
 mod health;
 mod process;
 mod proto;
-mod read;
+mod submit;
+mod watch;
 
 /// How a check ended.
 pub(crate) enum Verdict {
@@ -27,213 +31,167 @@ pub(crate) enum Verdict {
     Skip(String),
 }
 
-pub(crate) type CheckFuture<'a> = Pin<Box<dyn Future<Output = Verdict> + 'a>>;
+pub(crate) type CheckFuture<'a> = Pin<Box<dyn Future<Output = Verdict> + Send + 'a>>;
 
 /// One check of one rule.
 pub(crate) struct Check {
     pub id: &'static str,
-    pub group: &'static str,
     pub title: &'static str,
+    /// Looks at what the other checks saw: runs after all of them.
+    pub passive: bool,
     pub run: for<'a> fn(&'a Ctx) -> CheckFuture<'a>,
 }
 
+impl Check {
+    /// The group of the check's rule.
+    pub fn group(&self) -> &'static str {
+        super::rules::rule(self.id).map_or("other", |r| r.group)
+    }
+}
+
 macro_rules! check {
-    ($id:literal, $group:literal, $title:literal, $f:path) => {
+    ($id:literal, $title:literal, $f:path) => {
         Check {
             id: $id,
-            group: $group,
             title: $title,
+            passive: false,
+            run: |ctx| Box::pin($f(ctx)),
+        }
+    };
+    (passive $id:literal, $title:literal, $f:path) => {
+        Check {
+            id: $id,
+            title: $title,
+            passive: true,
             run: |ctx| Box::pin($f(ctx)),
         }
     };
 }
 
-/// Every check, in the order they run (the error checks last: they look at
-/// every error the others saw).
+/// Every check, one per rule id, in the order they are reported (the
+/// passive ones last: they look at every call the others made).
 pub(crate) fn all() -> Vec<Check> {
     vec![
         check!(
             "REFL-1",
-            "proto",
             "reflection v1 and v1alpha list the services",
             proto::refl1
         ),
         check!(
             "PROTO-1",
-            "proto",
             "served descriptors match the proto",
             proto::proto1
         ),
         check!(
             "PROTO-2",
-            "proto",
             "every element carries a doc comment",
             proto::proto2
         ),
         check!(
             "C-1",
-            "create",
             "validation reports every violation (property)",
             create::c1
         ),
         check!(
             "C-2",
-            "create",
             "ids are unique, well formed; created_at is now",
             create::c2
         ),
-        check!(
-            "C-3",
-            "create",
-            "the stored order is the request's",
-            create::c3
-        ),
-        check!("C-4", "create", "idempotency keys", create::c4),
-        check!(
-            "C-5",
-            "create",
-            "shipping address kept and compared",
-            create::c5
-        ),
+        check!("C-3", "the stored order is the request's", create::c3),
+        check!("C-4", "idempotency keys", create::c4),
+        check!("C-5", "shipping address kept and compared", create::c5),
         check!(
             "E-2",
-            "errors",
             "BadRequest lists every violation in order",
             create::e2
         ),
-        check!(
-            "E-4",
-            "errors",
-            "ALREADY_EXISTS carries ResourceInfo",
-            create::e4
-        ),
-        check!(
-            "G-1",
-            "get",
-            "invalid order ids are INVALID_ARGUMENT",
-            read::g1
-        ),
-        check!("G-2", "get", "unknown ids are NOT_FOUND", read::g2),
-        check!("E-3", "errors", "NOT_FOUND carries ResourceInfo", read::e3),
+        check!("E-4", "ALREADY_EXISTS carries ResourceInfo", create::e4),
+        check!("G-1", "invalid order ids are INVALID_ARGUMENT", get::g1),
+        check!("G-2", "unknown ids are NOT_FOUND", get::g2),
+        check!("G-3", "GetOrder follows every action", get::g3),
+        check!("E-3", "NOT_FOUND carries ResourceInfo", get::e3),
         check!(
             "W-1",
-            "watch",
             "invalid or unknown ids fail before any message",
-            read::w1
+            watch::w1
         ),
+        check!("W-2", "the first message is the current state", watch::w2),
         check!(
-            "W-4",
-            "watch",
-            "terminal orders: one message, then OK",
-            read::w4
+            "W-3",
+            "one message per change, updated_at of each",
+            watch::w3
         ),
-        check!(
-            "W-5",
-            "watch",
-            "many watchers get the same sequence",
-            read::w5
-        ),
+        check!("W-4", "terminal orders: one message, then OK", watch::w4),
+        check!("W-5", "many watchers get the same sequence", watch::w5),
         check!(
             "W-6",
-            "watch",
             "a cancelled watcher leaves the others alone",
-            read::w6
+            watch::w6
         ),
         check!(
             "S-1",
-            "submit",
             "count and total after half-close (property)",
-            read::s1
+            submit::s1
         ),
+        check!("S-2", "an empty stream is OK with zeros", submit::s2),
+        check!("S-3", "the first invalid item ends the call", submit::s3),
         check!(
-            "S-2",
-            "submit",
-            "an empty stream is OK with zeros",
-            read::s2
+            "S-4",
+            "stateless: orders it names stay unchanged",
+            submit::s4
         ),
-        check!(
-            "S-3",
-            "submit",
-            "the first invalid item ends the call",
-            read::s3
-        ),
-        check!("S-4", "submit", "stateless", read::s4),
         check!(
             "P-1",
-            "process",
             "one result per action, as each completes",
             process::p1
         ),
         check!(
             "P-2",
-            "process",
             "random action sequences follow the lifecycle (property)",
             process::p2
         ),
+        check!("P-3", "success results and updated_at", process::p3),
+        check!(
+            "P-4",
+            "failures keep the stream open, reasons in order",
+            process::p4
+        ),
         check!(
             "P-5",
-            "process",
             "an empty stream ends OK with no results",
             process::p5
         ),
-        check!(
-            "P-6",
-            "process",
-            "concurrent transitions are atomic",
-            process::p6
-        ),
+        check!("P-6", "concurrent transitions are atomic", process::p6),
         check!(
             "D-1",
-            "deadline",
             "deadlines end calls with DEADLINE_EXCEEDED",
             deadline::d1
         ),
         check!(
             "D-2",
-            "deadline",
-            "fail fast below the threshold",
+            "fail fast below the threshold, doing nothing",
             deadline::d2
         ),
         check!(
             "D-3",
-            "deadline",
             "cancelled calls leave the connection serving",
             deadline::d3
         ),
-        check!("H-1", "health", "SERVING while ready", health::h1),
-        check!("H-2", "health", "unknown service is NOT_FOUND", health::h2),
         check!(
-            "H-3",
-            "health",
-            "Watch sends the status and stays open",
-            health::h3
+            "D-4",
+            "calls cut by their deadline leave whole orders",
+            deadline::d4
         ),
-        check!("A-1", "auth", "tokens and permissions", auth::a1),
-        check!(
-            "A-2",
-            "auth",
-            "health and reflection need no token",
-            auth::a2
-        ),
-        check!("A-3", "auth", "tokens never appear in messages", auth::a3),
-        check!(
-            "E-1",
-            "errors",
-            "every error has a code from the table and a message",
-            errors::e1
-        ),
-        check!(
-            "E-5",
-            "errors",
-            "details repeat the status code and message",
-            errors::e5
-        ),
-        check!(
-            "E-6",
-            "errors",
-            "INTERNAL and UNKNOWN messages are sanitized",
-            errors::e6
-        ),
+        check!("H-1", "SERVING while ready", health::h1),
+        check!("H-2", "unknown service is NOT_FOUND", health::h2),
+        check!("H-3", "Watch sends the status and stays open", health::h3),
+        check!("A-1", "tokens and permissions on every RPC", auth::a1),
+        check!("A-2", "health and reflection need no token", auth::a2),
+        check!(passive "A-3", "tokens never appear in messages", auth::a3),
+        check!(passive "E-1", "every error has a code from the table and a message", errors::e1),
+        check!(passive "E-5", "details repeat the status code and message", errors::e5),
+        check!(passive "E-6", "INTERNAL and UNKNOWN messages are sanitized", errors::e6),
+        check!(passive "E-7", "RetryInfo of transient failures is valid", errors::e7),
     ]
 }
 
@@ -338,4 +296,59 @@ pub(crate) fn timed<T>(msg: T, timeout: Duration) -> tonic::Request<T> {
     let mut r = tonic::Request::new(msg);
     r.set_timeout(timeout);
     r
+}
+
+/// How a step run under a deadline meant to run out went wrong.
+pub(crate) enum Shortfall {
+    /// The target answered DEADLINE_EXCEEDED long before the deadline: it
+    /// failed fast (D-2), so the deadline was too short for it.
+    TooShort,
+    /// A rule was broken.
+    Broken(Mismatch),
+}
+
+impl From<Mismatch> for Shortfall {
+    fn from(m: Mismatch) -> Self {
+        Shortfall::Broken(m)
+    }
+}
+
+/// Whether `end` is a fail-fast answer: DEADLINE_EXCEEDED in less than half
+/// of the `deadline` the call was given.
+pub(crate) fn failed_fast(st: &Status, started: tokio::time::Instant, deadline: Duration) -> bool {
+    st.code() == Code::DeadlineExceeded && started.elapsed() < deadline / 2
+}
+
+/// Runs `step` with [`Ctx::short`] as the deadline meant to run out. When
+/// the target fails fast on it (an untold or wrong fail-fast threshold),
+/// retries with twice the deadline, at most four times, and returns a
+/// configuration hint instead of a rule failure.
+pub(crate) async fn with_short_deadline<F, Fut>(
+    ctx: &Ctx,
+    mut step: F,
+) -> Result<Option<String>, Mismatch>
+where
+    F: FnMut(Duration) -> Fut,
+    Fut: Future<Output = Result<(), Shortfall>>,
+{
+    let first = ctx.short();
+    let mut deadline = first;
+    for _ in 0..5 {
+        match step(deadline).await {
+            Ok(()) if deadline == first => return Ok(None),
+            Ok(()) => {
+                return Ok(Some(format!(
+                    "hint: the target failed fast on a {first:?} deadline; checked with {deadline:?} \
+                     (tell its threshold with --fail-fast-ms)"
+                )));
+            }
+            Err(Shortfall::Broken(m)) => return Err(m),
+            Err(Shortfall::TooShort) => deadline *= 2,
+        }
+    }
+    Err(Mismatch::new(
+        "D-2",
+        format!("a call with {deadline:?} left is served (no fail-fast threshold that high)"),
+        "DEADLINE_EXCEEDED at once every time",
+    ))
 }

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::read::new_order;
+use super::fixtures::{new_order, next_update};
 use super::{Verdict, fail, ok, property, show, steps, within};
 use crate::contract::context::Ctx;
 use crate::contract::property::{Mismatch, forall};
@@ -23,6 +23,8 @@ enum Id {
     Unknown,
     Empty,
     TooLong,
+    /// 65 two-byte characters: 130 bytes, so INVALID_ARGUMENT.
+    TooLongMultibyte,
 }
 
 fn action() -> impl Strategy<Value = (Id, i32)> {
@@ -31,6 +33,7 @@ fn action() -> impl Strategy<Value = (Id, i32)> {
         1 => Just(Id::Unknown),
         1 => Just(Id::Empty),
         1 => Just(Id::TooLong),
+        1 => Just(Id::TooLongMultibyte),
     ];
     let kind = prop_oneof![10 => 1i32..=4, 1 => Just(0), 1 => Just(9)];
     (id, kind)
@@ -100,13 +103,15 @@ async fn run_sequence(ctx: &Ctx, n_orders: usize, actions: &[(Id, i32)]) -> Resu
     let (tx, rx) = mpsc::channel::<OrderAction>(1);
     let mut rx = Some(rx);
     let mut out = None;
-    let mut successes: Vec<Vec<OrderStatus>> = vec![vec![]; n_orders];
+    let mut successes: Vec<Vec<(OrderStatus, Option<prost_types::Timestamp>)>> =
+        vec![vec![]; n_orders];
     for (target, kind) in actions {
         let order_id = match target {
             Id::Order(i) => ids[i % n_orders].clone(),
             Id::Unknown => unknown.clone(),
             Id::Empty => String::new(),
             Id::TooLong => "o".repeat(129),
+            Id::TooLongMultibyte => "ö".repeat(65),
         };
         let want = machine.apply(&order_id, *kind);
         if tx
@@ -178,7 +183,24 @@ async fn run_sequence(ctx: &Ctx, n_orders: usize, actions: &[(Id, i32)]) -> Resu
                 ));
             }
             if let Id::Order(i) = target {
-                successes[i % n_orders].push(want.status);
+                // The order's updated_at after this change, for W-3.
+                let order = ok(
+                    "G-3",
+                    "GetOrder",
+                    ctx.client()
+                        .get_order(GetOrderRequest {
+                            order_id: order_id.clone(),
+                        })
+                        .await,
+                )?;
+                if order.status != want.status as i32 {
+                    return Err(Mismatch::new(
+                        "G-3",
+                        format!("status {:?} after the action", want.status),
+                        format!("{order:?}"),
+                    ));
+                }
+                successes[i % n_orders].push((want.status, order.updated_at));
             }
         } else {
             let prefix = format!("{}: ", want.reason);
@@ -213,7 +235,7 @@ async fn run_sequence(ctx: &Ctx, n_orders: usize, actions: &[(Id, i32)]) -> Resu
     // The watchers: every change, in order, none skipped or repeated (W-3),
     // then OK after a terminal status (W-4); updated_at moves forward (P-3).
     for (i, ((mut w, mut seen), changes)) in watchers.into_iter().zip(successes).enumerate() {
-        for want in &changes {
+        for (want, updated_at) in &changes {
             match within(ctx.patience, w.message()).await {
                 Some(Ok(Some(u))) => {
                     let prev = seen.last().map_or(0, |p| p.status);
@@ -228,6 +250,13 @@ async fn run_sequence(ctx: &Ctx, n_orders: usize, actions: &[(Id, i32)]) -> Resu
                         .last()
                         .and_then(|p| p.updated_at)
                         .map(|t| (t.seconds, t.nanos));
+                    if u.updated_at != *updated_at {
+                        return Err(Mismatch::new(
+                            "W-3",
+                            format!("updated_at {updated_at:?}, the order's after the change"),
+                            format!("{u:?}"),
+                        ));
+                    }
                     let now = u.updated_at.map(|t| (t.seconds, t.nanos));
                     if now.is_none() || now <= before {
                         return Err(Mismatch::new(
@@ -285,16 +314,56 @@ async fn run_sequence(ctx: &Ctx, n_orders: usize, actions: &[(Id, i32)]) -> Resu
 /// P-2 (with P-1, P-3 to P-5, W-2 to W-4, G-3 on the same runs): random
 /// action sequences against the reference state machine.
 pub(crate) async fn p2(ctx: &Ctx) -> Verdict {
+    use OrderActionType::{Cancel, Confirm, Deliver, Ship};
     let strategy = (1usize..=3, proptest::collection::vec(action(), 0..12));
     let cases = ctx.cases.div_ceil(2).max(1);
+    let on = |i, a: OrderActionType| (Id::Order(i), a as i32);
+    // Boundary cases first: the empty stream, the whole lifecycle with
+    // repeats, both cancels, every invalid id and action, two orders.
+    let boundaries = vec![
+        (1, vec![]),
+        (
+            1,
+            vec![
+                on(0, Confirm),
+                on(0, Confirm),
+                on(0, Ship),
+                on(0, Deliver),
+                on(0, Deliver),
+                on(0, Cancel),
+            ],
+        ),
+        (1, vec![on(0, Cancel), on(0, Confirm), on(0, Cancel)]),
+        (1, vec![on(0, Confirm), on(0, Cancel), on(0, Ship)]),
+        (
+            1,
+            vec![
+                (Id::Empty, Confirm as i32),
+                (Id::TooLong, Confirm as i32),
+                (Id::TooLongMultibyte, Confirm as i32),
+                (Id::Unknown, Confirm as i32),
+                (Id::Unknown, 0),
+                (Id::Order(0), 0),
+                (Id::Order(0), 9),
+                on(0, Ship),
+            ],
+        ),
+        (
+            2,
+            vec![on(0, Confirm), on(1, Cancel), on(0, Ship), on(1, Confirm)],
+        ),
+    ];
     property(
         forall(
             strategy,
+            boundaries,
             cases,
             ctx.seed ^ 0x92,
             48,
             ctx.patience * 10,
-            |(n, actions)| async move { run_sequence(ctx, n, &actions).await },
+            |(n, actions): (usize, Vec<(Id, i32)>)| async move {
+                run_sequence(ctx, n, &actions).await
+            },
         )
         .await,
     )
@@ -430,4 +499,189 @@ pub(crate) async fn p6(ctx: &Ctx) -> Verdict {
         }
     }
     Verdict::Pass(Some(format!("{n} orders raced")))
+}
+
+/// Sends `actions` on one stream and collects every result, then the end.
+async fn results_of(
+    ctx: &Ctx,
+    rule: &'static str,
+    actions: Vec<OrderAction>,
+) -> Result<Vec<OrderResult>, Mismatch> {
+    let mut out = ok(
+        rule,
+        "ProcessOrders",
+        ctx.client()
+            .process_orders(tokio_stream::iter(actions))
+            .await,
+    )?;
+    let mut results = vec![];
+    loop {
+        match within(ctx.patience, out.message()).await {
+            Some(Ok(Some(r))) => results.push(r),
+            Some(Ok(None)) => return Ok(results),
+            other => {
+                return Err(Mismatch::new(
+                    rule,
+                    "a result per action, then OK",
+                    format!("{results:?} then {other:?}"),
+                ));
+            }
+        }
+    }
+}
+
+/// P-3: successes say so with the new status and an empty error, and
+/// `updated_at` moves strictly forward, even for actions in quick
+/// succession on one stream.
+pub(crate) async fn p3(ctx: &Ctx) -> Verdict {
+    use OrderActionType::{Confirm, Deliver, Ship};
+    let r = async {
+        let id = new_order(ctx, "P-3").await?;
+        let created = ok(
+            "P-3",
+            "GetOrder",
+            ctx.client()
+                .get_order(GetOrderRequest {
+                    order_id: id.clone(),
+                })
+                .await,
+        )?;
+        let mut w = ok(
+            "P-3",
+            "WatchOrderStatus",
+            ctx.client()
+                .watch_order_status(WatchOrderStatusRequest {
+                    order_id: id.clone(),
+                })
+                .await,
+        )?;
+        let mut last = next_update(ctx, "P-3", &mut w).await?.updated_at;
+        let actions = [Confirm, Ship, Deliver].map(|a| OrderAction {
+            order_id: id.clone(),
+            action: a as i32,
+        });
+        let results = results_of(ctx, "P-3", actions.to_vec()).await?;
+        let want = [
+            OrderStatus::Confirmed,
+            OrderStatus::Shipped,
+            OrderStatus::Delivered,
+        ];
+        for (r, status) in results.iter().zip(want) {
+            if !(r.success && r.error.is_empty() && r.status == status as i32) {
+                return Err(Mismatch::new(
+                    "P-3",
+                    format!("success, empty error, status {status:?}"),
+                    format!("{r:?}"),
+                ));
+            }
+            let u = next_update(ctx, "P-3", &mut w).await?;
+            if u.status != status as i32 || !key_after(&last, &u.updated_at) {
+                return Err(Mismatch::new(
+                    "P-3",
+                    format!("a watch update to {status:?} with updated_at after {last:?}"),
+                    format!("{u:?}"),
+                ));
+            }
+            last = u.updated_at;
+        }
+        if results.len() != 3 {
+            return Err(Mismatch::new("P-1", "3 results", format!("{results:?}")));
+        }
+        if key_after(&created.created_at, &last) {
+            Ok(())
+        } else {
+            Err(Mismatch::new(
+                "P-3",
+                "updated_at later than created_at",
+                format!("{last:?}"),
+            ))
+        }
+    }
+    .await;
+    steps(
+        ctx,
+        r.map_err(|m| {
+            (
+                "CONFIRM, SHIP, DELIVER on one stream, one watcher".to_string(),
+                m,
+            )
+        }),
+    )
+}
+
+fn key_after(a: &Option<prost_types::Timestamp>, b: &Option<prost_types::Timestamp>) -> bool {
+    let k = |t: &Option<prost_types::Timestamp>| t.as_ref().map(|t| (t.seconds, t.nanos));
+    k(b) > k(a)
+}
+
+/// P-4: every kind of failure, in the order of checks (id, action,
+/// existence, transition), keeps the stream open and leaves the order as
+/// it was.
+pub(crate) async fn p4(ctx: &Ctx) -> Verdict {
+    let r = async {
+        let id = new_order(ctx, "P-4").await?;
+        let unknown = format!("{}-unknown", ctx.customer());
+        let mut machine = Machine::default();
+        machine.orders.insert(id.clone(), OrderStatus::Pending);
+        let confirm = OrderActionType::Confirm as i32;
+        let plan: Vec<(String, i32)> = vec![
+            (id.clone(), confirm),
+            (String::new(), confirm),
+            (String::new(), 0),
+            ("o".repeat(129), confirm),
+            ("ö".repeat(65), confirm),
+            (id.clone(), 0),
+            (id.clone(), 9),
+            (unknown.clone(), 0),
+            (unknown, confirm),
+            (id.clone(), confirm),
+            (id.clone(), OrderActionType::Deliver as i32),
+            (id.clone(), OrderActionType::Ship as i32),
+        ];
+        let actions: Vec<_> = plan
+            .iter()
+            .map(|(order_id, action)| OrderAction {
+                order_id: order_id.clone(),
+                action: *action,
+            })
+            .collect();
+        let results = results_of(ctx, "P-4", actions).await?;
+        if results.len() != plan.len() {
+            return Err(Mismatch::new(
+                "P-4",
+                format!("{} results: failures never end the stream", plan.len()),
+                format!("{results:?}"),
+            ));
+        }
+        for ((order_id, action), got) in plan.iter().zip(results) {
+            let want = machine.apply(order_id, *action);
+            let prefix = format!("{}: ", want.reason);
+            let right = got.success == want.success
+                && status_of(got.status) == want.status
+                && (want.success
+                    || got
+                        .error
+                        .strip_prefix(&prefix)
+                        .is_some_and(|w| !w.trim().is_empty()));
+            if !right {
+                return Err(Mismatch::new(
+                    "P-4",
+                    format!("for ({order_id:?}, {action}): {want:?}"),
+                    format!("{got:?}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+    .await;
+    steps(
+        ctx,
+        r.map_err(|m| {
+            (
+                "CONFIRM, then bad ids, bad actions, an unknown order, repeats and a skipped step on one stream"
+                    .to_string(),
+                m,
+            )
+        }),
+    )
 }

@@ -7,7 +7,7 @@ use prost_types::{FileDescriptorProto, FileDescriptorSet};
 use tonic_reflection::pb::{v1, v1alpha};
 
 use super::{Verdict, fail, show, within};
-use crate::contract::context::Ctx;
+use crate::contract::context::{Ctx, Svc};
 use crate::contract::property::Mismatch;
 
 const SERVICES: [&str; 2] = ["orders.v1.OrderService", "grpc.health.v1.Health"];
@@ -16,10 +16,10 @@ const SERVICES: [&str; 2] = ["orders.v1.OrderService", "grpc.health.v1.Health"];
 /// v1alpha have the same shape in different packages).
 macro_rules! list_services {
     ($name:ident, $v:ident) => {
-        async fn $name(ctx: &Ctx) -> Result<Vec<String>, String> {
+        pub(crate) async fn $name(ctx: &Ctx, svc: Svc) -> Result<Vec<String>, String> {
             use $v::server_reflection_request::MessageRequest;
             use $v::server_reflection_response::MessageResponse;
-            let mut c = $v::server_reflection_client::ServerReflectionClient::new(ctx.raw());
+            let mut c = $v::server_reflection_client::ServerReflectionClient::new(svc);
             let req = $v::ServerReflectionRequest {
                 host: String::new(),
                 message_request: Some(MessageRequest::ListServices(String::new())),
@@ -48,8 +48,8 @@ pub(crate) async fn refl1(ctx: &Ctx) -> Verdict {
         return Verdict::Skip("reflection is off for this target".into());
     }
     for (version, listed) in [
-        ("v1", list_v1(ctx).await),
-        ("v1alpha", list_v1alpha(ctx).await),
+        ("v1", list_v1(ctx, ctx.raw()).await),
+        ("v1alpha", list_v1alpha(ctx, ctx.raw()).await),
     ] {
         let names = match listed {
             Ok(n) => n,
