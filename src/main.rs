@@ -78,6 +78,20 @@ struct VerifyArgs {
     /// The target serves no health service: skip H-1 to H-3.
     #[arg(long)]
     no_health: bool,
+    /// The default deadline of every call, in ms (raise it for slow staging).
+    #[arg(long, default_value_t = 10_000)]
+    deadline_ms: u64,
+    /// How long to wait for what should come promptly (a result on an open
+    /// stream, the end of a finished stream), in ms.
+    #[arg(long, default_value_t = 5_000)]
+    patience_ms: u64,
+    /// Metadata on which the target answers a transient failure, 'name: value'
+    /// (a chaos switch of your own), so that E-7 checks its RetryInfo.
+    #[arg(long, value_name = "NAME: VALUE")]
+    transient_header: Option<String>,
+    /// Print every rule id, its statement and the checks that cover it, and exit.
+    #[arg(long)]
+    list: bool,
     /// Write a JUnit XML report here (one testcase per check).
     #[arg(long, value_name = "FILE")]
     junit: Option<std::path::PathBuf>,
@@ -206,6 +220,10 @@ async fn verify(args: VerifyArgs) -> ExitCode {
     use orders_testkit::contract::{Progress, Status, Suite, Target};
     use std::io::IsTerminal;
 
+    if args.list {
+        print!("{}", Suite::list());
+        return ExitCode::SUCCESS;
+    }
     let known = Suite::known_ids();
     for id in args.only.iter().chain(&args.skip) {
         if !known
@@ -238,6 +256,12 @@ async fn verify(args: VerifyArgs) -> ExitCode {
     if let Some(t) = &args.token {
         target = target.token(t.clone());
     }
+    if let Some(h) = &args.transient_header {
+        let Some((name, value)) = h.split_once(':') else {
+            return usage(format!("--transient-header takes 'name: value', got {h:?}"));
+        };
+        target = target.transient_header(name.trim(), value.trim());
+    }
     if args.no_reflection {
         target = target.without_reflection();
     }
@@ -250,7 +274,9 @@ async fn verify(args: VerifyArgs) -> ExitCode {
         .only(args.only.clone())
         .skip(args.skip.clone())
         .concurrency(args.concurrency)
-        .rate(args.rate);
+        .rate(args.rate)
+        .deadline(Duration::from_millis(args.deadline_ms.max(1)))
+        .patience(Duration::from_millis(args.patience_ms.max(1)));
     if let Some(ms) = args.fail_fast_ms {
         suite = suite.fail_fast(Duration::from_millis(ms));
     }

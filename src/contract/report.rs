@@ -115,6 +115,10 @@ impl Report {
             let _ = writeln!(out, "FAILED {} ({}): {}", r.id, r.group, r.title);
             if let Some(c) = &r.counterexample {
                 let _ = writeln!(out, "  rule broken: {}", c.rule);
+                if let Some(rule) = super::rules::rule(&c.rule) {
+                    let _ = writeln!(out, "  the rule:    {}", rule.statement);
+                    let _ = writeln!(out, "               (CONTRACT.md#{})", rule.id.to_lowercase());
+                }
                 let _ = writeln!(out, "  expected:    {}", c.expected);
                 let _ = writeln!(out, "  got:         {}", c.got);
                 let _ = writeln!(out, "  input ({} shrink steps):", c.shrink_steps);
@@ -189,8 +193,11 @@ impl Report {
                 Status::Failed => {
                     let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                     if let Some(c) = &r.counterexample {
+                        let statement = super::rules::rule(&c.rule)
+                            .map(|r| format!(" ({})", r.statement))
+                            .unwrap_or_default();
                         s.set_message(format!(
-                            "{} broken: expected {}, got {}",
+                            "{} broken{statement}: expected {}, got {}",
                             c.rule, c.expected, c.got
                         ));
                         s.set_description(format!(

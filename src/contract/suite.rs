@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::checks::{self, Verdict};
 use super::context::{Ctx, CtxConfig};
+use super::property::Counterexample;
 use super::report::{CheckResult, Report, Status};
 use super::target::{ConnectError, Target};
 use crate::payload::ErrorPayload;
@@ -139,6 +140,31 @@ impl Suite {
         (self.only.is_empty() || hit(&self.only)) && !hit(&self.skip)
     }
 
+    /// Every rule of the contract with its one-line statement and the
+    /// checks that cover it (`verify --list`).
+    ///
+    /// ```
+    /// let list = orders_testkit::contract::Suite::list();
+    /// assert!(list.lines().any(|l| l.starts_with("W-3")));
+    /// println!("{list}");
+    /// ```
+    pub fn list() -> String {
+        use std::fmt::Write as _;
+        let checks = checks::all();
+        let mut out = String::new();
+        for rule in super::rules::rules() {
+            let _ = writeln!(out, "{:<8} {:<9} {}", rule.id, rule.group, rule.statement);
+            let own = checks.iter().filter(|c| c.id == rule.id);
+            for c in own {
+                let _ = writeln!(out, "{:<18} checked by {}: {}", "", c.id, c.title);
+            }
+            for also in rule.also_in {
+                let _ = writeln!(out, "{:<18} also exercised by {also}", "");
+            }
+        }
+        out
+    }
+
     /// The rule ids and groups this suite knows, for `--only`/`--skip` checks.
     pub fn known_ids() -> Vec<(&'static str, &'static str)> {
         checks::all().iter().map(|c| (c.id, c.group())).collect()
@@ -146,6 +172,7 @@ impl Suite {
 
     /// Runs the suite; a target that cannot be reached is a failed report.
     pub async fn run(&self, target: Target) -> Report {
+        let target_text = format!("{target:?}");
         match self.try_run(target, |_| {}).await {
             Ok(report) => report,
             Err(e) => Report {
@@ -158,8 +185,15 @@ impl Suite {
                     group: "target".into(),
                     title: "reach the target".into(),
                     status: Status::Failed,
-                    note: Some(e.0),
-                    counterexample: None,
+                    note: None,
+                    counterexample: Some(Counterexample {
+                        rule: "CONNECT".into(),
+                        input: target_text.clone(),
+                        expected: "a gRPC answer from the target".into(),
+                        got: e.0,
+                        seed: self.seed,
+                        shrink_steps: 0,
+                    }),
                     duration_ms: 0,
                 }],
                 duration_ms: 0,
@@ -309,8 +343,9 @@ impl Suite {
 }
 
 /// A first call, before any check: a GetOrder of an id no order has. A
-/// target that answers it UNAVAILABLE or UNKNOWN (a proxy whose upstream
-/// is down, a non-gRPC body) is unreachable, not in breach of a rule.
+/// target that answers it with a non-gRPC HTTP response (a proxy's error
+/// page) or UNAVAILABLE without details (a transport error, a proxy whose
+/// upstream is down) is unreachable, not in breach of a rule.
 async fn probe(ctx: &Ctx) -> Result<(), ConnectError> {
     let id = format!("{}-probe", ctx.customer());
     let got = ctx
@@ -318,10 +353,13 @@ async fn probe(ctx: &Ctx) -> Result<(), ConnectError> {
         .get_order(crate::pb::GetOrderRequest { order_id: id })
         .await;
     match got {
-        Err(st) if matches!(st.code(), tonic::Code::Unavailable | tonic::Code::Unknown) => {
+        Err(st)
+            if st.message().contains("mapped from HTTP status code")
+                || (st.code() == tonic::Code::Unavailable && st.details().is_empty()) =>
+        {
             Err(ConnectError(format!(
                 "the target is unreachable: its first call answered {:?} {:?} \
-                 (a proxy whose upstream is down, or not a gRPC server)",
+                 (not a gRPC answer, or a proxy whose upstream is down)",
                 st.code(),
                 st.message()
             )))
