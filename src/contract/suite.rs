@@ -385,5 +385,21 @@ fn redact(text: &str, run_id: &str) -> String {
         rest = &rest[end..];
     }
     out.push_str(rest);
-    out
+    redact_order_ids(&out)
+}
+
+/// Replaces the order ids a payload names in a `resourceName` (the server
+/// chose them, so they differ between runs) with `[order]`, everywhere in it.
+fn redact_order_ids(text: &str) -> String {
+    const KEY: &str = "\"resourceName\": \"";
+    let ids: Vec<String> = text
+        .match_indices(KEY)
+        .filter_map(|(i, _)| {
+            let rest = &text[i + KEY.len()..];
+            let id = &rest[..rest.find('"')?];
+            (!id.is_empty() && !id.contains("[run]")).then(|| id.to_string())
+        })
+        .collect();
+    ids.iter()
+        .fold(text.to_string(), |out, id| out.replace(id.as_str(), "[order]"))
 }

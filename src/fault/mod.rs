@@ -28,10 +28,12 @@
 //! # }
 //! ```
 
+mod behaviour;
 mod body;
 mod layer;
 mod plan;
 
+pub use behaviour::{BehaviourLayer, BehaviourService, ErrorFraming, ServerBehaviour};
 pub use layer::{FaultLayer, FaultService};
 pub use plan::FaultPlan;
 

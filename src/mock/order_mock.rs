@@ -13,7 +13,7 @@ use tower::Layer;
 
 use crate::auth::{AuthLayer, Permission, TokenGrant, Tokens};
 use crate::catch_panic::CatchPanicLayer;
-use crate::fault::{Fault, FaultLayer, FaultPlan};
+use crate::fault::{BehaviourLayer, Fault, FaultLayer, FaultPlan, ServerBehaviour};
 use crate::health::{HealthReporter, ServingStatus};
 use crate::mock::journal::{Journal, JournalLayer};
 use crate::mock::mock_service::MockService;
@@ -92,6 +92,7 @@ pub struct OrderMockBuilder {
     faults: FaultPlan,
     tokens: Vec<TokenGrant>,
     store: Option<Arc<Store>>,
+    behaviour: Option<ServerBehaviour>,
 }
 
 impl OrderMockBuilder {
@@ -131,6 +132,31 @@ impl OrderMockBuilder {
             token: token.into(),
             permission,
         });
+        self
+    }
+
+    /// Behaves on the wire as `behaviour` says (deferred headers, error
+    /// framing, latency, extra metadata, details on every error), outside
+    /// everything else, so that what clients see is what another gRPC
+    /// stack or a remote link would give them.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::OrderMock;
+    /// use orders_testkit::fault::ServerBehaviour;
+    ///
+    /// let like_grpc_go = ServerBehaviour::new().defer_headers().errors_after_headers();
+    /// let mock = OrderMock::builder().behaviour(like_grpc_go).start().await;
+    /// let err = mock
+    ///     .client()
+    ///     .get_order(orders_testkit::pb::GetOrderRequest { order_id: "x".into() })
+    ///     .await
+    ///     .unwrap_err();
+    /// assert_eq!(err.code(), tonic::Code::NotFound);
+    /// # }
+    /// ```
+    pub fn behaviour(mut self, behaviour: ServerBehaviour) -> Self {
+        self.behaviour = Some(behaviour);
         self
     }
 
@@ -188,11 +214,12 @@ impl OrderMockBuilder {
         // -> stubs -> model; a panic anywhere becomes INTERNAL.
         let faults = self.faults;
         let tokens: Tokens = self.tokens.into_iter().collect();
-        let service = CatchPanicLayer.layer(JournalLayer::new(journal.clone()).layer(
+        let behaviour = tower::util::option_layer(self.behaviour.map(BehaviourLayer::new));
+        let service = CatchPanicLayer.layer(behaviour.layer(JournalLayer::new(journal.clone()).layer(
             AuthLayer::new(tokens).layer(FaultLayer::new(faults.clone()).layer(
                 SanitizeLayer::default().layer(crate::reflection::add_reflection(routes).prepare()),
             )),
-        ));
+        )));
 
         let server = InProcessServer::start(service.clone());
         let local_addr = listener.map(|listener| {
