@@ -91,7 +91,13 @@ async fn run(entry: &str, behaviour: ServerBehaviour, fail_fast: Option<Duration
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn matrix_tonic_defaults() {
-    run("tonic defaults", ServerBehaviour::new(), Some(Duration::from_millis(100)), true).await;
+    run(
+        "tonic defaults",
+        ServerBehaviour::new(),
+        Some(Duration::from_millis(100)),
+        true,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -109,7 +115,9 @@ async fn matrix_headers_deferred_to_the_first_message() {
 async fn matrix_errors_after_headers() {
     run(
         "errors after headers, headers deferred",
-        ServerBehaviour::new().defer_headers().errors_after_headers(),
+        ServerBehaviour::new()
+            .defer_headers()
+            .errors_after_headers(),
         Some(Duration::from_millis(100)),
         true,
     )
@@ -160,7 +168,13 @@ async fn matrix_fail_fast_1s_told() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn matrix_fail_fast_300ms_not_told() {
     let t = Some(Duration::from_millis(300));
-    run("fail-fast 300 ms, not told", ServerBehaviour::new(), t, false).await;
+    run(
+        "fail-fast 300 ms, not told",
+        ServerBehaviour::new(),
+        t,
+        false,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -170,7 +184,9 @@ async fn matrix_fail_fast_1s_not_told_gives_a_hint() {
     assert_clean("fail-fast 1 s, not told", &report, &["D-2"]);
     let d1 = report.results.iter().find(|r| r.id == "D-1").unwrap();
     assert!(
-        d1.note.as_deref().is_some_and(|n| n.contains("--fail-fast-ms")),
+        d1.note
+            .as_deref()
+            .is_some_and(|n| n.contains("--fail-fast-ms")),
         "D-1 says how to tell the threshold: {:?}",
         d1.note
     );

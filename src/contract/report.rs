@@ -117,7 +117,11 @@ impl Report {
                 let _ = writeln!(out, "  rule broken: {}", c.rule);
                 if let Some(rule) = super::rules::rule(&c.rule) {
                     let _ = writeln!(out, "  the rule:    {}", rule.statement);
-                    let _ = writeln!(out, "               (CONTRACT.md#{})", rule.id.to_lowercase());
+                    let _ = writeln!(
+                        out,
+                        "               (CONTRACT.md#{})",
+                        rule.id.to_lowercase()
+                    );
                 }
                 let _ = writeln!(out, "  expected:    {}", c.expected);
                 let _ = writeln!(out, "  got:         {}", c.got);

@@ -354,7 +354,7 @@ async fn probe(ctx: &Ctx) -> Result<(), ConnectError> {
         .await;
     match got {
         Err(st)
-            if st.message().contains("mapped from HTTP status code")
+            if not_grpc(&st)
                 || (st.code() == tonic::Code::Unavailable && st.details().is_empty()) =>
         {
             Err(ConnectError(format!(
@@ -366,6 +366,16 @@ async fn probe(ctx: &Ctx) -> Result<(), ConnectError> {
         }
         _ => Ok(()),
     }
+}
+
+/// Whether a status is tonic's reading of a non-gRPC HTTP answer: an error
+/// status code without `grpc-status`, or an error page read as messages.
+fn not_grpc(st: &tonic::Status) -> bool {
+    let m = st.message();
+    m.contains("mapped from HTTP status code")
+        || m.split("while receiving response with status: ")
+            .nth(1)
+            .is_some_and(|rest| !rest.starts_with('2'))
 }
 
 /// Replaces the run's customer ids (`<run id>-<n>…`) with `[run]`, so that
@@ -400,6 +410,7 @@ fn redact_order_ids(text: &str) -> String {
             (!id.is_empty() && !id.contains("[run]")).then(|| id.to_string())
         })
         .collect();
-    ids.iter()
-        .fold(text.to_string(), |out, id| out.replace(id.as_str(), "[order]"))
+    ids.iter().fold(text.to_string(), |out, id| {
+        out.replace(id.as_str(), "[order]")
+    })
 }

@@ -233,24 +233,29 @@ async fn reshape(b: &ServerBehaviour, res: Res) -> Res {
             if b.extra_metadata {
                 trailers.insert("x-behaviour-trailer", HeaderValue::from_static("1"));
             }
-            let body = tonic::body::Body::new(http_body_util::StreamBody::new(
-                tokio_stream::once(Ok::<_, tonic::Status>(Frame::trailers(trailers))),
-            ));
+            let body =
+                tonic::body::Body::new(http_body_util::StreamBody::new(tokio_stream::once(Ok::<
+                    _,
+                    tonic::Status,
+                >(
+                    Frame::trailers(trailers),
+                ))));
             return http::Response::from_parts(parts, body);
         }
         return http::Response::from_parts(parts, body);
     }
     let b2 = b.clone();
-    let mut body = tonic::body::Body::new(body.map_frame(move |frame| match frame.into_trailers() {
-        Ok(mut t) => {
-            complete(&b2, &mut t);
-            if b2.extra_metadata {
-                t.insert("x-behaviour-trailer", HeaderValue::from_static("1"));
+    let mut body =
+        tonic::body::Body::new(body.map_frame(move |frame| match frame.into_trailers() {
+            Ok(mut t) => {
+                complete(&b2, &mut t);
+                if b2.extra_metadata {
+                    t.insert("x-behaviour-trailer", HeaderValue::from_static("1"));
+                }
+                Frame::trailers(t)
             }
-            Frame::trailers(t)
-        }
-        Err(frame) => frame,
-    }));
+            Err(frame) => frame,
+        }));
     let wants_first = b.defer_headers || b.errors == ErrorFraming::TrailersOnly;
     if !wants_first {
         return http::Response::from_parts(parts, body);

@@ -215,11 +215,18 @@ impl OrderMockBuilder {
         let faults = self.faults;
         let tokens: Tokens = self.tokens.into_iter().collect();
         let behaviour = tower::util::option_layer(self.behaviour.map(BehaviourLayer::new));
-        let service = CatchPanicLayer.layer(behaviour.layer(JournalLayer::new(journal.clone()).layer(
-            AuthLayer::new(tokens).layer(FaultLayer::new(faults.clone()).layer(
-                SanitizeLayer::default().layer(crate::reflection::add_reflection(routes).prepare()),
-            )),
-        )));
+        let service = CatchPanicLayer.layer(
+            behaviour.layer(
+                JournalLayer::new(journal.clone()).layer(
+                    AuthLayer::new(tokens).layer(
+                        FaultLayer::new(faults.clone()).layer(
+                            SanitizeLayer::default()
+                                .layer(crate::reflection::add_reflection(routes).prepare()),
+                        ),
+                    ),
+                ),
+            ),
+        );
 
         let server = InProcessServer::start(service.clone());
         let local_addr = listener.map(|listener| {

@@ -1,0 +1,175 @@
+//! The contract suite through a real L7 proxy: nginx's `grpc_pass` (the
+//! article's proxy-based load balancing puts one in front of staging)
+//! between the suite and a correct server on loopback. The suite passes
+//! through it, and what the proxy answers when its upstream is down is an
+//! unreachable target, not a broken rule.
+//!
+//! Needs Debian's `nginx` (`.ci/run` installs it). Without it the tests say
+//! so loudly; in CI they fail.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use orders_testkit::OrderMock;
+use orders_testkit::auth::Permission;
+use orders_testkit::contract::{Status, Suite, Target};
+use orders_testkit::fault::{Fault, FaultPlan};
+
+fn nginx() -> Option<PathBuf> {
+    let found = ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists());
+    if found.is_none() {
+        if std::env::var_os("CI").is_some() {
+            panic!("nginx is required in CI (apt-get install nginx)");
+        }
+        eprintln!(
+            "\n*** NOT RUN: nginx is not installed (apt-get install nginx); \
+             the proxy tests did not run ***\n"
+        );
+    }
+    found
+}
+
+/// nginx in the foreground with a config of its own, killed on drop.
+struct Nginx {
+    child: Child,
+    dir: PathBuf,
+    addr: SocketAddr,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_port() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+async fn start_nginx(bin: &PathBuf, upstream: SocketAddr, name: &str) -> Nginx {
+    let dir = std::env::temp_dir().join(format!(
+        "orders-testkit-nginx-{}-{name}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("logs")).unwrap();
+    let addr = free_port();
+    let d = dir.display();
+    let conf = format!(
+        "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
+         error_log {d}/logs/error.log warn;\n\
+         events {{ worker_connections 512; }}\n\
+         http {{\n  access_log off;\n\
+           client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+           fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+           server {{\n    listen {addr} http2;\n    http2_max_concurrent_streams 1024;\n\
+             location / {{\n      grpc_pass grpc://{upstream};\n\
+               grpc_read_timeout 60s;\n      grpc_send_timeout 60s;\n      grpc_buffer_size 64k;\n    }}\n  }}\n}}\n"
+    );
+    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+    let child = Command::new(bin)
+        .arg("-p")
+        .arg(&dir)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("nginx starts");
+    let nginx = Nginx { child, dir, addr };
+    // Ready when it accepts connections (a bounded wait on a condition).
+    let ready = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(ready.is_ok(), "nginx listens on {addr}");
+    nginx
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suite_passes_through_nginx_grpc_pass() {
+    let Some(bin) = nginx() else { return };
+    let transient = Fault::unavailable("transient, on request", Duration::from_millis(25))
+        .when_header("x-proxy-transient", "1");
+    let mock = OrderMock::builder()
+        .token("proxy-rw", Permission::ReadWrite)
+        .token("proxy-read", Permission::Read)
+        .token("proxy-write", Permission::Write)
+        .fail_fast(Duration::from_millis(100))
+        .faults(FaultPlan::new().with(transient))
+        .serve_tcp("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let upstream = mock.local_addr().unwrap();
+    let proxy = start_nginx(&bin, upstream, "pass").await;
+    let report = Suite::default()
+        .cases(8)
+        .fail_fast(Duration::from_millis(100))
+        .read_token("proxy-read")
+        .write_token("proxy-write")
+        .run(
+            Target::endpoint(format!("http://{}", proxy.addr))
+                .token("proxy-rw")
+                .transient_header("x-proxy-transient", "1"),
+        )
+        .await;
+    println!("{}", report.table());
+    report.assert_passed();
+    let skipped: Vec<_> = report
+        .results
+        .iter()
+        .filter(|r| r.status == Status::Skipped)
+        .map(|r| &r.id)
+        .collect();
+    assert!(skipped.is_empty(), "skipped behind the proxy: {skipped:?}");
+    assert!(
+        mock.journal().len() > 100,
+        "the calls went through the proxy to the server"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_with_its_upstream_down_is_an_unreachable_target() {
+    let Some(bin) = nginx() else { return };
+    let down = free_port(); // nothing listens there
+    let proxy = start_nginx(&bin, down, "down").await;
+    let report = Suite::default()
+        .cases(1)
+        .run(Target::endpoint(format!("http://{}", proxy.addr)))
+        .await;
+    assert!(!report.passed());
+    assert_eq!(report.results.len(), 1, "{}", report.table());
+    let only = &report.results[0];
+    assert_eq!(only.id, "CONNECT", "{}", report.table());
+    let c = only.counterexample.as_ref().unwrap();
+    assert!(c.got.contains("unreachable"), "{c:?}");
+    // And the CLI says so with exit code 2, not 1.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_orders-testkit"))
+        .args(["verify", "--endpoint", &format!("http://{}", proxy.addr)])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unreachable"));
+}
