@@ -1,43 +1,163 @@
 //! Mutation test of the contract suite: deliberately broken OrderService
-//! implementations, each breaking one named rule. The suite must fail on
-//! every one of them and name the broken rule; a surviving mutant fails
-//! this test.
+//! implementations, each breaking one named rule, at least one for every
+//! rule id. The suite must fail on every one of them and name the broken
+//! rule, with `--cases 1` and with three different seeds: no kill is left to
+//! the random draw. A surviving mutant fails this test.
+//!
+//! Every mutant runs with what lets every check run: tokens of each
+//! permission, a 100 ms fail-fast threshold (told to the suite), health,
+//! reflection, and a switch for a transient failure.
 
+use std::collections::HashMap;
+use std::convert::Infallible;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
 
-use futures_util::future::join_all;
+use orders_testkit::auth::{Permission, TokenGrant, Tokens};
 use orders_testkit::contract::{Suite, Target};
+use orders_testkit::deadline::timeout_of;
 use orders_testkit::health::{HealthReporter, ServingStatus};
 use orders_testkit::model::{FieldViolation, Store};
 use orders_testkit::pb::order_service_server::{OrderService, OrderServiceServer};
 use orders_testkit::pb::*;
-use orders_testkit::service::{BoxStream, ReferenceService};
+use orders_testkit::rpc::Method;
+use orders_testkit::service::{BoxStream, ReferenceService, ServiceConfig};
 use prost::Message;
 use tokio_stream::{Stream, StreamExt};
+use tokio_util::sync::CancellationToken;
 use tonic::{Code, Request, Response, Status, Streaming};
 use tonic_types::StatusExt;
 
+const THRESHOLD: Duration = Duration::from_millis(100);
+const RW: &str = "mutant-rw";
+const READ: &str = "mutant-read";
+const WRITE: &str = "mutant-write";
+const TRANSIENT: &str = "x-mutant-transient";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
+    None,
+    // CreateOrder
     FirstViolationOnly,
     OneBasedPaths,
+    CharsNotBytesInProductId,
     RepeatingIds,
     ItemsReordered,
+    IdempotencyIgnored,
+    AddressIgnoredInIdempotency,
+    KeyViolationFirst,
+    AlreadyExistsWrongResource,
+    EmptyInvalidArgumentMessage,
+    // GetOrder
+    EmptyIdNotFound,
+    NotFoundMessageWrong,
+    StaleUpdatedAt,
+    NotFoundWithoutResourceInfo,
+    InternalErrorLeaked,
+    PythonTraceback,
+    DetailsCodeDiffers,
+    NegativeRetryDelay,
+    // WatchOrderStatus
+    WatchErrorsWithoutDetails,
     NoInitialWatchMessage,
     SkippedWatchUpdate,
-    WatchNotClosedOnTerminal,
-    OverflowWraps,
-    ResultsHeldUntilHalfClose,
-    StreamKilledByFailedAction,
-    NonAtomicTransitions,
-    InternalErrorLeaked,
-    DetailsCodeDiffers,
-    HealthWatchNotFound,
-    IdempotencyIgnored,
-    EmptyStreamRejected,
-    NotFoundMessageWrong,
     FrozenUpdatedAt,
+    WatchNotClosedOnTerminal,
+    OnlyFirstWatcherUpdated,
+    CancelKillsSiblings,
+    LeakedWatchers,
+    CancelledBeforeDeadline,
+    // SubmitLineItems
+    QuantityIgnored,
+    EmptyStreamRejected,
+    OverflowWraps,
+    SubmitCancelsNamedOrder,
+    // ProcessOrders
+    ResultsHeldUntilHalfClose,
+    ShipFromPending,
+    StreamKilledByFailedAction,
+    NeverEndsAfterHalfClose,
+    NonAtomicTransitions,
+    // Deadlines
+    FailFastIgnoredOnUnary,
+    WorkThenFailFast,
+    AuthAfterFailFast,
+    HalfMadeOnDeadline,
+    // Health, reflection
+    HealthNotServing,
+    HealthUnknownUnimplemented,
+    HealthWatchNotFound,
+    NoReflectionV1alpha,
+    WrongFieldNumber,
+    NoDocComments,
+    // Auth
+    SchemeCaseSensitive,
+    WriteOnlyReads,
+    HealthNeedsToken,
+    TokenEchoed,
+}
+
+/// Each mutant and the rule it breaks.
+const MUTANTS: &[(Kind, &str)] = &[
+    (Kind::FirstViolationOnly, "C-1"),
+    (Kind::OneBasedPaths, "C-1"),
+    (Kind::CharsNotBytesInProductId, "C-1"),
+    (Kind::RepeatingIds, "C-2"),
+    (Kind::ItemsReordered, "C-3"),
+    (Kind::IdempotencyIgnored, "C-4"),
+    (Kind::AddressIgnoredInIdempotency, "C-5"),
+    (Kind::KeyViolationFirst, "E-2"),
+    (Kind::AlreadyExistsWrongResource, "E-4"),
+    (Kind::EmptyInvalidArgumentMessage, "E-1"),
+    (Kind::EmptyIdNotFound, "G-1"),
+    (Kind::NotFoundMessageWrong, "G-2"),
+    (Kind::StaleUpdatedAt, "G-3"),
+    (Kind::NotFoundWithoutResourceInfo, "E-3"),
+    (Kind::InternalErrorLeaked, "E-6"),
+    (Kind::PythonTraceback, "E-6"),
+    (Kind::DetailsCodeDiffers, "E-5"),
+    (Kind::NegativeRetryDelay, "E-7"),
+    (Kind::WatchErrorsWithoutDetails, "W-1"),
+    (Kind::NoInitialWatchMessage, "W-2"),
+    (Kind::SkippedWatchUpdate, "W-3"),
+    (Kind::FrozenUpdatedAt, "P-3"),
+    (Kind::WatchNotClosedOnTerminal, "W-4"),
+    (Kind::OnlyFirstWatcherUpdated, "W-5"),
+    (Kind::CancelKillsSiblings, "W-6"),
+    (Kind::LeakedWatchers, "D-3"),
+    (Kind::CancelledBeforeDeadline, "D-1"),
+    (Kind::QuantityIgnored, "S-1"),
+    (Kind::EmptyStreamRejected, "S-2"),
+    (Kind::OverflowWraps, "S-3"),
+    (Kind::SubmitCancelsNamedOrder, "S-4"),
+    (Kind::ResultsHeldUntilHalfClose, "P-1"),
+    (Kind::ShipFromPending, "P-2"),
+    (Kind::StreamKilledByFailedAction, "P-4"),
+    (Kind::NeverEndsAfterHalfClose, "P-5"),
+    (Kind::NonAtomicTransitions, "P-6"),
+    (Kind::FailFastIgnoredOnUnary, "D-2"),
+    (Kind::WorkThenFailFast, "D-2"),
+    (Kind::AuthAfterFailFast, "D-2"),
+    (Kind::HalfMadeOnDeadline, "D-4"),
+    (Kind::HealthNotServing, "H-1"),
+    (Kind::HealthUnknownUnimplemented, "H-2"),
+    (Kind::HealthWatchNotFound, "H-3"),
+    (Kind::NoReflectionV1alpha, "REFL-1"),
+    (Kind::WrongFieldNumber, "PROTO-1"),
+    (Kind::NoDocComments, "PROTO-2"),
+    (Kind::SchemeCaseSensitive, "A-1"),
+    (Kind::WriteOnlyReads, "A-1"),
+    (Kind::HealthNeedsToken, "A-2"),
+    (Kind::TokenEchoed, "A-3"),
+];
+
+/// Per-order watch bookkeeping for the watch mutants.
+#[derive(Default)]
+struct Book {
+    watchers: HashMap<String, usize>,
+    kill: HashMap<String, CancellationToken>,
 }
 
 #[derive(Clone)]
@@ -45,6 +165,7 @@ struct Mutant {
     kind: Kind,
     inner: ReferenceService,
     store: Arc<Store>,
+    book: Arc<Mutex<Book>>,
 }
 
 /// Rebuilds an INVALID_ARGUMENT with its violations changed by `f`.
@@ -67,7 +188,50 @@ fn one_based(field: &str) -> String {
     }
 }
 
+/// The same request without its deadline (so the reference does not fail
+/// fast on it).
+fn without_deadline<T>(req: Request<T>) -> Request<T> {
+    let (mut meta, ext, msg) = req.into_parts();
+    meta.remove("grpc-timeout");
+    Request::from_parts(meta, ext, msg)
+}
+
+/// UNAVAILABLE with a RetryInfo of this many milliseconds (negative too).
+fn transient(delay_ms: i64) -> Status {
+    let info = tonic_types::pb::RetryInfo {
+        retry_delay: Some(prost_types::Duration {
+            seconds: delay_ms.div_euclid(1000),
+            nanos: (delay_ms.rem_euclid(1000) * 1_000_000) as i32,
+        }),
+    };
+    let details = tonic_types::pb::Status {
+        code: Code::Unavailable as i32,
+        message: "try again".into(),
+        details: vec![prost_types::Any {
+            type_url: "type.googleapis.com/google.rpc.RetryInfo".into(),
+            value: info.encode_to_vec(),
+        }],
+    };
+    Status::with_details(
+        Code::Unavailable,
+        "try again",
+        details.encode_to_vec().into(),
+    )
+}
+
 type Updates = Pin<Box<dyn Stream<Item = Result<OrderStatusUpdate, Status>> + Send>>;
+
+/// A response stream fed by a task.
+fn fed_by<T, F, Fut>(f: F) -> BoxStream<T>
+where
+    T: Send + 'static,
+    F: FnOnce(tokio::sync::mpsc::Sender<Result<T, Status>>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(f(tx));
+    Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
+}
 
 #[tonic::async_trait]
 impl OrderService for Mutant {
@@ -75,8 +239,46 @@ impl OrderService for Mutant {
         &self,
         mut req: Request<CreateOrderRequest>,
     ) -> Result<Response<CreateOrderResponse>, Status> {
-        if self.kind == Kind::IdempotencyIgnored {
-            req.metadata_mut().remove("idempotency-key");
+        match self.kind {
+            Kind::IdempotencyIgnored => {
+                req.metadata_mut().remove("idempotency-key");
+            }
+            Kind::AddressIgnoredInIdempotency
+                if req.get_ref().shipping_address == Some(Address::default()) =>
+            {
+                req.get_mut().shipping_address = None;
+            }
+            Kind::CharsNotBytesInProductId => {
+                for it in &mut req.get_mut().items {
+                    if it.product_id.len() > 128 && it.product_id.chars().count() <= 128 {
+                        it.product_id = "x".repeat(128);
+                    }
+                }
+            }
+            Kind::PythonTraceback if req.get_ref().customer_id.contains(char::is_control) => {
+                return Err(Status::internal(
+                    "Traceback (most recent call last):\n  File \"/srv/orders/api.py\", line 42, \
+                     in create_order\nValueError: customer id has control characters",
+                ));
+            }
+            Kind::FailFastIgnoredOnUnary => req = without_deadline(req),
+            Kind::WorkThenFailFast if timeout_of(req.metadata()).is_some_and(|t| t < THRESHOLD) => {
+                let _ = self.inner.create_order(without_deadline(req)).await;
+                return Err(Status::deadline_exceeded("insufficient time remaining"));
+            }
+            Kind::HalfMadeOnDeadline
+                if req.metadata().contains_key("idempotency-key")
+                    && timeout_of(req.metadata()).is_some_and(|t| t < Duration::from_secs(2)) =>
+            {
+                let deadline = timeout_of(req.metadata()).unwrap_or_default();
+                let mut half = without_deadline(req);
+                let keep = half.get_ref().items.len().div_ceil(2);
+                half.get_mut().items.truncate(keep);
+                let _ = self.inner.create_order(half).await;
+                tokio::time::sleep(deadline).await;
+                return Err(Status::deadline_exceeded("cut by the deadline"));
+            }
+            _ => {}
         }
         let res = self.inner.create_order(req).await;
         match (self.kind, res) {
@@ -88,6 +290,16 @@ impl OrderService for Mutant {
                     .map(|x| FieldViolation::new(one_based(&x.field), x.description))
                     .collect()
             })),
+            (Kind::KeyViolationFirst, Err(st)) => Err(rewrite(st, |mut v| {
+                v.sort_by_key(|x| x.field != "idempotency-key");
+                v
+            })),
+            (Kind::EmptyInvalidArgumentMessage, Err(st)) if st.code() == Code::InvalidArgument => {
+                Err(Status::new(Code::InvalidArgument, ""))
+            }
+            (Kind::AlreadyExistsWrongResource, Err(st)) if st.code() == Code::AlreadyExists => {
+                Err(orders_testkit::status::already_exists("ord-somebody-else"))
+            }
             (Kind::RepeatingIds, Ok(res)) => {
                 let mut order = self.store.get(&res.get_ref().order_id).unwrap();
                 order.order_id = "ord-same".into();
@@ -102,11 +314,29 @@ impl OrderService for Mutant {
     }
 
     async fn get_order(&self, req: Request<GetOrderRequest>) -> Result<Response<Order>, Status> {
+        if req.metadata().contains_key(TRANSIENT) {
+            return Err(transient(if self.kind == Kind::NegativeRetryDelay {
+                -1000
+            } else {
+                50
+            }));
+        }
         let id = req.get_ref().order_id.clone();
+        let req = match self.kind {
+            Kind::FailFastIgnoredOnUnary => without_deadline(req),
+            Kind::EmptyIdNotFound if id.is_empty() => {
+                return Err(orders_testkit::status::not_found(""));
+            }
+            _ => req,
+        };
         let res = self.inner.get_order(req).await;
         match (self.kind, res) {
             (Kind::ItemsReordered, Ok(mut r)) => {
                 r.get_mut().items.reverse();
+                Ok(r)
+            }
+            (Kind::StaleUpdatedAt, Ok(mut r)) => {
+                r.get_mut().updated_at = r.get_ref().created_at;
                 Ok(r)
             }
             (Kind::InternalErrorLeaked, Err(st)) if st.code() == Code::NotFound => {
@@ -129,6 +359,9 @@ impl OrderService for Mutant {
             (Kind::NotFoundMessageWrong, Err(st)) if st.code() == Code::NotFound => {
                 Err(Status::not_found("no such order"))
             }
+            (Kind::NotFoundWithoutResourceInfo, Err(st)) if st.code() == Code::NotFound => {
+                Err(Status::not_found(st.message()))
+            }
             (_, res) => res,
         }
     }
@@ -139,7 +372,21 @@ impl OrderService for Mutant {
         &self,
         req: Request<WatchOrderStatusRequest>,
     ) -> Result<Response<Self::WatchOrderStatusStream>, Status> {
-        let stream: Updates = self.inner.watch_order_status(req).await?.into_inner();
+        let id = req.get_ref().order_id.clone();
+        let timeout = timeout_of(req.metadata());
+        if self.kind == Kind::LeakedWatchers {
+            let book = self.book.lock().unwrap();
+            if book.watchers.get(&id).copied().unwrap_or(0) >= 3 {
+                return Err(Status::resource_exhausted("too many leaked watchers"));
+            }
+        }
+        let stream: Updates = match self.inner.watch_order_status(req).await {
+            Ok(r) => r.into_inner(),
+            Err(st) if self.kind == Kind::WatchErrorsWithoutDetails => {
+                return Err(Status::new(st.code(), st.message()));
+            }
+            Err(st) => return Err(st),
+        };
         let kind = self.kind;
         let stream: Updates = match kind {
             Kind::NoInitialWatchMessage => Box::pin(stream.skip(1)),
@@ -161,6 +408,83 @@ impl OrderService for Mutant {
                     })
                 }))
             }
+            Kind::OnlyFirstWatcherUpdated => {
+                let mut book = self.book.lock().unwrap();
+                let n = book.watchers.entry(id).or_default();
+                *n += 1;
+                if *n > 1 {
+                    Box::pin(stream.take(1).chain(tokio_stream::pending()))
+                } else {
+                    stream
+                }
+            }
+            Kind::CancelKillsSiblings => {
+                let kill = self
+                    .book
+                    .lock()
+                    .unwrap()
+                    .kill
+                    .entry(id)
+                    .or_default()
+                    .clone();
+                fed_by(move |tx| async move {
+                    let mut stream = stream;
+                    loop {
+                        tokio::select! {
+                            _ = kill.cancelled() => return,
+                            _ = tx.closed() => {
+                                // This watcher went away: take the others along.
+                                kill.cancel();
+                                return;
+                            }
+                            item = stream.next() => match item {
+                                Some(item) => { let _ = tx.send(item).await; }
+                                None => return,
+                            },
+                        }
+                    }
+                })
+            }
+            Kind::LeakedWatchers => {
+                let book = self.book.clone();
+                // A watcher the client cancels is never released (counted
+                // as leaked); one that ends by itself is.
+                fed_by(move |tx| async move {
+                    let mut stream = stream;
+                    loop {
+                        tokio::select! {
+                            _ = tx.closed() => {
+                                *book.lock().unwrap().watchers.entry(id).or_default() += 1;
+                                return;
+                            }
+                            item = stream.next() => match item {
+                                Some(item) => { let _ = tx.send(item).await; }
+                                None => return,
+                            },
+                        }
+                    }
+                })
+            }
+            Kind::CancelledBeforeDeadline => match timeout {
+                Some(t) if t < Duration::from_secs(5) => fed_by(move |tx| async move {
+                    let mut stream = stream;
+                    let cut = tokio::time::sleep(t * 7 / 10);
+                    tokio::pin!(cut);
+                    loop {
+                        tokio::select! {
+                            _ = &mut cut => {
+                                let _ = tx.send(Err(Status::cancelled("deadline"))).await;
+                                return;
+                            }
+                            item = stream.next() => match item {
+                                Some(item) => { let _ = tx.send(item).await; }
+                                None => return,
+                            },
+                        }
+                    }
+                }),
+                _ => stream,
+            },
             _ => stream,
         };
         Ok(Response::new(stream))
@@ -171,12 +495,29 @@ impl OrderService for Mutant {
         req: Request<Streaming<LineItem>>,
     ) -> Result<Response<SubmitLineItemsResponse>, Status> {
         match self.kind {
-            Kind::OverflowWraps => {
+            Kind::OverflowWraps | Kind::QuantityIgnored | Kind::SubmitCancelsNamedOrder => {
+                let kind = self.kind;
                 let mut s = req.into_inner();
                 let (mut n, mut total) = (0i32, 0i64);
                 while let Some(item) = s.next().await {
                     let item = item?;
-                    total = total.wrapping_add(item.price_cents.wrapping_mul(item.quantity as i64));
+                    if kind == Kind::SubmitCancelsNamedOrder
+                        && self.store.get(&item.product_id).is_some()
+                    {
+                        orders_testkit::service::process_action(
+                            &self.store,
+                            OrderAction {
+                                order_id: item.product_id.clone(),
+                                action: OrderActionType::Cancel as i32,
+                            },
+                        );
+                    }
+                    let quantity = if kind == Kind::QuantityIgnored {
+                        1
+                    } else {
+                        item.quantity as i64
+                    };
+                    total = total.wrapping_add(item.price_cents.wrapping_mul(quantity));
                     n += 1;
                 }
                 Ok(Response::new(SubmitLineItemsResponse {
@@ -219,61 +560,185 @@ impl OrderService for Mutant {
                     other => other,
                 }))))
             }
-            Kind::NonAtomicTransitions => {
+            Kind::NeverEndsAfterHalfClose => {
+                let s = self.inner.process_orders(req).await?.into_inner();
+                Ok(Response::new(Box::pin(s.chain(tokio_stream::pending()))))
+            }
+            Kind::ShipFromPending | Kind::NonAtomicTransitions => {
+                let kind = self.kind;
                 let store = self.store.clone();
-                let inner = self.inner.clone();
                 let mut actions = req.into_inner();
-                let out = async_stream_like(move |tx| async move {
+                Ok(Response::new(fed_by(move |tx| async move {
                     while let Some(Ok(a)) = actions.next().await {
-                        let current = store.get(&a.order_id);
-                        // Read, pause, write: two concurrent CONFIRMs both see
-                        // PENDING (a wide window, so the race shows under any load).
-                        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-                        let result = match current {
-                            Some(mut o)
-                                if a.action == OrderActionType::Confirm as i32
-                                    && o.status == OrderStatus::Pending as i32 =>
-                            {
-                                o.status = OrderStatus::Confirmed as i32;
-                                store.insert(o);
-                                OrderResult {
-                                    order_id: a.order_id,
-                                    success: true,
-                                    error: String::new(),
-                                    status: OrderStatus::Confirmed as i32,
-                                }
-                            }
-                            _ => orders_testkit::service::process_action(inner.store(), a),
-                        };
+                        let result = mutated_action(kind, &store, a).await;
                         if tx.send(Ok(result)).await.is_err() {
                             break;
                         }
                     }
-                });
-                Ok(Response::new(out))
+                })))
             }
             _ => self.inner.process_orders(req).await,
         }
     }
 }
 
-/// A response stream fed by a task.
-fn async_stream_like<F, Fut>(f: F) -> BoxStream<OrderResult>
+/// One action of the ProcessOrders mutants.
+async fn mutated_action(kind: Kind, store: &Store, a: OrderAction) -> OrderResult {
+    let current = store.get(&a.order_id);
+    let success = |o: &mut Order, to: OrderStatus| {
+        o.status = to as i32;
+        store.insert(o.clone());
+        OrderResult {
+            order_id: o.order_id.clone(),
+            success: true,
+            error: String::new(),
+            status: to as i32,
+        }
+    };
+    match (kind, current) {
+        (Kind::ShipFromPending, Some(mut o))
+            if a.action == OrderActionType::Ship as i32
+                && o.status == OrderStatus::Pending as i32 =>
+        {
+            success(&mut o, OrderStatus::Shipped)
+        }
+        (Kind::NonAtomicTransitions, Some(mut o))
+            if a.action == OrderActionType::Confirm as i32
+                && o.status == OrderStatus::Pending as i32 =>
+        {
+            // Read, pause, write: two concurrent CONFIRMs both see PENDING
+            // (a wide window, so the race shows under any load).
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            success(&mut o, OrderStatus::Confirmed)
+        }
+        _ => orders_testkit::service::process_action(store, a),
+    }
+}
+
+/// The HTTP-level mutants (auth, health, D-2's order of checks) around the
+/// routes; correct A-1 otherwise.
+#[derive(Clone)]
+struct Http<S> {
+    kind: Kind,
+    tokens: Tokens,
+    inner: S,
+}
+
+type HttpRes = http::Response<tonic::body::Body>;
+
+impl<S, B> tower::Service<http::Request<B>> for Http<S>
 where
-    F: FnOnce(tokio::sync::mpsc::Sender<Result<OrderResult, Status>>) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
+    S: tower::Service<http::Request<B>, Response = HttpRes, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
 {
-    let (tx, rx) = tokio::sync::mpsc::channel(16);
-    tokio::spawn(f(tx));
-    Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
+    type Response = HttpRes;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn std::future::Future<Output = Result<HttpRes, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let path = req.uri().path().to_string();
+        let headers = req.headers().clone();
+        let timeout = headers
+            .get("grpc-timeout")
+            .and_then(|v| v.to_str().ok())
+            .and_then(orders_testkit::deadline::parse_grpc_timeout);
+        let kind = self.kind;
+        let answer = |st: Status| -> Self::Future { Box::pin(async move { Ok(st.into_http()) }) };
+        let method = Method::from_path(&path);
+        if kind == Kind::AuthAfterFailFast
+            && method.is_some()
+            && timeout.is_some_and(|t| t < THRESHOLD)
+        {
+            return answer(Status::deadline_exceeded("insufficient time remaining"));
+        }
+        let auth_method = match method {
+            Some(m) => Some(m),
+            None if kind == Kind::HealthNeedsToken && path.starts_with("/grpc.health") => {
+                Some(Method::GetOrder)
+            }
+            None => None,
+        };
+        if let Some(m) = auth_method {
+            let auth = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            let mut verdict = self.tokens.check(m, &headers);
+            if kind == Kind::SchemeCaseSensitive && !auth.starts_with("Bearer ") {
+                verdict = Err(Status::unauthenticated("scheme must be 'Bearer'"));
+            }
+            if kind == Kind::WriteOnlyReads && auth == format!("Bearer {WRITE}") {
+                verdict = Ok(());
+            }
+            if let Err(st) = verdict {
+                if kind == Kind::TokenEchoed && st.code() == Code::Unauthenticated {
+                    return answer(Status::unauthenticated(format!(
+                        "rejected credentials {:?}",
+                        auth.split_once(' ').map_or(auth.as_str(), |(_, t)| t)
+                    )));
+                }
+                return answer(st);
+            }
+        }
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let mut res = fut.await?;
+            if kind == Kind::HealthUnknownUnimplemented
+                && path == "/grpc.health.v1.Health/Check"
+                && res.headers().get("grpc-status").is_some_and(|v| v == "5")
+            {
+                res.headers_mut()
+                    .insert("grpc-status", http::HeaderValue::from_static("12"));
+            }
+            Ok(res)
+        })
+    }
+}
+
+/// The contract's descriptors, changed for the PROTO mutants.
+fn descriptors(kind: Kind) -> Vec<u8> {
+    let mut set =
+        prost_types::FileDescriptorSet::decode(orders_testkit::pb::FILE_DESCRIPTOR_SET).unwrap();
+    for file in &mut set.file {
+        if file.package() != "orders.v1" {
+            continue;
+        }
+        match kind {
+            Kind::NoDocComments => file.source_code_info = None,
+            Kind::WrongFieldNumber => {
+                let msg = file
+                    .message_type
+                    .iter_mut()
+                    .find(|m| m.name() == "OrderResult")
+                    .unwrap();
+                msg.field[1].number = Some(9);
+            }
+            _ => {}
+        }
+    }
+    set.encode_to_vec()
 }
 
 fn target(kind: Kind) -> Target {
     let store = Store::new();
     let mutant = Mutant {
         kind,
-        inner: ReferenceService::new(store.clone(), Default::default()),
+        inner: ReferenceService::new(
+            store.clone(),
+            ServiceConfig {
+                fail_fast: Some(THRESHOLD),
+            },
+        ),
         store,
+        book: Arc::default(),
     };
     let routes = tonic::service::Routes::new(OrderServiceServer::new(mutant));
     let routes = if kind == Kind::HealthWatchNotFound {
@@ -293,77 +758,107 @@ fn target(kind: Kind) -> Target {
     } else {
         let health = HealthReporter::new();
         health.set_status("", ServingStatus::Serving);
-        health.set_status("orders.v1.OrderService", ServingStatus::Serving);
+        let own = if kind == Kind::HealthNotServing {
+            ServingStatus::NotServing
+        } else {
+            ServingStatus::Serving
+        };
+        health.set_status("orders.v1.OrderService", own);
         routes.add_service(health.service())
     };
-    Target::routes(orders_testkit::reflection::add_reflection(routes))
+    let routes = match kind {
+        Kind::NoReflectionV1alpha => routes.add_service(orders_testkit::reflection::v1()),
+        Kind::WrongFieldNumber | Kind::NoDocComments => {
+            let bytes: &'static [u8] = Box::leak(descriptors(kind).into_boxed_slice());
+            let builder = || {
+                tonic_reflection::server::Builder::configure()
+                    .register_encoded_file_descriptor_set(bytes)
+                    .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            };
+            routes
+                .add_service(builder().build_v1().unwrap())
+                .add_service(builder().build_v1alpha().unwrap())
+        }
+        _ => orders_testkit::reflection::add_reflection(routes),
+    };
+    let tokens: Tokens = [
+        (RW, Permission::ReadWrite),
+        (READ, Permission::Read),
+        (WRITE, Permission::Write),
+    ]
+    .into_iter()
+    .map(|(token, permission)| TokenGrant {
+        token: token.into(),
+        permission,
+    })
+    .collect();
+    let http = Http {
+        kind,
+        tokens,
+        inner: routes.prepare(),
+    };
+    Target::in_process(orders_testkit::transport::InProcessServer::start(http))
+        .token(RW)
+        .transient_header(TRANSIENT, "1")
+}
+
+fn suite(seed: u64) -> Suite {
+    Suite::default()
+        .cases(1)
+        .seed(seed)
+        .fail_fast(THRESHOLD)
+        .read_token(READ)
+        .write_token(WRITE)
+        .patience(Duration::from_millis(500))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_mutant_is_caught_and_its_rule_named() {
-    let mutants = [
-        (Kind::FirstViolationOnly, "C-1"),
-        (Kind::OneBasedPaths, "C-1"),
-        (Kind::RepeatingIds, "C-2"),
-        (Kind::ItemsReordered, "C-3"),
-        (Kind::NoInitialWatchMessage, "W-2"),
-        (Kind::SkippedWatchUpdate, "W-3"),
-        (Kind::WatchNotClosedOnTerminal, "W-4"),
-        (Kind::OverflowWraps, "S-3"),
-        (Kind::ResultsHeldUntilHalfClose, "P-1"),
-        (Kind::StreamKilledByFailedAction, "P-4"),
-        (Kind::NonAtomicTransitions, "P-6"),
-        (Kind::InternalErrorLeaked, "E-6"),
-        (Kind::DetailsCodeDiffers, "E-5"),
-        (Kind::HealthWatchNotFound, "H-3"),
-        (Kind::IdempotencyIgnored, "C-4"),
-        (Kind::EmptyStreamRejected, "S-2"),
-        (Kind::NotFoundMessageWrong, "G-2"),
-        (Kind::FrozenUpdatedAt, "P-3"),
-    ];
-    let runs = mutants.iter().map(|(kind, rule)| async move {
-        let started = std::time::Instant::now();
-        let report = Suite::default()
-            .cases(16)
-            .patience(std::time::Duration::from_millis(500))
-            .run(target(*kind))
-            .await;
-        eprintln!(
-            "{kind:?}: {:?} {:?}",
-            started.elapsed(),
-            report
-                .results
-                .iter()
-                .filter(|r| r.duration_ms > 1000)
-                .map(|r| (&r.id, r.duration_ms))
-                .collect::<Vec<_>>()
+async fn every_mutant_is_caught_with_one_case_and_three_seeds() {
+    assert!(MUTANTS.len() >= 40);
+    for rule in orders_testkit::contract::rules() {
+        assert!(
+            MUTANTS.iter().any(|(_, r)| *r == rule.id),
+            "no mutant breaks {}",
+            rule.id
         );
-        (*kind, *rule, report)
+    }
+    let runs = MUTANTS.iter().flat_map(|(kind, rule)| {
+        [1u64, 2, 3].map(|seed| async move {
+            let report = suite(seed).run(target(*kind)).await;
+            (*kind, *rule, seed, report)
+        })
     });
+    let runs = futures_util::StreamExt::buffer_unordered(futures_util::stream::iter(runs), 12);
+    let results: Vec<_> = futures_util::StreamExt::collect(runs).await;
     let mut survivors = vec![];
-    for (kind, rule, report) in join_all(runs).await {
+    for (kind, rule, seed, report) in results {
         let broken = report.broken_rules();
         if report.passed() || !broken.iter().any(|r| r == rule) {
             survivors.push(format!(
-                "{kind:?}: expected {rule} among broken rules, got {broken:?}\n{}",
+                "{kind:?} (seed {seed}): expected {rule} among broken rules, got {broken:?}\n{}",
                 report.failure_text()
             ));
         }
     }
     assert!(
         survivors.is_empty(),
-        "{} mutants survived:\n{}",
+        "{} mutant runs survived:\n{}",
         survivors.len(),
         survivors.join("\n")
     );
 }
 
-#[tokio::test]
-async fn the_unmutated_service_passes_in_process() {
-    let store = Store::new();
-    let service = ReferenceService::new(store, Default::default());
-    Suite::default()
-        .run(Target::service(service))
-        .await
-        .assert_passed();
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_unmutated_service_passes_every_check() {
+    for seed in [1, 2, 3] {
+        let report = suite(seed).cases(8).run(target(Kind::None)).await;
+        report.assert_passed();
+        let skipped: Vec<_> = report
+            .results
+            .iter()
+            .filter(|r| r.status != orders_testkit::contract::Status::Passed)
+            .map(|r| (&r.id, &r.note))
+            .collect();
+        assert!(skipped.is_empty(), "seed {seed}: {skipped:?}");
+    }
 }

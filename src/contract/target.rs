@@ -29,6 +29,7 @@ enum Kind {
     },
     Channel(Channel),
     Routes(Routes),
+    Server(InProcessServer),
     Embedded,
 }
 
@@ -84,7 +85,7 @@ impl std::fmt::Debug for Target {
         let kind = match &self.kind {
             Kind::Endpoint { url, .. } => format!("endpoint {url}"),
             Kind::Channel(_) => "channel".into(),
-            Kind::Routes(_) => "in-process service".into(),
+            Kind::Routes(_) | Kind::Server(_) => "in-process service".into(),
             Kind::Embedded => "embedded mock".into(),
         };
         // Tokens are never printed (A-3).
@@ -135,6 +136,35 @@ impl Target {
     /// Any set of tonic services, served in process over duplex.
     pub fn routes(routes: Routes) -> Self {
         Self::new(Kind::Routes(routes))
+    }
+
+    /// A server already running in process: any HTTP service (tonic's
+    /// `Routes` inside your own tower layers, for example), with health and
+    /// reflection if it serves them.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::contract::{Suite, Target};
+    /// use orders_testkit::fault::{BehaviourLayer, ServerBehaviour};
+    /// use orders_testkit::model::Store;
+    /// use orders_testkit::pb::order_service_server::OrderServiceServer;
+    /// use orders_testkit::service::ReferenceService;
+    /// use orders_testkit::transport::InProcessServer;
+    /// use tower::Layer;
+    ///
+    /// let routes = tonic::service::Routes::new(OrderServiceServer::new(
+    ///     ReferenceService::new(Store::new(), Default::default()),
+    /// ));
+    /// let layered = BehaviourLayer::new(ServerBehaviour::new().defer_headers())
+    ///     .layer(routes.prepare());
+    /// let target = Target::in_process(InProcessServer::start(layered))
+    ///     .without_health()
+    ///     .without_reflection();
+    /// Suite::default().cases(2).run(target).await.assert_passed();
+    /// # }
+    /// ```
+    pub fn in_process(server: InProcessServer) -> Self {
+        Self::new(Kind::Server(server))
     }
 
     /// The embedded mock (`verify` without `--endpoint`), configured so
@@ -199,6 +229,7 @@ impl Target {
     pub(crate) async fn connect(&self) -> Result<(Channel, Option<Keep>), ConnectError> {
         match &self.kind {
             Kind::Channel(c) => Ok((c.clone(), None)),
+            Kind::Server(server) => Ok((server.channel(), None)),
             Kind::Routes(routes) => {
                 let server = InProcessServer::start(routes.clone().prepare());
                 Ok((server.channel(), Some(Keep::Server(server))))

@@ -466,7 +466,8 @@ pub(crate) async fn d2(ctx: &Ctx) -> Verdict {
 }
 
 pub(crate) async fn d3(ctx: &Ctx) -> Verdict {
-    let rounds = ctx.cases.clamp(3, 10);
+    // Enough rounds that a server leaking per cancelled call shows it.
+    let rounds = 10;
     let r = async {
         let id = new_order(ctx, "D-3").await?;
         // A watcher that stays, to see that cancelled ones do not disturb it.
@@ -541,9 +542,20 @@ pub(crate) async fn d3(ctx: &Ctx) -> Verdict {
             "D-3",
             "GetOrder after the cancelled calls",
             ctx.client()
-                .get_order(GetOrderRequest { order_id: id })
+                .get_order(GetOrderRequest {
+                    order_id: id.clone(),
+                })
                 .await,
         )?;
+        // Nothing the cancelled watches held is missing: a new one opens.
+        let mut fresh = ok(
+            "D-3",
+            "a new WatchOrderStatus after the cancelled ones",
+            ctx.client()
+                .watch_order_status(WatchOrderStatusRequest { order_id: id })
+                .await,
+        )?;
+        super::fixtures::next_update(ctx, "D-3", &mut fresh).await?;
         if order.status != OrderStatus::Cancelled as i32 {
             return Err(Mismatch::new(
                 "D-3",
