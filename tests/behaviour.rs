@@ -17,6 +17,8 @@ type Body = http_body_util::StreamBody<
     tokio_stream::wrappers::ReceiverStream<Result<Frame<Bytes>, Infallible>>,
 >;
 
+type Frames = mpsc::Sender<Result<Frame<Bytes>, Infallible>>;
+
 /// A server whose response headers are ready at once and whose body frames
 /// come from the returned sender.
 fn streaming_server() -> (
@@ -24,9 +26,9 @@ fn streaming_server() -> (
         http::Request<()>,
         Response = http::Response<Body>,
         Error = Infallible,
-        Future = impl Send,
+        Future: Send + 'static,
     > + Clone,
-    mpsc::Sender<Result<Frame<Bytes>, Infallible>>,
+    Frames,
 ) {
     let (tx, rx) = mpsc::channel(4);
     let rx = std::sync::Arc::new(std::sync::Mutex::new(Some(rx)));

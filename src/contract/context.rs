@@ -238,8 +238,7 @@ impl Ctx {
         };
         let journaled = JournalLayer::new(self.journal.clone()).layer(prepare);
         BoxCloneSyncService::new(ServiceExt::<http::Request<tonic::body::Body>>::map_err(
-            journaled,
-            |e| CallError(e.into()),
+            journaled, CallError,
         ))
     }
 

@@ -505,26 +505,24 @@ pub(crate) async fn d3(ctx: &Ctx) -> Verdict {
                 })
                 .await;
             let mut client = ctx.client();
-            let call = client.submit_line_items(ReceiverStream::new(rx));
-            tokio::pin!(call);
+            let mut call = Box::pin(client.submit_line_items(ReceiverStream::new(rx)));
             let _ = futures_util::poll!(call.as_mut());
             drop(call);
             drop(tx);
             // A bidirectional stream, cancelled before its action was sent.
             let (tx, rx) = mpsc::channel::<OrderAction>(1);
             let mut client = ctx.client();
-            let call = client.process_orders(ReceiverStream::new(rx));
-            tokio::pin!(call);
+            let mut call = Box::pin(client.process_orders(ReceiverStream::new(rx)));
             let _ = futures_util::poll!(call.as_mut());
             drop(call);
             drop(tx);
             // A unary call, cancelled in flight.
             let mut client = ctx.client();
-            let call = client.get_order(GetOrderRequest {
+            let mut call = Box::pin(client.get_order(GetOrderRequest {
                 order_id: id.clone(),
-            });
-            tokio::pin!(call);
+            }));
             let _ = futures_util::poll!(call.as_mut());
+            drop(call);
         }
         // The connection carries on, and so does the watcher that stayed.
         super::fixtures::act(ctx, "D-3", &id, &[OrderActionType::Cancel]).await?;
