@@ -1,4 +1,4 @@
-//! Bearer-token authentication for `orders.v1.OrderService` (SPEC §10):
+//! Bearer-token authentication for `orders.v1.OrderService` (CONTRACT.md, A-1 to A-3):
 //! a tower layer usable on any tonic server, used by the mock and `serve`
 //! when tokens are configured.
 //!

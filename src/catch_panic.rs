@@ -1,5 +1,5 @@
 //! A tower layer that turns a panicking handler into `INTERNAL` with a
-//! sanitized message (SPEC E-6): no panic text, no backtrace, no source path
+//! sanitized message (E-6): no panic text, no backtrace, no source path
 //! reaches the client, and the connection keeps serving other calls.
 //!
 //! Works on any tonic server (`Server::builder().layer(CatchPanicLayer)`) or

@@ -1,4 +1,4 @@
-//! A spec-correct `grpc.health.v1.Health` (SPEC H-1 to H-3).
+//! A spec-correct `grpc.health.v1.Health` (H-1 to H-3).
 //!
 //! Unlike tonic-health 0.14, `Watch` of an unknown service streams
 //! `SERVICE_UNKNOWN` and stays open, then follows the service if it is

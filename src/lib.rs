@@ -5,7 +5,7 @@
 //! `grpc.health.v1` and server reflection beside it; and the same service
 //! over TCP for clients in other languages (`orders-testkit serve`).
 //!
-//! The default behaviour is the whole contract of SPEC.md: validation that
+//! The default behaviour is the whole contract of CONTRACT.md: validation that
 //! reports every violation with rich `google.rpc` details, idempotency keys,
 //! the order lifecycle, lossless status watchers, deadlines enforced on
 //! streams too (`DEADLINE_EXCEEDED`, never tonic's `CANCELLED`), and a

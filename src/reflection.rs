@@ -1,4 +1,4 @@
-//! gRPC server reflection, v1 and v1alpha (SPEC REFL-1, PROTO-2), from the
+//! gRPC server reflection, v1 and v1alpha (REFL-1, PROTO-2), from the
 //! embedded descriptor sets of `orders.v1` (with its doc comments) and
 //! `grpc.health.v1`, so `grpcurl list` and `grpcurl describe` work.
 //!

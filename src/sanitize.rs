@@ -1,4 +1,4 @@
-//! A layer that sanitizes `INTERNAL` and `UNKNOWN` statuses (SPEC E-6) on
+//! A layer that sanitizes `INTERNAL` and `UNKNOWN` statuses (E-6) on
 //! any tonic server: messages that carry a panic message, a backtrace, a
 //! source path or a debug-printed internal error are replaced by a generic
 //! one (details dropped, since they would repeat the message, E-5). With

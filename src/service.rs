@@ -1,8 +1,8 @@
 //! The reference `orders.v1.OrderService`: tonic handlers over the
-//! [`model`](crate::model), implementing SPEC §2 to §9. This is what the
+//! [`model`](crate::model), implementing CONTRACT.md. This is what the
 //! mock answers when no stub matches, and it can be served on its own.
 //!
-//! Every call goes through the same checks, in SPEC D-2's order: auth (when
+//! Every call goes through the same checks, in D-2's order: auth (when
 //! configured, §10), then the fail-fast threshold, then validation.
 //!
 //! ```

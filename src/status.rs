@@ -1,5 +1,5 @@
 //! The statuses the reference service produces, with their rich details
-//! (SPEC E-1 to E-5): every one has a non-empty message, and the encoded
+//! (E-1 to E-5): every one has a non-empty message, and the encoded
 //! `google.rpc.Status` repeats the call's code and message.
 //!
 //! ```

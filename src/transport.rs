@@ -6,7 +6,7 @@
 //! Connections are served by hyper's HTTP/2 server directly, without tonic's
 //! `Server`: tonic's server-side timeout answers `CANCELLED` and never cuts a
 //! stream, while the testkit enforces deadlines itself and says
-//! `DEADLINE_EXCEEDED` (SPEC D-1).
+//! `DEADLINE_EXCEEDED` (D-1).
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {

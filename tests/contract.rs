@@ -44,3 +44,67 @@ async fn run_is_send_and_can_be_spawned() {
         2
     );
 }
+
+#[test]
+fn every_rule_is_written_in_contract_md_with_its_statement_listed() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/CONTRACT.md"))
+        .expect("CONTRACT.md ships with the crate");
+    let list = Suite::list();
+    for rule in rules() {
+        assert!(
+            text.contains(&format!("\n### {}\n", rule.id)),
+            "{} has no section in CONTRACT.md",
+            rule.id
+        );
+        assert!(
+            list.contains(rule.statement),
+            "{} is not listed with its statement",
+            rule.id
+        );
+        assert!(
+            list.contains(&format!("checked by {}:", rule.id)),
+            "{} has no check",
+            rule.id
+        );
+    }
+    let sections = text.matches("\n### ").count();
+    assert_eq!(sections, rules().len(), "one section per rule, no more");
+}
+
+#[test]
+fn verify_list_prints_every_rule_and_exits_zero() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_orders-testkit"))
+        .args(["verify", "--list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for rule in rules() {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with(rule.id) && l.contains(rule.statement)),
+            "{} missing from --list",
+            rule.id
+        );
+    }
+}
+
+#[tokio::test]
+async fn only_selects_every_rule_id_on_its_own() {
+    for id in ["W-2", "W-3", "G-3", "P-3", "P-4", "D-4", "E-7"] {
+        let report = Suite::default()
+            .cases(1)
+            .only([id])
+            .run(Target::embedded())
+            .await;
+        report.assert_passed();
+        let ran: Vec<_> = report
+            .results
+            .iter()
+            .filter(|r| r.status != Status::Skipped)
+            .map(|r| r.id.as_str())
+            .collect();
+        assert_eq!(ran, [id], "--only {id}");
+    }
+}

@@ -83,7 +83,7 @@ where
         {
             h.insert(http::header::AUTHORIZATION, auth.clone());
         }
-        // SPEC §11: a deadline on every call.
+        // CONTRACT.md, last section: a deadline on every call.
         if !h.contains_key(GRPC_TIMEOUT) {
             h.insert(GRPC_TIMEOUT, self.timeout.clone());
         }
@@ -196,7 +196,7 @@ impl Ctx {
             .service(channel)
             .map_err(|e: BoxError| e);
         let base = Repair { inner: base };
-        // A per-run prefix for every customer id (SPEC §11): the seed and
+        // A per-run prefix for every customer id (CONTRACT.md, last section): the seed and
         // the start time, so that concurrent runs never share orders.
         let started = crate::model::time::now_nanos() as u64;
         let run_id = format!(

@@ -1,11 +1,11 @@
-//! The contract suite: property-based checks of SPEC.md, tied to its rule
+//! The contract suite: property-based checks of CONTRACT.md, tied to its rule
 //! ids, run against any OrderService: in process, through a channel, or a
 //! staging endpoint over the network.
 //!
 //! - Inputs come from proptest with a fixed, reportable seed; a failure is
 //!   shrunk to a minimal counterexample and printed with the rule id, the
 //!   request(s), what was expected, what came back, and the seed.
-//! - Safe against shared staging (SPEC §11): only its own orders (customer
+//! - Safe against shared staging (CONTRACT.md, last section): only its own orders (customer
 //!   ids prefixed with a per-run id), bounded concurrency and call rate, a
 //!   deadline on every call, nothing that assumes an empty server.
 //! - The reference state machine and expectations are written here,

@@ -1,4 +1,4 @@
-//! The suite's own reading of SPEC.md: expected violations, the lifecycle
+//! The suite's own reading of CONTRACT.md: expected violations, the lifecycle
 //! table, the reference state machine. Written independently of
 //! [`crate::model`] (no shared code), so that a bug in one cannot hide the
 //! same bug in the other.
@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use crate::pb::{CreateOrderRequest, LineItem, OrderActionType, OrderStatus};
 
-/// The field paths of the violations SPEC C-1/E-2 expects, in order.
+/// The field paths of the violations C-1/E-2 expects, in order.
 pub(crate) fn expected_create_violations(req: &CreateOrderRequest) -> Vec<String> {
     let mut fields = Vec::new();
     let id_bad = |s: &str| s.is_empty() || s.len() > 128;
@@ -120,7 +120,7 @@ pub(crate) struct Machine {
 }
 
 impl Machine {
-    /// Applies one action as SPEC P-2/P-4 say, returning the expected result.
+    /// Applies one action as P-2/P-4 say, returning the expected result.
     pub(crate) fn apply(&mut self, order_id: &str, action: i32) -> ExpectedResult {
         let existing = self.orders.get(order_id).copied();
         if order_id.is_empty() || order_id.len() > 128 {

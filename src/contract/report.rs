@@ -23,7 +23,7 @@ pub enum Status {
 /// One check's result.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckResult {
-    /// The SPEC rule id (`C-1`).
+    /// The contract rule id (`C-1`).
     pub id: String,
     /// The group (`create`), usable with `--only`/`--skip`.
     pub group: String,

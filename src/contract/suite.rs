@@ -88,13 +88,13 @@ impl Suite {
         self
     }
 
-    /// At most this many calls in flight (SPEC §11).
+    /// At most this many calls in flight (CONTRACT.md, last section).
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.max(1);
         self
     }
 
-    /// At most this many calls started per second (SPEC §11).
+    /// At most this many calls started per second (CONTRACT.md, last section).
     pub fn rate(mut self, per_second: u64) -> Self {
         self.rate = per_second.max(1);
         self

@@ -111,7 +111,7 @@ impl OrderMockBuilder {
     }
 
     /// Requires `authorization: Bearer <token>` on OrderService calls
-    /// (SPEC §10); each call adds one token. Health and reflection stay open.
+    /// (CONTRACT.md, A-1 to A-3); each call adds one token. Health and reflection stay open.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {

@@ -1,4 +1,4 @@
-//! The order lifecycle (SPEC P-2): the only transitions that succeed.
+//! The order lifecycle (P-2): the only transitions that succeed.
 //!
 //! ```
 //! use orders_testkit::model::lifecycle::{is_terminal, next_status};

@@ -1,4 +1,4 @@
-//! Request validation (SPEC C-1, G-1, S-3, C-4): every violation is collected,
+//! Request validation (C-1, G-1, S-3, C-4): every violation is collected,
 //! in the order E-2 prescribes, with zero-based paths.
 //!
 //! ```

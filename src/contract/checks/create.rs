@@ -191,7 +191,7 @@ fn build(ctx: &Ctx, c: Customer, items: &Items, address: bool) -> CreateOrderReq
 }
 
 /// C-1 (and E-2 on every invalid request): the violations reported are
-/// exactly those SPEC lists, in its order; a valid request succeeds.
+/// exactly those the contract lists, in its order; a valid request succeeds.
 pub(crate) async fn c1(ctx: &Ctx) -> Verdict {
     let strategy = (customer(), items(), any::<bool>());
     property(

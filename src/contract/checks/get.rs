@@ -48,7 +48,7 @@ pub(crate) async fn g1(ctx: &Ctx) -> Verdict {
     Verdict::Pass(None)
 }
 
-/// G-2: an unknown id is NOT_FOUND with the message SPEC gives.
+/// G-2: an unknown id is NOT_FOUND with the message the contract gives.
 pub(crate) async fn g2(ctx: &Ctx) -> Verdict {
     let id = unknown_id(ctx);
     let got = ctx

@@ -1,4 +1,4 @@
-//! The checks, one per SPEC rule id, grouped by RPC.
+//! The checks, one per contract rule id, grouped by RPC.
 
 use std::fmt::Debug;
 use std::future::Future;
