@@ -89,7 +89,7 @@ enum Kind {
     HealthNotServing,
     HealthUnknownUnimplemented,
     HealthWatchNotFound,
-    NoReflectionV1alpha,
+    ReflectionListsNoHealth,
     WrongFieldNumber,
     NoDocComments,
     // Auth
@@ -144,7 +144,7 @@ const MUTANTS: &[(Kind, &str)] = &[
     (Kind::HealthNotServing, "H-1"),
     (Kind::HealthUnknownUnimplemented, "H-2"),
     (Kind::HealthWatchNotFound, "H-3"),
-    (Kind::NoReflectionV1alpha, "REFL-1"),
+    (Kind::ReflectionListsNoHealth, "REFL-1"),
     (Kind::WrongFieldNumber, "PROTO-1"),
     (Kind::NoDocComments, "PROTO-2"),
     (Kind::SchemeCaseSensitive, "A-1"),
@@ -712,7 +712,16 @@ fn descriptors(kind: Kind) -> Vec<u8> {
             continue;
         }
         match kind {
-            Kind::NoDocComments => file.source_code_info = None,
+            Kind::NoDocComments => {
+                // One element loses its comment; the rest keep theirs.
+                let info = file.source_code_info.as_mut().unwrap();
+                let loc = info
+                    .location
+                    .iter_mut()
+                    .find(|l| l.path == [4, 0, 2, 0])
+                    .unwrap();
+                loc.leading_comments = None;
+            }
             Kind::WrongFieldNumber => {
                 let msg = file
                     .message_type
@@ -767,13 +776,16 @@ fn target(kind: Kind) -> Target {
         routes.add_service(health.service())
     };
     let routes = match kind {
-        Kind::NoReflectionV1alpha => routes.add_service(orders_testkit::reflection::v1()),
-        Kind::WrongFieldNumber | Kind::NoDocComments => {
+        Kind::WrongFieldNumber | Kind::NoDocComments | Kind::ReflectionListsNoHealth => {
             let bytes: &'static [u8] = Box::leak(descriptors(kind).into_boxed_slice());
-            let builder = || {
-                tonic_reflection::server::Builder::configure()
-                    .register_encoded_file_descriptor_set(bytes)
-                    .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            let builder = move || {
+                let b = tonic_reflection::server::Builder::configure()
+                    .register_encoded_file_descriptor_set(bytes);
+                if kind == Kind::ReflectionListsNoHealth {
+                    b
+                } else {
+                    b.register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                }
             };
             routes
                 .add_service(builder().build_v1().unwrap())

@@ -36,7 +36,7 @@ const RULES: &[Rule] = &[
     rule!(
         "REFL-1",
         "proto",
-        "Server reflection (v1 and v1alpha) lists orders.v1.OrderService and grpc.health.v1.Health."
+        "Server reflection (v1 and v1alpha on the mock; at least one elsewhere) lists orders.v1.OrderService and grpc.health.v1.Health."
     ),
     rule!(
         "PROTO-1",
@@ -46,7 +46,7 @@ const RULES: &[Rule] = &[
     rule!(
         "PROTO-2",
         "proto",
-        "Every service, RPC, message, field and enum value served by reflection carries a doc comment."
+        "Every service, RPC, message, field and enum value served by reflection carries a doc comment (when source info is served)."
     ),
     rule!(
         "C-1",

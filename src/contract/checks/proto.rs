@@ -43,16 +43,21 @@ macro_rules! list_services {
 list_services!(list_v1, v1);
 list_services!(list_v1alpha, v1alpha);
 
+/// REFL-1: every reflection version the target serves lists both
+/// services, and it serves at least one (grpcurl 1.8 speaks v1alpha, newer
+/// clients v1; grpc-python serves v1alpha only).
 pub(crate) async fn refl1(ctx: &Ctx) -> Verdict {
     if !ctx.reflection {
         return Verdict::Skip("reflection is off for this target".into());
     }
+    let mut served = vec![];
     for (version, listed) in [
         ("v1", list_v1(ctx, ctx.raw()).await),
         ("v1alpha", list_v1alpha(ctx, ctx.raw()).await),
     ] {
         let names = match listed {
             Ok(n) => n,
+            Err(e) if e.starts_with("Unimplemented") => continue,
             Err(e) => {
                 return fail(
                     ctx,
@@ -68,37 +73,67 @@ pub(crate) async fn refl1(ctx: &Ctx) -> Verdict {
                 Mismatch::new("REFL-1", format!("{missing} listed"), format!("{names:?}")),
             );
         }
+        served.push(version);
     }
-    Verdict::Pass(None)
+    if served.is_empty() {
+        return fail(
+            ctx,
+            "reflection v1 and v1alpha ListServices",
+            Mismatch::new(
+                "REFL-1",
+                "reflection v1 or v1alpha served",
+                "UNIMPLEMENTED for both",
+            ),
+        );
+    }
+    Verdict::Pass(Some(format!("served: {}", served.join(", "))))
 }
 
-async fn served_file(ctx: &Ctx) -> Result<FileDescriptorProto, String> {
-    let mut c = v1alpha::server_reflection_client::ServerReflectionClient::new(ctx.raw());
-    let req = v1alpha::ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(
-            v1alpha::server_reflection_request::MessageRequest::FileContainingSymbol(
-                "orders.v1.OrderService".into(),
-            ),
-        ),
+/// FileContainingSymbol through one version of the reflection protocol.
+macro_rules! file_containing {
+    ($name:ident, $v:ident) => {
+        async fn $name(ctx: &Ctx) -> Result<FileDescriptorProto, tonic::Status> {
+            use $v::server_reflection_request::MessageRequest;
+            use $v::server_reflection_response::MessageResponse;
+            let mut c = $v::server_reflection_client::ServerReflectionClient::new(ctx.raw());
+            let req = $v::ServerReflectionRequest {
+                host: String::new(),
+                message_request: Some(MessageRequest::FileContainingSymbol(
+                    "orders.v1.OrderService".into(),
+                )),
+            };
+            let mut out = c
+                .server_reflection_info(tokio_stream::iter([req]))
+                .await?
+                .into_inner();
+            match within(ctx.patience, out.message()).await {
+                Some(Ok(Some($v::ServerReflectionResponse {
+                    message_response: Some(MessageResponse::FileDescriptorResponse(f)),
+                    ..
+                }))) => f
+                    .file_descriptor_proto
+                    .iter()
+                    .filter_map(|b| FileDescriptorProto::decode(b.as_slice()).ok())
+                    .find(|f| f.package() == "orders.v1")
+                    .ok_or_else(|| tonic::Status::not_found("no orders.v1 file in the answer")),
+                Some(Err(st)) => Err(st),
+                other => Err(tonic::Status::unknown(format!("{other:?}"))),
+            }
+        }
     };
-    let mut out = c
-        .server_reflection_info(tokio_stream::iter([req]))
-        .await
-        .map_err(|st| show(&st))?
-        .into_inner();
-    match within(ctx.patience, out.message()).await {
-        Some(Ok(Some(v1alpha::ServerReflectionResponse {
-            message_response:
-                Some(v1alpha::server_reflection_response::MessageResponse::FileDescriptorResponse(f)),
-            ..
-        }))) => f
-            .file_descriptor_proto
-            .iter()
-            .filter_map(|b| FileDescriptorProto::decode(b.as_slice()).ok())
-            .find(|f| f.package() == "orders.v1")
-            .ok_or_else(|| "no orders.v1 file in the answer".to_string()),
-        other => Err(format!("{other:?}")),
+}
+
+file_containing!(file_v1alpha, v1alpha);
+file_containing!(file_v1, v1);
+
+/// The served orders.v1 file, through v1alpha or, when the server does not
+/// serve that version, v1.
+async fn served_file(ctx: &Ctx) -> Result<FileDescriptorProto, String> {
+    match file_v1alpha(ctx).await {
+        Err(st) if st.code() == tonic::Code::Unimplemented => {
+            file_v1(ctx).await.map_err(|st| show(&st))
+        }
+        other => other.map_err(|st| show(&st)),
     }
 }
 
@@ -202,6 +237,18 @@ pub(crate) async fn proto2(ctx: &Ctx) -> Verdict {
         .as_ref()
         .map(|i| i.location.clone())
         .unwrap_or_default();
+    if !locations
+        .iter()
+        .any(|l| !l.leading_comments().trim().is_empty())
+    {
+        // protoc's Go, Java and Python plugins drop source info from the
+        // descriptors they embed: there is nothing to judge.
+        return Verdict::Skip(
+            "the served descriptors carry no source info (as protoc's Go, Java and Python \
+             plugins embed them): doc comments cannot be seen"
+                .into(),
+        );
+    }
     let documented = |path: Vec<i32>| {
         locations
             .iter()

@@ -1,0 +1,186 @@
+//! The contract suite against an OrderService that is not tonic: a correct
+//! implementation written with grpc-python (`tests/grpcio/orders_server.py`),
+//! which sends response headers only with the first message, enforces
+//! deadlines in gRPC core, serves reflection v1alpha only and embeds no
+//! source info in its descriptors. It must pass with zero false failures;
+//! a variant that leaks an unhandled exception must fail E-6.
+//!
+//! Needs Python 3 with grpcio, grpcio-tools, grpcio-status,
+//! grpcio-health-checking and grpcio-reflection (`.ci/run` installs them).
+//! Without them the tests say so loudly and do not run; in CI they fail.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::Duration;
+
+use orders_testkit::contract::{Report, Status, Suite, Target};
+
+const SERVER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/grpcio/orders_server.py");
+
+fn python_with_grpcio() -> bool {
+    let ok = Command::new("python3")
+        .args([
+            "-c",
+            "import grpc, grpc_tools, grpc_status, grpc_health, grpc_reflection",
+        ])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        if std::env::var_os("CI").is_some() {
+            panic!("python3 with grpcio is required in CI (pip install grpcio grpcio-tools ...)");
+        }
+        eprintln!(
+            "\n*** NOT RUN: python3 with grpcio is not installed \
+             (pip install grpcio grpcio-tools grpcio-status grpcio-health-checking \
+             grpcio-reflection); the grpc-python tests did not run ***\n"
+        );
+    }
+    ok
+}
+
+/// The Python server, stopped (stdin closed, then killed) on drop.
+struct PyServer {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    url: String,
+}
+
+impl Drop for PyServer {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(args: &[&str]) -> PyServer {
+    let mut child = Command::new("python3")
+        .arg(SERVER)
+        .args(["--port", "0"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("python3 starts");
+    let stdin = child.stdin.take();
+    let stdout = child.stdout.take().expect("stdout");
+    // The first line names the address (bounded: the reader ends with the
+    // process).
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("the server's first line");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    PyServer {
+        child,
+        stdin,
+        url: format!("http://{addr}"),
+    }
+}
+
+fn target(server: &PyServer) -> Target {
+    Target::endpoint(server.url.clone())
+        .token("py-rw")
+        .transient_header("x-py-transient", "1")
+}
+
+fn suite(seed: u64) -> Suite {
+    Suite::default()
+        .cases(16)
+        .seed(seed)
+        .read_token("py-read")
+        .write_token("py-write")
+        .deadline(Duration::from_secs(20))
+}
+
+const TOKENS: [&str; 6] = [
+    "--token",
+    "py-rw=rw",
+    "--token",
+    "py-read=read",
+    "--token",
+    "py-write=write",
+];
+
+fn skipped(report: &Report) -> Vec<&str> {
+    report
+        .results
+        .iter()
+        .filter(|r| r.status == Status::Skipped)
+        .map(|r| r.id.as_str())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_correct_grpc_python_server_passes_with_its_threshold_told() {
+    if !python_with_grpcio() {
+        return;
+    }
+    let mut args = TOKENS.to_vec();
+    args.extend([
+        "--fail-fast-ms",
+        "300",
+        "--transient-header",
+        "x-py-transient",
+    ]);
+    let server = start(&args);
+    for seed in [1, 2, 3] {
+        let report = suite(seed)
+            .fail_fast(Duration::from_millis(300))
+            .run(target(&server))
+            .await;
+        println!("{}", report.table());
+        report.assert_passed();
+        // grpc-python embeds no source info: PROTO-2 has nothing to judge.
+        assert_eq!(skipped(&report), ["PROTO-2"], "seed {seed}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_correct_grpc_python_server_passes_with_its_threshold_not_told() {
+    if !python_with_grpcio() {
+        return;
+    }
+    let mut args = TOKENS.to_vec();
+    args.extend([
+        "--fail-fast-ms",
+        "1000",
+        "--transient-header",
+        "x-py-transient",
+    ]);
+    let server = start(&args);
+    let report = suite(1).run(target(&server)).await;
+    println!("{}", report.table());
+    report.assert_passed();
+    assert_eq!(skipped(&report), ["PROTO-2", "D-2"]);
+    let d1 = report.results.iter().find(|r| r.id == "D-1").unwrap();
+    assert!(
+        d1.note
+            .as_deref()
+            .is_some_and(|n| n.contains("--fail-fast-ms")),
+        "a configuration hint, not a failure: {:?}",
+        d1.note
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grpc_python_server_leaking_its_exceptions_breaks_e6() {
+    if !python_with_grpcio() {
+        return;
+    }
+    let mut args = TOKENS.to_vec();
+    args.extend(["--transient-header", "x-py-transient", "--leak-internals"]);
+    let server = start(&args);
+    let report = suite(1).cases(1).run(target(&server)).await;
+    assert!(
+        report.broken_rules().iter().any(|r| r == "E-6"),
+        "{}",
+        report.table()
+    );
+}
