@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, Status};
 
-use super::fixtures::{create_request, new_order};
+use super::fixtures::{create_request, get, new_order, watch};
 use super::{Shortfall, Verdict, failed_fast, ok, show, steps, timed, with_short_deadline, within};
 use crate::contract::context::Ctx;
 use crate::contract::property::Mismatch;
@@ -374,14 +374,9 @@ async fn d2_all(ctx: &Ctx, threshold: Duration) -> Result<Vec<String>, (String, 
     {
         late.push("ProcessOrders");
     }
-    let order = ok(
-        "D-2",
-        "GetOrder",
-        ctx.client()
-            .get_order(GetOrderRequest { order_id: id })
-            .await,
-    )
-    .map_err(|m| (at("ProcessOrders CONFIRM"), m))?;
+    let order = get(ctx, "D-2", &id)
+        .await
+        .map_err(|m| (at("ProcessOrders CONFIRM"), m))?;
     if order.status != OrderStatus::Pending as i32 {
         return Err((
             format!("{}, then GetOrder", at("ProcessOrders CONFIRM")),
@@ -471,15 +466,7 @@ pub(crate) async fn d3(ctx: &Ctx) -> Verdict {
     let r = async {
         let id = new_order(ctx, "D-3").await?;
         // A watcher that stays, to see that cancelled ones do not disturb it.
-        let mut keeper = ok(
-            "D-3",
-            "WatchOrderStatus",
-            ctx.client()
-                .watch_order_status(WatchOrderStatusRequest {
-                    order_id: id.clone(),
-                })
-                .await,
-        )?;
+        let mut keeper = watch(ctx, "D-3", &id).await?;
         if !matches!(
             within(ctx.patience, keeper.message()).await,
             Some(Ok(Some(_)))
@@ -536,15 +523,7 @@ pub(crate) async fn d3(ctx: &Ctx) -> Verdict {
                 ));
             }
         }
-        let order = ok(
-            "D-3",
-            "GetOrder after the cancelled calls",
-            ctx.client()
-                .get_order(GetOrderRequest {
-                    order_id: id.clone(),
-                })
-                .await,
-        )?;
+        let order = get(ctx, "D-3", &id).await?;
         // Nothing the cancelled watches held is missing: a new one opens.
         let mut fresh = ok(
             "D-3",
@@ -677,15 +656,7 @@ async fn d4_action(ctx: &Ctx, deadline: Duration) -> Result<(), Mismatch> {
         while let Some(Ok(Some(_))) = within(deadline + ctx.patience, s.message()).await {}
     }
     drop(tx);
-    let order = ok(
-        "D-4",
-        "GetOrder after the cut",
-        ctx.client()
-            .get_order(GetOrderRequest {
-                order_id: id.clone(),
-            })
-            .await,
-    )?;
+    let order = get(ctx, "D-4", &id).await?;
     let status = order.status();
     let at = |t: &Option<prost_types::Timestamp>| t.as_ref().map(|t| (t.seconds, t.nanos));
     let changed_fully =
@@ -698,13 +669,7 @@ async fn d4_action(ctx: &Ctx, deadline: Duration) -> Result<(), Mismatch> {
             format!("{order:?}"),
         ));
     }
-    let mut w = ok(
-        "D-4",
-        "WatchOrderStatus",
-        ctx.client()
-            .watch_order_status(WatchOrderStatusRequest { order_id: id })
-            .await,
-    )?;
+    let mut w = watch(ctx, "D-4", &id).await?;
     match within(ctx.patience, w.message()).await {
         Some(Ok(Some(u))) if u.status == order.status && u.updated_at == order.updated_at => Ok(()),
         other => Err(Mismatch::new(

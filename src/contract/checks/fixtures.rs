@@ -4,7 +4,10 @@
 use super::{ok, show, within};
 use crate::contract::context::Ctx;
 use crate::contract::property::Mismatch;
-use crate::pb::{CreateOrderRequest, LineItem, OrderAction, OrderActionType, OrderStatusUpdate};
+use crate::pb::{
+    CreateOrderRequest, GetOrderRequest, LineItem, Order, OrderAction, OrderActionType,
+    OrderStatusUpdate, WatchOrderStatusRequest,
+};
 
 /// A valid one-item CreateOrder of a fresh customer of this run.
 pub(crate) fn create_request(ctx: &Ctx) -> CreateOrderRequest {
@@ -80,4 +83,28 @@ pub(crate) async fn next_update(
             format!("{other:?}"),
         )),
     }
+}
+
+/// Opens a watch of `order_id`, which must succeed.
+pub(crate) async fn watch(
+    ctx: &Ctx,
+    rule: &'static str,
+    order_id: &str,
+) -> Result<tonic::Streaming<OrderStatusUpdate>, Mismatch> {
+    let req = WatchOrderStatusRequest {
+        order_id: order_id.to_string(),
+    };
+    ok(
+        rule,
+        "WatchOrderStatus",
+        ctx.client().watch_order_status(req).await,
+    )
+}
+
+/// GetOrder of `order_id`, which must succeed.
+pub(crate) async fn get(ctx: &Ctx, rule: &'static str, order_id: &str) -> Result<Order, Mismatch> {
+    let req = GetOrderRequest {
+        order_id: order_id.to_string(),
+    };
+    ok(rule, "GetOrder", ctx.client().get_order(req).await)
 }

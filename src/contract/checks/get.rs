@@ -3,11 +3,11 @@
 use tonic::Code;
 use tonic_types::StatusExt;
 
-use super::fixtures::{act, create_request, next_update, unknown_id};
+use super::fixtures::{act, create_request, get, next_update, unknown_id, watch};
 use super::{Verdict, err_code, fail, ok, steps, violations};
 use crate::contract::context::Ctx;
 use crate::contract::property::Mismatch;
-use crate::pb::{GetOrderRequest, WatchOrderStatusRequest};
+use crate::pb::GetOrderRequest;
 
 /// G-1: empty or too long ids are INVALID_ARGUMENT on `order_id`.
 pub(crate) async fn g1(ctx: &Ctx) -> Verdict {
@@ -109,30 +109,14 @@ pub(crate) async fn g3(ctx: &Ctx) -> Verdict {
         let req = create_request(ctx);
         let created = ok("G-3", "CreateOrder", ctx.client().create_order(req.clone()).await)?;
         let id = created.order_id;
-        let mut watch = ok(
-            "G-3",
-            "WatchOrderStatus",
-            ctx.client()
-                .watch_order_status(WatchOrderStatusRequest {
-                    order_id: id.clone(),
-                })
-                .await,
-        )?;
+        let mut watch = watch(ctx, "G-3", &id).await?;
         let mut last = next_update(ctx, "G-3", &mut watch).await?;
         for action in [Confirm, Confirm, Ship, Deliver] {
             let success = act(ctx, "G-3", &id, &[action]).await?;
             if success == [true] {
                 last = next_update(ctx, "G-3", &mut watch).await?;
             }
-            let order = ok(
-                "G-3",
-                "GetOrder",
-                ctx.client()
-                    .get_order(GetOrderRequest {
-                        order_id: id.clone(),
-                    })
-                    .await,
-            )?;
+            let order = get(ctx, "G-3", &id).await?;
             let same = order.order_id == id
                 && order.customer_id == req.customer_id
                 && order.items == req.items

@@ -6,15 +6,12 @@ use proptest::prelude::*;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::fixtures::{new_order, next_update};
+use super::fixtures::{get, new_order, next_update, watch};
 use super::{Verdict, fail, ok, property, show, steps, within};
 use crate::contract::context::Ctx;
 use crate::contract::property::{Mismatch, forall};
 use crate::contract::reference::{Machine, terminal};
-use crate::pb::{
-    GetOrderRequest, OrderAction, OrderActionType, OrderResult, OrderStatus,
-    WatchOrderStatusRequest,
-};
+use crate::pb::{GetOrderRequest, OrderAction, OrderActionType, OrderResult, OrderStatus};
 
 /// Which order a generated action names.
 #[derive(Debug, Clone, Copy)]
@@ -72,15 +69,7 @@ async fn run_sequence(ctx: &Ctx, n_orders: usize, actions: &[(Id, i32)]) -> Resu
     for _ in 0..n_orders {
         let id = new_order(ctx, "P-2").await?;
         machine.orders.insert(id.clone(), OrderStatus::Pending);
-        let mut w = ok(
-            "W-2",
-            "WatchOrderStatus",
-            ctx.client()
-                .watch_order_status(WatchOrderStatusRequest {
-                    order_id: id.clone(),
-                })
-                .await,
-        )?;
+        let mut w = watch(ctx, "W-2", &id).await?;
         match within(ctx.patience, w.message()).await {
             Some(Ok(Some(u)))
                 if u.order_id == id
@@ -184,15 +173,7 @@ async fn run_sequence(ctx: &Ctx, n_orders: usize, actions: &[(Id, i32)]) -> Resu
             }
             if let Id::Order(i) = target {
                 // The order's updated_at after this change, for W-3.
-                let order = ok(
-                    "G-3",
-                    "GetOrder",
-                    ctx.client()
-                        .get_order(GetOrderRequest {
-                            order_id: order_id.clone(),
-                        })
-                        .await,
-                )?;
+                let order = get(ctx, "G-3", &order_id).await?;
                 if order.status != want.status as i32 {
                     return Err(Mismatch::new(
                         "G-3",
@@ -456,27 +437,7 @@ pub(crate) async fn p6(ctx: &Ctx) -> Verdict {
                 action: OrderActionType::Confirm as i32,
             })
             .collect();
-        let mut out = ok(
-            "P-6",
-            "ProcessOrders",
-            ctx.client()
-                .process_orders(tokio_stream::iter(actions))
-                .await,
-        )?;
-        let mut results = vec![];
-        loop {
-            match within(ctx.patience, out.message()).await {
-                Some(Ok(Some(r))) => results.push(r),
-                Some(Ok(None)) => return Ok(results),
-                other => {
-                    return Err(Mismatch::new(
-                        "P-6",
-                        "a result per action, then OK",
-                        format!("{other:?}"),
-                    ));
-                }
-            }
-        }
+        results_of(ctx, "P-6", actions).await
     };
     let (a, b) = tokio::join!(race(), race());
     let (a, b) = match (a, b) {
@@ -537,24 +498,8 @@ pub(crate) async fn p3(ctx: &Ctx) -> Verdict {
     use OrderActionType::{Confirm, Deliver, Ship};
     let r = async {
         let id = new_order(ctx, "P-3").await?;
-        let created = ok(
-            "P-3",
-            "GetOrder",
-            ctx.client()
-                .get_order(GetOrderRequest {
-                    order_id: id.clone(),
-                })
-                .await,
-        )?;
-        let mut w = ok(
-            "P-3",
-            "WatchOrderStatus",
-            ctx.client()
-                .watch_order_status(WatchOrderStatusRequest {
-                    order_id: id.clone(),
-                })
-                .await,
-        )?;
+        let created = get(ctx, "P-3", &id).await?;
+        let mut w = watch(ctx, "P-3", &id).await?;
         let mut last = next_update(ctx, "P-3", &mut w).await?.updated_at;
         let actions = [Confirm, Ship, Deliver].map(|a| OrderAction {
             order_id: id.clone(),

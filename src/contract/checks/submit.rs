@@ -3,12 +3,12 @@
 use proptest::prelude::*;
 use tonic::Code;
 
-use super::fixtures::{act, new_order, next_update};
+use super::fixtures::{act, get, new_order, next_update, watch};
 use super::{Verdict, err_code, fail, ok, property, show, steps, violations};
 use crate::contract::context::Ctx;
 use crate::contract::property::{Mismatch, forall};
 use crate::contract::reference::expected_submit;
-use crate::pb::{GetOrderRequest, LineItem, OrderActionType, OrderStatus, WatchOrderStatusRequest};
+use crate::pb::{LineItem, OrderActionType, OrderStatus};
 
 /// The shape of a generated SubmitLineItems stream.
 #[derive(Debug, Clone)]
@@ -211,27 +211,9 @@ pub(crate) async fn s3(ctx: &Ctx) -> Verdict {
 pub(crate) async fn s4(ctx: &Ctx) -> Verdict {
     let r = async {
         let id = new_order(ctx, "S-4").await?;
-        let get = || async {
-            ok(
-                "S-4",
-                "GetOrder",
-                ctx.client()
-                    .get_order(GetOrderRequest {
-                        order_id: id.clone(),
-                    })
-                    .await,
-            )
-        };
+        let get = || async { get(ctx, "S-4", &id).await };
         let before = get().await?;
-        let mut watch = ok(
-            "S-4",
-            "WatchOrderStatus",
-            ctx.client()
-                .watch_order_status(WatchOrderStatusRequest {
-                    order_id: id.clone(),
-                })
-                .await,
-        )?;
+        let mut watch = watch(ctx, "S-4", &id).await?;
         next_update(ctx, "S-4", &mut watch).await?;
         let items = vec![
             LineItem {

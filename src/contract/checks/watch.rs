@@ -6,16 +6,14 @@ use tokio::time::Instant;
 use tonic::Code;
 use tonic_types::StatusExt;
 
-use super::fixtures::{act, new_order, next_update, unknown_id};
+use super::fixtures::{act, get, new_order, next_update, unknown_id, watch};
 use super::{
     Shortfall, Verdict, fail, failed_fast, ok, show, steps, timed, violations, with_short_deadline,
     within,
 };
 use crate::contract::context::Ctx;
 use crate::contract::property::Mismatch;
-use crate::pb::{
-    GetOrderRequest, OrderActionType, OrderStatus, OrderStatusUpdate, WatchOrderStatusRequest,
-};
+use crate::pb::{OrderActionType, OrderStatus, OrderStatusUpdate, WatchOrderStatusRequest};
 
 /// What W-1 wants of the error for `id`: G-1's violation or G-2's message,
 /// with E-3's ResourceInfo.
@@ -110,24 +108,8 @@ pub(crate) async fn w2(ctx: &Ctx) -> Verdict {
             if changed {
                 act(ctx, "W-2", &id, &[OrderActionType::Confirm]).await?;
             }
-            let order = ok(
-                "W-2",
-                "GetOrder",
-                ctx.client()
-                    .get_order(GetOrderRequest {
-                        order_id: id.clone(),
-                    })
-                    .await,
-            )?;
-            let mut w = ok(
-                "W-2",
-                "WatchOrderStatus",
-                ctx.client()
-                    .watch_order_status(WatchOrderStatusRequest {
-                        order_id: id.clone(),
-                    })
-                    .await,
-            )?;
+            let order = get(ctx, "W-2", &id).await?;
+            let mut w = watch(ctx, "W-2", &id).await?;
             let u = next_update(ctx, "W-2", &mut w).await?;
             let want = OrderStatusUpdate {
                 order_id: id,
@@ -159,30 +141,14 @@ pub(crate) async fn w3(ctx: &Ctx) -> Verdict {
     use OrderActionType::{Cancel, Confirm, Deliver, Ship};
     let r = async {
         let id = new_order(ctx, "W-3").await?;
-        let mut w = ok(
-            "W-3",
-            "WatchOrderStatus",
-            ctx.client()
-                .watch_order_status(WatchOrderStatusRequest {
-                    order_id: id.clone(),
-                })
-                .await,
-        )?;
+        let mut w = watch(ctx, "W-3", &id).await?;
         let mut prev = next_update(ctx, "W-3", &mut w).await?;
         for action in [Confirm, Confirm, Cancel, Ship, Ship, Deliver] {
             if act(ctx, "W-3", &id, &[action]).await? != [true] {
                 continue;
             }
             let u = next_update(ctx, "W-3", &mut w).await?;
-            let order = ok(
-                "W-3",
-                "GetOrder",
-                ctx.client()
-                    .get_order(GetOrderRequest {
-                        order_id: id.clone(),
-                    })
-                    .await,
-            )?;
+            let order = get(ctx, "W-3", &id).await?;
             let want = OrderStatusUpdate {
                 order_id: id.clone(),
                 status: order.status,
@@ -218,13 +184,7 @@ pub(crate) async fn w4(ctx: &Ctx) -> Verdict {
     let r: Result<(), Mismatch> = async {
         let id = new_order(ctx, "W-4").await?;
         act(ctx, "W-4", &id, &[OrderActionType::Cancel]).await?;
-        let mut s = ok(
-            "W-4",
-            "WatchOrderStatus",
-            ctx.client()
-                .watch_order_status(WatchOrderStatusRequest { order_id: id })
-                .await,
-        )?;
+        let mut s = watch(ctx, "W-4", &id).await?;
         cancelled_then_ok(
             ctx,
             "W-4",
@@ -265,15 +225,7 @@ pub(crate) async fn w5(ctx: &Ctx) -> Verdict {
         let id = new_order(ctx, "W-5").await?;
         let mut watchers = vec![];
         for _ in 0..3 {
-            let mut s = ok(
-                "W-5",
-                "WatchOrderStatus",
-                ctx.client()
-                    .watch_order_status(WatchOrderStatusRequest {
-                        order_id: id.clone(),
-                    })
-                    .await,
-            )?;
+            let mut s = watch(ctx, "W-5", &id).await?;
             // Subscribed once the first message is in.
             match within(ctx.patience, s.message()).await {
                 Some(Ok(Some(_))) => {}
