@@ -108,3 +108,19 @@ async fn only_selects_every_rule_id_on_its_own() {
         assert_eq!(ran, [id], "--only {id}");
     }
 }
+
+#[tokio::test]
+async fn a_fail_fast_threshold_above_the_suites_deadline_is_reported_as_configuration() {
+    let mock = orders_testkit::OrderMock::builder()
+        .fail_fast(std::time::Duration::from_secs(30))
+        .start()
+        .await;
+    let report = Suite::default()
+        .run(Target::channel(mock.new_channel()))
+        .await;
+    assert_eq!(report.results.len(), 1, "{}", report.table());
+    let only = &report.results[0];
+    assert_eq!(only.id, "CONNECT");
+    let got = &only.counterexample.as_ref().unwrap().got;
+    assert!(got.contains("--deadline-ms"), "{got}");
+}

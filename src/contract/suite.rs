@@ -348,11 +348,23 @@ impl Suite {
 /// upstream is down) is unreachable, not in breach of a rule.
 async fn probe(ctx: &Ctx) -> Result<(), ConnectError> {
     let id = format!("{}-probe", ctx.customer());
+    let started = std::time::Instant::now();
     let got = ctx
         .client()
         .get_order(crate::pb::GetOrderRequest { order_id: id })
         .await;
     match got {
+        Err(st)
+            if st.code() == tonic::Code::DeadlineExceeded
+                && started.elapsed() < ctx.deadline / 2 =>
+        {
+            Err(ConnectError(format!(
+                "the target failed its first call fast with DEADLINE_EXCEEDED {:?}: its \
+                 fail-fast threshold seems above the suite's {:?} deadline (raise --deadline-ms)",
+                st.message(),
+                ctx.deadline
+            )))
+        }
         Err(st)
             if not_grpc(&st)
                 || (st.code() == tonic::Code::Unavailable && st.details().is_empty()) =>

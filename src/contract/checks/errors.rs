@@ -167,6 +167,22 @@ fn unusual_ids(ctx: &Ctx) -> Vec<String> {
 /// Sends unusual but valid inputs to every RPC, so that a target whose
 /// error handling leaks shows it (E-6 then reads every error seen).
 async fn provoke(ctx: &Ctx) {
+    // The largest ids in code points: 32 four-byte characters, 128 bytes.
+    for id in ["\u{10FFFF}".repeat(32), "🦀".repeat(32)] {
+        let _ = ctx
+            .client()
+            .get_order(GetOrderRequest {
+                order_id: id.clone(),
+            })
+            .await;
+        if let Ok(res) = ctx
+            .client()
+            .watch_order_status(WatchOrderStatusRequest { order_id: id })
+            .await
+        {
+            let _ = super::within(ctx.patience, res.into_inner().message()).await;
+        }
+    }
     let ids = unusual_ids(ctx);
     for id in &ids {
         let item = |quantity, price_cents| LineItem {
