@@ -57,7 +57,8 @@ impl Default for Suite {
 /// What a run reports as it goes (for progress displays).
 #[derive(Debug, Clone)]
 pub enum Progress<'a> {
-    /// A check starts: its index (from 0), the total and the check.
+    /// A check comes next in the report (checks run four at a time; they
+    /// are reported in order): its index (from 0), the total and the check.
     Started(usize, usize, &'a str),
     /// A check ended.
     Finished(usize, usize, &'a CheckResult),
