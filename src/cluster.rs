@@ -42,7 +42,7 @@ use tower::discover::Change;
 
 use crate::OrderMock;
 use crate::fault::Fault;
-use crate::mock::Journal;
+use crate::journal::Journal;
 use crate::model::Store;
 use crate::pb::order_service_client::OrderServiceClient;
 use crate::transport::{DuplexConnector, IN_PROCESS_URI, MAX_HEADER_LIST_SIZE};

@@ -47,6 +47,7 @@
 //! - [`model`]: the order domain, free of tonic;
 //! - [`service`]: the reference OrderService over the model;
 //! - [`mock`]: [`OrderMock`], the in-process server;
+//! - [`journal`]: every call recorded (the mock's and the suite's);
 //! - [`health`], [`reflection`]: the side services;
 //! - [`transport`], [`deadline`], [`catch_panic`]: serving plumbing usable
 //!   with any tonic service;
@@ -68,6 +69,7 @@ pub mod descriptors;
 pub mod fault;
 pub mod grpc_frame;
 pub mod health;
+pub mod journal;
 pub mod mock;
 pub mod model;
 pub mod payload;

@@ -14,7 +14,7 @@ use tonic::Code;
 
 fn counts(
     cluster: &MockCluster,
-    f: impl Fn(&orders_testkit::mock::Journal) -> usize,
+    f: impl Fn(&orders_testkit::journal::Journal) -> usize,
 ) -> Vec<usize> {
     (0..cluster.len())
         .map(|i| cluster.journal(i).map_or(0, |j| f(&j)))

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::*;
 use orders_testkit::OrderMock;
-use orders_testkit::mock::Outcome;
+use orders_testkit::journal::Outcome;
 use orders_testkit::pb::{GetOrderRequest, Order, OrderActionType as A, WatchOrderStatusRequest};
 use orders_testkit::rpc::{
     CreateOrder, GetOrder, Method, ProcessOrders, SubmitLineItems, WatchOrderStatus,
@@ -166,4 +166,126 @@ async fn journal_sees_health_and_reflection_calls_too() {
     assert_eq!(calls[0].path, "/grpc.health.v1.Health/Check");
     // Helpers about OrderService calls ignore other services.
     assert!(mock.journal().every_call_had_deadline());
+}
+
+/// A GetOrder that hangs (no deadline sent) until the client gives up.
+async fn hanging_mock() -> OrderMock {
+    let mock = OrderMock::start().await;
+    mock.inject(orders_testkit::fault::Fault::hang().on(GetOrder));
+    mock
+}
+
+async fn in_flight(mock: &OrderMock) {
+    mock.journal()
+        .wait_until(|calls| calls.iter().any(|c| c.outcome == Outcome::InFlight))
+        .await;
+}
+
+#[tokio::test]
+async fn journal_ends_a_call_the_clients_own_deadline_cut_before_headers() {
+    let mock = hanging_mock().await;
+    // A deadline the client keeps to itself (no grpc-timeout sent).
+    let mut client = mock.client();
+    let cut = tokio::time::timeout(
+        Duration::from_millis(50),
+        client.get_order(GetOrderRequest {
+            order_id: "x".into(),
+        }),
+    )
+    .await;
+    assert!(cut.is_err(), "no answer before the client's deadline");
+    let calls = mock.journal().wait_for_ended(1).await;
+    assert_eq!(calls[0].outcome, Outcome::Cancelled);
+    assert!(calls[0].ended.is_some());
+}
+
+#[tokio::test]
+async fn journal_ends_a_call_whose_future_the_client_dropped() {
+    let mock = hanging_mock().await;
+    let mut client = mock.client();
+    let call = tokio::spawn(async move {
+        client
+            .get_order(GetOrderRequest {
+                order_id: "x".into(),
+            })
+            .await
+    });
+    in_flight(&mock).await;
+    call.abort();
+    let calls = mock.journal().wait_for_ended(1).await;
+    assert_eq!(calls[0].outcome, Outcome::Cancelled);
+}
+
+#[tokio::test]
+async fn journal_ends_a_call_whose_connection_dropped() {
+    let mock = OrderMock::start().await;
+    mock.inject(orders_testkit::fault::Fault::drop_connection().on(GetOrder));
+    let err = mock
+        .client()
+        .get_order(GetOrderRequest {
+            order_id: "x".into(),
+        })
+        .await
+        .unwrap_err();
+    // tonic reports the broken connection as UNKNOWN "transport error".
+    assert!(
+        matches!(err.code(), Code::Unavailable | Code::Unknown),
+        "{err:?}"
+    );
+    let calls = mock.journal().wait_for_ended(1).await;
+    assert_eq!(calls[0].outcome, Outcome::Cancelled);
+}
+
+#[tokio::test]
+async fn journal_records_the_internal_a_panicking_stub_became() {
+    let mock = OrderMock::start().await;
+    mock.on(GetOrder)
+        .respond_with(|_| panic!("stub bug"))
+        .mount(&mock);
+    let err = mock
+        .client()
+        .get_order(GetOrderRequest {
+            order_id: "x".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Internal);
+    let calls = mock.journal().wait_for_ended(1).await;
+    assert_eq!(calls[0].outcome.code(), Some(Code::Internal));
+}
+
+#[tokio::test]
+async fn a_bounded_journal_keeps_the_latest_calls_and_says_how_many_it_dropped() {
+    use orders_testkit::journal::{Journal, JournalLayer};
+    use tower::Layer;
+    let journal = Journal::bounded(8);
+    let routes = tonic::service::Routes::new(
+        orders_testkit::pb::order_service_server::OrderServiceServer::new(
+            orders_testkit::service::ReferenceService::new(
+                orders_testkit::model::Store::new(),
+                Default::default(),
+            ),
+        ),
+    );
+    let server = orders_testkit::transport::InProcessServer::start(
+        JournalLayer::new(journal.clone()).layer(routes.prepare()),
+    );
+    let mut client =
+        orders_testkit::pb::order_service_client::OrderServiceClient::new(server.channel());
+    for i in 0..40 {
+        let _ = client
+            .get_order(GetOrderRequest {
+                order_id: format!("o-{i}"),
+            })
+            .await;
+    }
+    journal.wait_for_ended(40).await;
+    let calls = journal.calls();
+    assert!(calls.len() <= 9, "{} kept", calls.len());
+    assert_eq!(journal.dropped() as usize + calls.len(), 40);
+    assert_eq!(
+        calls.last().unwrap().requests_of(GetOrder)[0].order_id,
+        "o-39"
+    );
+    assert!(journal.render().contains("earlier calls dropped"));
 }

@@ -14,7 +14,7 @@ use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 
 use crate::deadline::GRPC_TIMEOUT;
-use crate::mock::{Journal, JournalLayer};
+use crate::journal::{Journal, JournalLayer};
 use crate::pb::order_service_client::OrderServiceClient;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;

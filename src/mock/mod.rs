@@ -12,14 +12,12 @@
 //! # }
 //! ```
 
-pub mod journal;
 mod mock_service;
 mod order_mock;
 pub mod stubs;
 mod times;
 pub mod verification;
 
-pub use journal::{Call, Journal, JournalLayer, Outcome};
 pub use order_mock::{OrderMock, OrderMockBuilder};
 pub use stubs::{Stub, StubHandle};
 pub use times::Times;

@@ -15,7 +15,7 @@ use crate::auth::{AuthLayer, Permission, TokenGrant, Tokens};
 use crate::catch_panic::CatchPanicLayer;
 use crate::fault::{BehaviourLayer, Fault, FaultLayer, FaultPlan, ServerBehaviour};
 use crate::health::{HealthReporter, ServingStatus};
-use crate::mock::journal::{Journal, JournalLayer};
+use crate::journal::{Journal, JournalLayer};
 use crate::mock::mock_service::MockService;
 use crate::mock::stubs::{Stub, StubSlot, StubTable};
 use crate::mock::verification::Verification;
@@ -210,14 +210,15 @@ impl OrderMockBuilder {
                 stubs: Arc::clone(&stubs),
             }));
         let journal = Journal::new();
-        // Data flows: journal (sees every call) -> auth -> faults -> E-6 sanitizing
-        // -> stubs -> model; a panic anywhere becomes INTERNAL.
+        // Data flows: (wire behaviour) -> journal (sees every call, and the
+        // INTERNAL a panic became) -> panics caught -> auth -> faults -> E-6
+        // sanitizing -> stubs -> model.
         let faults = self.faults;
         let tokens: Tokens = self.tokens.into_iter().collect();
         let behaviour = tower::util::option_layer(self.behaviour.map(BehaviourLayer::new));
-        let service = CatchPanicLayer.layer(
-            behaviour.layer(
-                JournalLayer::new(journal.clone()).layer(
+        let service = behaviour.layer(
+            JournalLayer::new(journal.clone()).layer(
+                CatchPanicLayer.layer(
                     AuthLayer::new(tokens).layer(
                         FaultLayer::new(faults.clone()).layer(
                             SanitizeLayer::default()

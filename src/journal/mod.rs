@@ -2,8 +2,13 @@
 //! faulted or not, with its decoded request messages, metadata, the
 //! deadline the client sent, the final status and start and end instants.
 //!
-//! It is recorded at the HTTP/2 level (outermost), so it sees what the
-//! client really sent and what it really got back.
+//! It is recorded at the HTTP/2 level by [`JournalLayer`] (outermost in
+//! the mock, and on the contract suite's client side), so it sees what the
+//! client really sent and what it really got back, and it ends every call:
+//! one abandoned before its response headers ends as
+//! [`Outcome::Cancelled`]. It keeps the latest 100,000 calls by default
+//! ([`Journal::bounded`], [`Journal::unbounded`]) and says how many earlier
+//! ones it dropped.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -27,31 +32,31 @@
 //! ```
 
 use std::fmt;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body::{Body, Frame};
-use pin_project_lite::pin_project;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tonic::Code;
 use tonic::metadata::MetadataMap;
-use tower::{Layer, Service};
 
-use crate::deadline::GRPC_TIMEOUT;
-use crate::grpc_frame::FrameDecoder;
 use crate::rpc::{Method, RequestMessage, Rpc};
+
+mod layer;
+
+pub use layer::{JournalFuture, JournalLayer, JournalService};
+
+/// How many calls a journal keeps unless told otherwise.
+pub const DEFAULT_BOUND: usize = 100_000;
 
 /// How a call ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// # let mock = orders_testkit::OrderMock::start().await;
-/// use orders_testkit::mock::Outcome;
+/// use orders_testkit::journal::Outcome;
 /// let _ = mock.client().get_order(orders_testkit::pb::GetOrderRequest { order_id: "x".into() }).await;
 /// let call = &mock.journal().wait_for_ended(1).await[0];
 /// assert!(matches!(call.outcome, Outcome::Status { code: tonic::Code::NotFound, .. }));
@@ -70,16 +75,28 @@ pub enum Outcome {
         /// (empty when none was sent).
         details: bytes::Bytes,
     },
-    /// Ended with no status sent: the client cancelled, or the connection
-    /// or server went away.
+    /// Ended after its response headers with no status sent: the client
+    /// cancelled, or the connection or server went away mid-response.
     NoStatus,
+    /// Ended before any response headers: the client's deadline passed, it
+    /// dropped the call, or the connection went away.
+    Cancelled,
 }
 
 impl Outcome {
+    /// The outcome of a call that ended with `status`.
+    pub(crate) fn of(status: &tonic::Status) -> Self {
+        Outcome::Status {
+            code: status.code(),
+            message: status.message().to_string(),
+            details: status.details().to_vec().into(),
+        }
+    }
+
     /// The status the call ended with (details included), if any.
     ///
     /// ```
-    /// use orders_testkit::mock::Outcome;
+    /// use orders_testkit::journal::Outcome;
     /// assert!(Outcome::NoStatus.status().is_none());
     /// ```
     pub fn status(&self) -> Option<tonic::Status> {
@@ -227,15 +244,20 @@ impl fmt::Display for Call {
         match &self.outcome {
             Outcome::InFlight => write!(f, " -> in flight"),
             Outcome::NoStatus => write!(f, " -> ended without status"),
+            Outcome::Cancelled => write!(f, " -> cancelled before response headers"),
             Outcome::Status { code, message, .. } => write!(f, " -> {code:?} {message:?}"),
         }
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
     calls: Vec<Call>,
     next_seq: u64,
+    /// At most this many calls are kept (`None`: all).
+    bound: Option<usize>,
+    /// How many of the earliest calls were dropped to keep the bound.
+    dropped: u64,
 }
 
 /// The journal of one mock; cheap to clone, every clone sees the same calls.
@@ -256,19 +278,59 @@ pub struct Journal {
 
 impl Default for Journal {
     fn default() -> Self {
-        Self {
-            state: Arc::default(),
-            changed: Arc::new(watch::Sender::new(0)),
-            enabled: Arc::new(std::sync::atomic::AtomicBool::new(true)),
-        }
+        Self::with_bound(Some(DEFAULT_BOUND))
     }
 }
 
 impl Journal {
-    /// An empty journal.
+    fn with_bound(bound: Option<usize>) -> Self {
+        Self {
+            state: Arc::new(Mutex::new(State {
+                calls: Vec::new(),
+                next_seq: 0,
+                bound,
+                dropped: 0,
+            })),
+            changed: Arc::new(watch::Sender::new(0)),
+            enabled: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+        }
+    }
+
+    /// A journal that keeps the latest `n` calls (at least one) and counts
+    /// the earlier ones it drops.
     ///
     /// ```
-    /// let journal = orders_testkit::mock::Journal::new();
+    /// use orders_testkit::journal::Journal;
+    /// let journal = Journal::bounded(1_000);
+    /// assert_eq!(journal.dropped(), 0);
+    /// ```
+    pub fn bounded(n: usize) -> Self {
+        Self::with_bound(Some(n.max(1)))
+    }
+
+    /// A journal that keeps every call (memory grows with the calls).
+    ///
+    /// ```
+    /// let journal = orders_testkit::journal::Journal::unbounded();
+    /// assert!(journal.is_empty());
+    /// ```
+    pub fn unbounded() -> Self {
+        Self::with_bound(None)
+    }
+
+    /// How many of the earliest calls were dropped to keep the bound.
+    ///
+    /// ```
+    /// assert_eq!(orders_testkit::journal::Journal::new().dropped(), 0);
+    /// ```
+    pub fn dropped(&self) -> u64 {
+        self.lock().dropped
+    }
+
+    /// An empty journal keeping the latest [`DEFAULT_BOUND`] calls.
+    ///
+    /// ```
+    /// let journal = orders_testkit::journal::Journal::new();
     /// assert!(journal.is_empty());
     /// ```
     pub fn new() -> Self {
@@ -283,7 +345,7 @@ impl Journal {
     /// untouched: for benchmarks, or suites that never look.
     ///
     /// ```
-    /// let journal = orders_testkit::mock::Journal::new();
+    /// let journal = orders_testkit::journal::Journal::new();
     /// journal.set_enabled(false);
     /// assert!(!journal.is_enabled());
     /// ```
@@ -294,13 +356,13 @@ impl Journal {
     /// Whether calls are being recorded.
     ///
     /// ```
-    /// assert!(orders_testkit::mock::Journal::new().is_enabled());
+    /// assert!(orders_testkit::journal::Journal::new().is_enabled());
     /// ```
     pub fn is_enabled(&self) -> bool {
         self.enabled.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    fn update(&self, seq: u64, f: impl FnOnce(&mut Call)) {
+    pub(crate) fn update(&self, seq: u64, f: impl FnOnce(&mut Call)) {
         {
             let mut state = self.lock();
             if let Ok(i) = state.calls.binary_search_by_key(&seq, |c| c.seq) {
@@ -310,7 +372,12 @@ impl Journal {
         self.changed.send_modify(|v| *v += 1);
     }
 
-    fn start(&self, path: &str, metadata: MetadataMap, deadline: Option<Duration>) -> u64 {
+    pub(crate) fn start(
+        &self,
+        path: &str,
+        metadata: MetadataMap,
+        deadline: Option<Duration>,
+    ) -> u64 {
         let seq = {
             let mut state = self.lock();
             let seq = state.next_seq;
@@ -327,13 +394,22 @@ impl Journal {
                 started: Instant::now(),
                 ended: None,
             });
+            // Past the bound, drop the earliest calls in a batch (an eighth of
+            // the bound), so that keeping the bound costs little per call.
+            if let Some(bound) = state.bound
+                && state.calls.len() > bound + bound / 8
+            {
+                let excess = state.calls.len() - bound;
+                state.calls.drain(..excess);
+                state.dropped += excess as u64;
+            }
             seq
         };
         self.changed.send_modify(|v| *v += 1);
         seq
     }
 
-    fn finish(&self, seq: u64, outcome: Outcome) {
+    pub(crate) fn finish(&self, seq: u64, outcome: Outcome) {
         self.update(seq, |c| {
             if c.outcome == Outcome::InFlight {
                 c.outcome = outcome;
@@ -439,7 +515,10 @@ impl Journal {
     /// # }
     /// ```
     pub fn clear(&self) {
-        self.lock().calls.clear();
+        let mut state = self.lock();
+        state.calls.clear();
+        state.dropped = 0;
+        drop(state);
         self.changed.send_modify(|v| *v += 1);
     }
 
@@ -514,8 +593,20 @@ impl Journal {
     /// # }
     /// ```
     pub async fn wait_for_ended(&self, n: usize) -> Vec<Call> {
-        self.wait_until(|calls| calls.iter().filter(|c| c.ended.is_some()).count() >= n)
-            .await
+        let mut rx = self.changed.subscribe();
+        loop {
+            {
+                let state = self.lock();
+                let ended = state.calls.iter().filter(|c| c.ended.is_some()).count();
+                // Dropped calls count as ended: they are past.
+                if ended as u64 + state.dropped >= n as u64 {
+                    return state.calls.clone();
+                }
+            }
+            if rx.changed().await.is_err() {
+                return self.calls();
+            }
+        }
     }
 
     /// One line per call (authorization redacted), for failure messages.
@@ -527,232 +618,18 @@ impl Journal {
     /// # }
     /// ```
     pub fn render(&self) -> String {
-        let calls = self.calls();
-        if calls.is_empty() {
+        let (calls, dropped) = {
+            let state = self.lock();
+            (state.calls.clone(), state.dropped)
+        };
+        let mut out = String::new();
+        if dropped > 0 {
+            out.push_str(&format!("  ({dropped} earlier calls dropped)\n"));
+        }
+        if calls.is_empty() && dropped == 0 {
             return "  (no calls)\n".to_string();
         }
-        calls.iter().map(|c| format!("  {c}\n")).collect()
-    }
-}
-
-/// A layer that records every call in a [`Journal`]; the mock puts it
-/// outermost.
-#[derive(Debug, Clone)]
-///
-/// ```
-/// use orders_testkit::mock::{Journal, JournalLayer};
-/// let journal = Journal::new();
-/// let _layer = JournalLayer::new(journal.clone()); // wrap any tonic Routes with it
-/// ```
-pub struct JournalLayer {
-    journal: Journal,
-}
-
-impl JournalLayer {
-    /// Records into `journal`.
-    ///
-    /// ```
-    /// let _layer = orders_testkit::mock::JournalLayer::new(orders_testkit::mock::Journal::new());
-    /// ```
-    pub fn new(journal: Journal) -> Self {
-        Self { journal }
-    }
-}
-
-impl<S> Layer<S> for JournalLayer {
-    type Service = JournalService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        JournalService {
-            inner,
-            journal: self.journal.clone(),
-        }
-    }
-}
-
-/// The service of [`JournalLayer`].
-#[derive(Debug, Clone)]
-///
-/// ```
-/// use tower::Layer;
-/// let layer = orders_testkit::mock::JournalLayer::new(orders_testkit::mock::Journal::new());
-/// let _svc = layer.layer(tonic::service::Routes::default());
-/// ```
-pub struct JournalService<S> {
-    inner: S,
-    journal: Journal,
-}
-
-impl<S, B> Service<http::Request<B>> for JournalService<S>
-where
-    S: Service<http::Request<tonic::body::Body>, Response = http::Response<tonic::body::Body>>,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    type Response = http::Response<tonic::body::Body>;
-    type Error = S::Error;
-    type Future =
-        Pin<Box<dyn std::future::Future<Output = Result<Self::Response, S::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        if !self.journal.is_enabled() {
-            let fut = self.inner.call(req.map(tonic::body::Body::new));
-            return Box::pin(fut);
-        }
-        let (parts, body) = req.into_parts();
-        let metadata = MetadataMap::from_headers(parts.headers.clone());
-        let deadline = parts
-            .headers
-            .get(GRPC_TIMEOUT)
-            .and_then(|v| v.to_str().ok())
-            .and_then(crate::deadline::parse_grpc_timeout);
-        let journal = self.journal.clone();
-        let seq = journal.start(parts.uri.path(), metadata, deadline);
-        let method = Method::from_path(parts.uri.path());
-        let body = tonic::body::Body::new(RecordingRequest {
-            inner: body,
-            journal: journal.clone(),
-            seq,
-            method,
-            decoder: FrameDecoder::default(),
-        });
-        let fut = self.inner.call(http::Request::from_parts(parts, body));
-        Box::pin(async move {
-            let res = fut.await?;
-            // A trailers-only response carries its status in the headers.
-            if let Some(status) = crate::wire::status_of(res.headers()) {
-                journal.finish(seq, outcome_of(&status));
-                return Ok(res);
-            }
-            let (parts, body) = res.into_parts();
-            let body = tonic::body::Body::new(RecordingResponse {
-                inner: body,
-                end: Some(EndRecorder { journal, seq }),
-            });
-            Ok(http::Response::from_parts(parts, body))
-        })
-    }
-}
-
-fn outcome_of(status: &tonic::Status) -> Outcome {
-    Outcome::Status {
-        code: status.code(),
-        message: status.message().to_string(),
-        details: status.details().to_vec().into(),
-    }
-}
-
-pin_project! {
-    struct RecordingRequest<B> {
-        #[pin]
-        inner: B,
-        journal: Journal,
-        seq: u64,
-        method: Option<Method>,
-        decoder: FrameDecoder,
-    }
-}
-
-impl<B> Body for RecordingRequest<B>
-where
-    B: Body<Data = Bytes>,
-{
-    type Data = Bytes;
-    type Error = B::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let this = self.project();
-        let frame = ready!(this.inner.poll_frame(cx));
-        if let (Some(Ok(frame)), Some(method)) = (&frame, *this.method)
-            && let Some(data) = frame.data_ref()
-        {
-            this.decoder.push(data);
-            while let Some(message) = this.decoder.next_message() {
-                let decoded = message
-                    .ok()
-                    .and_then(|bytes| method.decode_request(&bytes).ok());
-                this.journal.update(*this.seq, |c| match decoded {
-                    Some(m) => c.requests.push(m),
-                    None => c.undecodable += 1,
-                });
-            }
-        }
-        Poll::Ready(frame)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-struct EndRecorder {
-    journal: Journal,
-    seq: u64,
-}
-
-pin_project! {
-    struct RecordingResponse {
-        #[pin]
-        inner: tonic::body::Body,
-        end: Option<EndRecorder>,
-    }
-
-    impl PinnedDrop for RecordingResponse {
-        fn drop(this: Pin<&mut Self>) {
-            if let Some(end) = this.project().end.take() {
-                end.journal.finish(end.seq, Outcome::NoStatus);
-            }
-        }
-    }
-}
-
-impl Body for RecordingResponse {
-    type Data = Bytes;
-    type Error = tonic::Status;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let this = self.project();
-        let frame = ready!(this.inner.poll_frame(cx));
-        match &frame {
-            Some(Ok(f)) => {
-                if let Some(trailers) = f.trailers_ref()
-                    && let Some(end) = this.end.take()
-                {
-                    let outcome = crate::wire::status_of(trailers)
-                        .map_or(Outcome::NoStatus, |s| outcome_of(&s));
-                    end.journal.finish(end.seq, outcome);
-                }
-            }
-            Some(Err(_)) | None => {
-                if let Some(end) = this.end.take() {
-                    end.journal.finish(end.seq, Outcome::NoStatus);
-                }
-            }
-        }
-        Poll::Ready(frame)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
+        out.extend(calls.iter().map(|c| format!("  {c}\n")));
+        out
     }
 }

@@ -1,0 +1,282 @@
+//! [`JournalLayer`]: records every call that passes into a [`Journal`],
+//! and ends every call it started: with the status the client got, or as
+//! [`Outcome::Cancelled`] when the response was dropped before its headers
+//! (a client deadline, a dropped future, a lost connection), or as
+//! [`Outcome::NoStatus`] when a response ended without a status.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use http_body::{Body, Frame};
+use pin_project_lite::pin_project;
+use tonic::metadata::MetadataMap;
+use tower::{Layer, Service};
+
+use super::{Journal, Outcome};
+use crate::deadline::GRPC_TIMEOUT;
+use crate::grpc_frame::FrameDecoder;
+use crate::rpc::Method;
+
+/// A layer that records every call in a [`Journal`]; the mock puts it
+/// outermost. Works around any tonic server (or client channel).
+///
+/// ```
+/// use orders_testkit::journal::{Journal, JournalLayer};
+/// use tower::Layer;
+///
+/// let journal = Journal::new();
+/// let _recorded = JournalLayer::new(journal.clone()).layer(tonic::service::Routes::default());
+/// assert!(journal.is_empty());
+/// ```
+#[derive(Debug, Clone)]
+pub struct JournalLayer {
+    journal: Journal,
+}
+
+impl JournalLayer {
+    /// Records into `journal`.
+    ///
+    /// ```
+    /// use orders_testkit::journal::{Journal, JournalLayer};
+    /// let _layer = JournalLayer::new(Journal::new());
+    /// ```
+    pub fn new(journal: Journal) -> Self {
+        Self { journal }
+    }
+}
+
+impl<S> Layer<S> for JournalLayer {
+    type Service = JournalService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        JournalService {
+            inner,
+            journal: self.journal.clone(),
+        }
+    }
+}
+
+/// The service of [`JournalLayer`].
+///
+/// ```
+/// use orders_testkit::journal::{Journal, JournalLayer, JournalService};
+/// use tower::Layer;
+/// let _svc: JournalService<tonic::service::Routes> =
+///     JournalLayer::new(Journal::new()).layer(tonic::service::Routes::default());
+/// ```
+#[derive(Debug, Clone)]
+pub struct JournalService<S> {
+    inner: S,
+    journal: Journal,
+}
+
+impl<S, B> Service<http::Request<B>> for JournalService<S>
+where
+    S: Service<http::Request<tonic::body::Body>, Response = http::Response<tonic::body::Body>>,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = S::Error;
+    type Future = JournalFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        if !self.journal.is_enabled() {
+            return JournalFuture {
+                inner: self.inner.call(req.map(tonic::body::Body::new)),
+                end: None,
+            };
+        }
+        let (parts, body) = req.into_parts();
+        let metadata = MetadataMap::from_headers(parts.headers.clone());
+        let deadline = parts
+            .headers
+            .get(GRPC_TIMEOUT)
+            .and_then(|v| v.to_str().ok())
+            .and_then(crate::deadline::parse_grpc_timeout);
+        let seq = self.journal.start(parts.uri.path(), metadata, deadline);
+        let body = tonic::body::Body::new(RecordingRequest {
+            inner: body,
+            journal: self.journal.clone(),
+            seq,
+            method: Method::from_path(parts.uri.path()),
+            decoder: FrameDecoder::default(),
+        });
+        JournalFuture {
+            inner: self.inner.call(http::Request::from_parts(parts, body)),
+            end: Some(EndRecorder {
+                journal: self.journal.clone(),
+                seq,
+            }),
+        }
+    }
+}
+
+/// Ends one call in the journal, once.
+#[derive(Debug)]
+struct EndRecorder {
+    journal: Journal,
+    seq: u64,
+}
+
+impl EndRecorder {
+    fn finish(self, outcome: Outcome) {
+        self.journal.finish(self.seq, outcome);
+    }
+}
+
+pin_project! {
+    /// The response future of [`JournalService`]: a call whose future is
+    /// dropped before the response headers ends as [`Outcome::Cancelled`].
+    pub struct JournalFuture<F> {
+        #[pin]
+        inner: F,
+        end: Option<EndRecorder>,
+    }
+
+    impl<F> PinnedDrop for JournalFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(end) = this.project().end.take() {
+                end.finish(Outcome::Cancelled);
+            }
+        }
+    }
+}
+
+impl<F, E> Future for JournalFuture<F>
+where
+    F: Future<Output = Result<http::Response<tonic::body::Body>, E>>,
+{
+    type Output = Result<http::Response<tonic::body::Body>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = ready!(this.inner.poll(cx));
+        let Some(end) = this.end.take() else {
+            return Poll::Ready(result);
+        };
+        let res = match result {
+            Ok(res) => res,
+            Err(e) => {
+                end.finish(Outcome::Cancelled);
+                return Poll::Ready(Err(e));
+            }
+        };
+        // A trailers-only response carries its status in the headers.
+        if let Some(status) = crate::wire::status_of(res.headers()) {
+            end.finish(Outcome::of(&status));
+            return Poll::Ready(Ok(res));
+        }
+        let (parts, body) = res.into_parts();
+        let body = tonic::body::Body::new(RecordingResponse {
+            inner: body,
+            end: Some(end),
+        });
+        Poll::Ready(Ok(http::Response::from_parts(parts, body)))
+    }
+}
+
+pin_project! {
+    struct RecordingRequest<B> {
+        #[pin]
+        inner: B,
+        journal: Journal,
+        seq: u64,
+        method: Option<Method>,
+        decoder: FrameDecoder,
+    }
+}
+
+impl<B> Body for RecordingRequest<B>
+where
+    B: Body<Data = Bytes>,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = self.project();
+        let frame = ready!(this.inner.poll_frame(cx));
+        if let (Some(Ok(frame)), Some(method)) = (&frame, *this.method)
+            && let Some(data) = frame.data_ref()
+        {
+            this.decoder.push(data);
+            while let Some(message) = this.decoder.next_message() {
+                let decoded = message
+                    .ok()
+                    .and_then(|bytes| method.decode_request(&bytes).ok());
+                this.journal.update(*this.seq, |c| match decoded {
+                    Some(m) => c.requests.push(m),
+                    None => c.undecodable += 1,
+                });
+            }
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+pin_project! {
+    struct RecordingResponse {
+        #[pin]
+        inner: tonic::body::Body,
+        end: Option<EndRecorder>,
+    }
+
+    impl PinnedDrop for RecordingResponse {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(end) = this.project().end.take() {
+                end.finish(Outcome::NoStatus);
+            }
+        }
+    }
+}
+
+impl Body for RecordingResponse {
+    type Data = Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = self.project();
+        let frame = ready!(this.inner.poll_frame(cx));
+        let ended = match &frame {
+            Some(Ok(f)) => f.trailers_ref().map(|trailers| {
+                crate::wire::status_of(trailers).map_or(Outcome::NoStatus, |s| Outcome::of(&s))
+            }),
+            Some(Err(_)) | None => Some(Outcome::NoStatus),
+        };
+        if let Some(outcome) = ended
+            && let Some(end) = this.end.take()
+        {
+            end.finish(outcome);
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
