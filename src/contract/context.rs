@@ -198,11 +198,13 @@ impl Ctx {
         let base = Repair { inner: base };
         // A per-run prefix for every customer id (CONTRACT.md, last section): the seed and
         // the start time, so that concurrent runs never share orders.
-        let started = crate::model::time::now_nanos() as u64;
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
         let run_id = format!(
             "ct-{:x}-{:x}",
             cfg.seed & 0xffff_ffff,
-            crate::fault::mix_seed(started) & 0xff_ffff
+            crate::seed::mix(started) & 0xff_ffff
         );
         Ok(Self {
             seed: cfg.seed,

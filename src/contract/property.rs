@@ -52,7 +52,7 @@ fn seed_bytes(seed: u64) -> [u8; 32] {
     let mut out = [0u8; 32];
     let mut x = seed;
     for chunk in out.chunks_mut(8) {
-        x = crate::fault::mix_seed(x);
+        x = crate::seed::mix(x);
         chunk.copy_from_slice(&x.to_le_bytes());
     }
     out

@@ -30,8 +30,21 @@ enum Kind {
     Channel(Channel),
     Routes(Routes),
     Server(InProcessServer),
-    Embedded,
+    /// Started on connect by a function from outside the suite (the
+    /// embedded mock), which also returns what keeps it alive.
+    Started(Starter),
 }
+
+/// What starts a target on connect: its channel and what keeps it alive.
+pub(crate) type Starter = Box<
+    dyn Fn() -> std::pin::Pin<
+            Box<
+                dyn std::future::Future<Output = (Channel, Box<dyn std::any::Any + Send + Sync>)>
+                    + Send,
+            >,
+        > + Send
+        + Sync,
+>;
 
 /// A contract target, with the metadata every call carries.
 ///
@@ -64,29 +77,13 @@ pub(crate) struct Presets {
     pub write_token: Option<String>,
 }
 
-/// The embedded target's set-up: tokens of each permission, a fail-fast
-/// threshold, and a transient failure on demand, so that `verify` with no
-/// endpoint runs every check.
-pub(crate) mod embedded {
-    /// The token with read and write permission.
-    pub const RW_TOKEN: &str = "embedded-rw-token";
-    /// The read-only token.
-    pub const READ_TOKEN: &str = "embedded-read-token";
-    /// The write-only token.
-    pub const WRITE_TOKEN: &str = "embedded-write-token";
-    /// The D-2 threshold.
-    pub const FAIL_FAST_MS: u64 = 100;
-    /// Metadata on which it answers UNAVAILABLE with a RetryInfo.
-    pub const TRANSIENT: (&str, &str) = ("x-orders-testkit-transient", "1");
-}
-
 impl std::fmt::Debug for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let kind = match &self.kind {
             Kind::Endpoint { url, .. } => format!("endpoint {url}"),
             Kind::Channel(_) => "channel".into(),
             Kind::Routes(_) | Kind::Server(_) => "in-process service".into(),
-            Kind::Embedded => "embedded mock".into(),
+            Kind::Started(_) => "embedded mock".into(),
         };
         // Tokens are never printed.
         f.debug_struct("Target")
@@ -167,21 +164,11 @@ impl Target {
         Self::new(Kind::Server(server))
     }
 
-    /// The embedded mock (`verify` without `--endpoint`), configured so
-    /// that every check runs: tokens of each permission (`rw`, `read`,
-    /// `write`), a 100 ms fail-fast threshold, and an UNAVAILABLE with a
-    /// RetryInfo on calls that carry `x-orders-testkit-transient: 1`. The
-    /// suite is told all of it.
-    pub fn embedded() -> Self {
-        let mut t = Self::new(Kind::Embedded)
-            .token(embedded::RW_TOKEN)
-            .transient_header(embedded::TRANSIENT.0, embedded::TRANSIENT.1);
-        t.presets = Presets {
-            fail_fast: Some(Duration::from_millis(embedded::FAIL_FAST_MS)),
-            read_token: Some(embedded::READ_TOKEN.into()),
-            write_token: Some(embedded::WRITE_TOKEN.into()),
-        };
-        t
+    /// A target started on connect by `start`, which returns its channel
+    /// and whatever keeps it alive for the run (how the embedded mock is
+    /// made a target without the suite knowing the mock).
+    pub(crate) fn started(start: Starter) -> Self {
+        Self::new(Kind::Started(start))
     }
 
     /// Calls carrying this metadata get a transient failure from the target
@@ -234,22 +221,9 @@ impl Target {
                 let server = InProcessServer::start(routes.clone().prepare());
                 Ok((server.channel(), Some(Keep::Server(server))))
             }
-            Kind::Embedded => {
-                use crate::auth::Permission;
-                let transient = crate::fault::Fault::unavailable(
-                    "the embedded target's transient failure, on request",
-                    Duration::from_millis(50),
-                )
-                .when_header(embedded::TRANSIENT.0, embedded::TRANSIENT.1);
-                let mock = crate::OrderMock::builder()
-                    .fail_fast(Duration::from_millis(embedded::FAIL_FAST_MS))
-                    .token(embedded::RW_TOKEN, Permission::ReadWrite)
-                    .token(embedded::READ_TOKEN, Permission::Read)
-                    .token(embedded::WRITE_TOKEN, Permission::Write)
-                    .faults(crate::fault::FaultPlan::new().with(transient))
-                    .start()
-                    .await;
-                Ok((mock.new_channel(), Some(Keep::Mock(Box::new(mock)))))
+            Kind::Started(start) => {
+                let (channel, owner) = start().await;
+                Ok((channel, Some(Keep::Owner(owner))))
             }
             Kind::Endpoint { url, tls_ca } => {
                 let mut endpoint = Endpoint::from_shared(url.clone())
@@ -293,5 +267,5 @@ fn source_chain(e: &dyn std::error::Error) -> String {
 #[allow(dead_code)]
 pub(crate) enum Keep {
     Server(InProcessServer),
-    Mock(Box<crate::OrderMock>),
+    Owner(Box<dyn std::any::Any + Send + Sync>),
 }

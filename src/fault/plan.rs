@@ -67,12 +67,7 @@ pub struct FaultPlan {
 /// SplitMix64: a tiny, well-distributed mixing function; each random choice
 /// is a pure function of (seed, fault, call number), so the same seed gives
 /// the same faults on the same calls whatever the timing.
-pub(crate) fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
+pub(crate) use crate::seed::mix;
 
 /// A uniform draw in `[0, 1)` from a 64-bit value.
 pub(crate) fn unit(x: u64) -> f64 {
