@@ -58,14 +58,28 @@
 //! - [`contract`]: the property-based contract suite;
 //! - [`cluster`], [`propagation`], [`sanitize`], [`wire`]: replicas and
 //!   balancing, deadline propagation, E-6 and malformed-status guards.
+//!
+//! ## Features
+//!
+//! With `default-features = false` the crate is the mock, faults, the
+//! journal, health and reflection. Each of these adds one part:
+//! `contract` (the contract suite and the embedded target: proptest, JUnit
+//! reports), `scenario` (TOML scenarios), `tls` (`https://` endpoints for
+//! the suite), `cli` (the `orders-testkit` binary; all of the above, on by
+//! default).
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;
 pub mod catch_panic;
 pub mod cluster;
+#[cfg(feature = "contract")]
+#[cfg_attr(docsrs, doc(cfg(feature = "contract")))]
 pub mod contract;
 pub mod deadline;
 pub mod descriptors;
+#[cfg(feature = "contract")]
+#[cfg_attr(docsrs, doc(cfg(feature = "contract")))]
 pub mod embedded;
 pub mod fault;
 pub mod grpc_frame;
@@ -79,6 +93,8 @@ pub mod propagation;
 pub mod reflection;
 pub mod rpc;
 pub mod sanitize;
+#[cfg(feature = "scenario")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scenario")))]
 pub mod scenario;
 mod seed;
 pub mod service;
@@ -89,6 +105,6 @@ pub mod wire;
 pub use mock::{OrderMock, OrderMockBuilder};
 
 /// The README's examples, compiled as doc tests.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "cli"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

@@ -5,6 +5,7 @@
 //! from tonic; every check must pass, and the only skips allowed are what
 //! the entry cannot show (D-2 when its threshold is not told), each with
 //! its reason.
+#![cfg(feature = "contract")]
 
 use std::time::Duration;
 

@@ -3,6 +3,7 @@
 //! panics on those), end without grpc-status, or close the connection
 //! mid-stream. Every run must finish, report failures with reasons, and
 //! panic nowhere.
+#![cfg(feature = "cli")]
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

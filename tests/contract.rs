@@ -1,4 +1,5 @@
 //! The contract suite against the mock's default behaviour: the main job.
+#![cfg(feature = "cli")]
 
 use orders_testkit::contract::{Status, Suite, Target, rules};
 

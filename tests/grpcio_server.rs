@@ -8,6 +8,7 @@
 //! Needs Python 3 with grpcio, grpcio-tools, grpcio-status,
 //! grpcio-health-checking and grpcio-reflection (`.ci/run` installs them).
 //! Without them the tests say so loudly and do not run; in CI they fail.
+#![cfg(feature = "contract")]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdin, Command, Stdio};

@@ -7,6 +7,7 @@
 //! Every mutant runs with what lets every check run: tokens of each
 //! permission, a 100 ms fail-fast threshold (told to the suite), health,
 //! reflection, and a switch for a transient failure.
+#![cfg(feature = "contract")]
 
 use std::collections::HashMap;
 use std::convert::Infallible;

@@ -6,6 +6,7 @@
 //!
 //! Needs Debian's `nginx` (`.ci/run` installs it). Without it the tests say
 //! so loudly; in CI they fail.
+#![cfg(feature = "cli")]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

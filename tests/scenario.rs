@@ -1,5 +1,6 @@
 //! `serve --scenario FILE`: the example file in the repo through the real
 //! binary, and broken files refused with file, line and problem.
+#![cfg(feature = "cli")]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! `orders-testkit serve` as a process: the bound address printed, calls
 //! over TCP loopback, SIGTERM after in-flight calls finish, and the real
 //! grpcurl through reflection (REFL-1, PROTO-2, C-1 over the wire).
+#![cfg(feature = "cli")]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! `orders-testkit verify` as a process: exit codes, the JUnit and JSON
 //! reports read back, and the snapshot review flow.
+#![cfg(feature = "cli")]
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

@@ -226,11 +226,20 @@ impl Target {
                 Ok((channel, Some(Keep::Owner(owner))))
             }
             Kind::Endpoint { url, tls_ca } => {
+                #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
                 let mut endpoint = Endpoint::from_shared(url.clone())
                     .map_err(|e| ConnectError(format!("invalid endpoint {url:?}: {e}")))?
                     .http2_max_header_list_size(MAX_HEADER_LIST_SIZE)
                     .connect_timeout(Duration::from_secs(10))
                     .tcp_nodelay(true);
+                #[cfg(not(feature = "tls"))]
+                if url.starts_with("https://") {
+                    let _ = tls_ca;
+                    return Err(ConnectError(format!(
+                        "{url}: https needs orders-testkit's `tls` feature"
+                    )));
+                }
+                #[cfg(feature = "tls")]
                 if url.starts_with("https://") {
                     let mut tls = tonic::transport::ClientTlsConfig::new().with_webpki_roots();
                     if let Some(path) = tls_ca {
