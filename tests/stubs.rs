@@ -572,3 +572,116 @@ async fn seed_and_advance_push_changes_to_watchers() {
     });
     assert_eq!(create(&mock).await, "ord-000002");
 }
+
+/// A mock with a 200 ms fail-fast threshold and a stub on `rpc`'s path.
+mod d2_on_stubs {
+    use std::time::Duration;
+
+    use orders_testkit::OrderMock;
+    use orders_testkit::pb::*;
+    use orders_testkit::rpc::{
+        CreateOrder, GetOrder, ProcessOrders, SubmitLineItems, WatchOrderStatus,
+    };
+    use tonic::Code;
+
+    const SHORT: Duration = Duration::from_millis(50);
+
+    async fn mock() -> OrderMock {
+        OrderMock::builder()
+            .fail_fast(Duration::from_millis(200))
+            .start()
+            .await
+    }
+
+    fn timed<T>(msg: T) -> tonic::Request<T> {
+        let mut r = tonic::Request::new(msg);
+        r.set_timeout(SHORT);
+        r
+    }
+
+    #[tokio::test]
+    async fn d2_applies_to_a_stubbed_create_order() {
+        let mock = mock().await;
+        let stub = mock
+            .on(CreateOrder)
+            .respond(CreateOrderResponse::default())
+            .mount(&mock);
+        let err = mock
+            .client()
+            .create_order(timed(CreateOrderRequest::default()))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::DeadlineExceeded);
+        assert_eq!(stub.hits(), 0, "the stub did nothing");
+    }
+
+    #[tokio::test]
+    async fn d2_applies_to_a_stubbed_get_order() {
+        let mock = mock().await;
+        let stub = mock.on(GetOrder).respond(Order::default()).mount(&mock);
+        let err = mock
+            .client()
+            .get_order(timed(GetOrderRequest::default()))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::DeadlineExceeded);
+        assert_eq!(stub.hits(), 0);
+    }
+
+    #[tokio::test]
+    async fn d2_applies_to_a_stubbed_watch() {
+        let mock = mock().await;
+        let stub = mock
+            .on(WatchOrderStatus)
+            .stream([OrderStatusUpdate::default()])
+            .mount(&mock);
+        let err = mock
+            .client()
+            .watch_order_status(timed(WatchOrderStatusRequest::default()))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::DeadlineExceeded);
+        assert_eq!(stub.hits(), 0);
+    }
+
+    #[tokio::test]
+    async fn d2_applies_to_a_stubbed_submit() {
+        let mock = mock().await;
+        let stub = mock
+            .on(SubmitLineItems)
+            .respond(SubmitLineItemsResponse::default())
+            .mount(&mock);
+        let err = mock
+            .client()
+            .submit_line_items(timed(tokio_stream::iter(Vec::<LineItem>::new())))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::DeadlineExceeded);
+        assert_eq!(stub.hits(), 0);
+    }
+
+    #[tokio::test]
+    async fn d2_applies_to_a_stubbed_process() {
+        let mock = mock().await;
+        let stub = mock
+            .on(ProcessOrders)
+            .reply_with(|a| {
+                Ok(OrderResult {
+                    order_id: a.order_id.clone(),
+                    success: true,
+                    ..Default::default()
+                })
+            })
+            .mount(&mock);
+        let got = mock
+            .client()
+            .process_orders(timed(tokio_stream::iter(vec![OrderAction::default()])))
+            .await;
+        let err = match got {
+            Err(st) => st,
+            Ok(res) => res.into_inner().message().await.unwrap_err(),
+        };
+        assert_eq!(err.code(), Code::DeadlineExceeded);
+        assert_eq!(stub.hits(), 0);
+    }
+}

@@ -38,6 +38,11 @@ impl MockService {
     where
         R: StubSlot,
     {
+        // D-2 applies to stubbed calls as to the model's (auth came before,
+        // in its layer).
+        if let Err(status) = self.reference.preflight(request.metadata()) {
+            return Ok(Err(status));
+        }
         let Some(matched) = self
             .stubs
             .slot::<R>()
@@ -107,6 +112,7 @@ impl OrderService for MockService {
         &self,
         request: Request<WatchOrderStatusRequest>,
     ) -> Result<Response<Self::WatchOrderStatusStream>, Status> {
+        self.reference.preflight(request.metadata())?;
         let slot = self.stubs.slot::<WatchOrderStatus>();
         let Some(matched) =
             slot.select(request.metadata(), std::slice::from_ref(request.get_ref()))
