@@ -165,13 +165,99 @@ async fn dropping_the_mock_stops_every_task() {
 }
 
 #[tokio::test]
-async fn graceful_shutdown_lets_in_flight_calls_finish_then_stops() {
+async fn graceful_shutdown_lets_in_flight_calls_of_every_pattern_finish_then_stops() {
+    use orders_testkit::fault::Fault;
+    use orders_testkit::health::ServingStatus;
+    use orders_testkit::pb::{LineItem, OrderActionType};
+    use orders_testkit::rpc::GetOrder;
+
     let mock = OrderMock::start().await;
     let monitor = mock.tasks();
+    let store = mock.store().clone();
+    let health = mock.health().clone();
     let mut client = mock.client();
-    client.create_order(valid_req()).await.unwrap();
-    tokio::time::timeout(GUARD, mock.shutdown(Duration::from_secs(5)))
+    let id = client
+        .create_order(valid_req())
         .await
-        .expect("shutdown completes");
+        .unwrap()
+        .into_inner()
+        .order_id;
+    let other = client
+        .create_order(valid_req())
+        .await
+        .unwrap()
+        .into_inner()
+        .order_id;
+    mock.inject(Fault::delay(Duration::from_millis(300)).on(GetOrder));
+
+    // One call of each pattern in flight.
+    let unary = tokio::spawn({
+        let mut c = client.clone();
+        let id = id.clone();
+        async move { c.get_order(GetOrderRequest { order_id: id }).await }
+    });
+    let mut watch = client
+        .watch_order_status(WatchOrderStatusRequest {
+            order_id: id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    watch.message().await.unwrap().unwrap();
+    let (items_tx, items_rx) = mpsc::unbounded_channel::<LineItem>();
+    let submit = tokio::spawn({
+        let mut c = client.clone();
+        async move {
+            c.submit_line_items(UnboundedReceiverStream::new(items_rx))
+                .await
+        }
+    });
+    let (actions_tx, actions_rx) = mpsc::unbounded_channel::<OrderAction>();
+    actions_tx
+        .send(action(&other, OrderActionType::Confirm))
+        .unwrap();
+    let mut results = client
+        .process_orders(UnboundedReceiverStream::new(actions_rx))
+        .await
+        .unwrap()
+        .into_inner();
+    results.message().await.unwrap().unwrap();
+    mock.journal()
+        .wait_until(|calls| {
+            calls
+                .iter()
+                .filter(|c| c.outcome == orders_testkit::journal::Outcome::InFlight)
+                .count()
+                >= 4
+        })
+        .await;
+
+    // Shutdown begins (NOT_SERVING, no new connections) with all four open.
+    let mut shutdown = Box::pin(mock.shutdown(Duration::from_secs(5)));
+    assert!(futures_util::poll!(shutdown.as_mut()).is_pending());
+    assert_eq!(health.status(""), Some(ServingStatus::NotServing));
+
+    // Each call finishes normally during the grace period.
+    assert!(
+        unary.await.unwrap().is_ok(),
+        "the delayed unary call finished"
+    );
+    items_tx.send(item("p", 2, 3)).unwrap();
+    drop(items_tx);
+    let total = submit.await.unwrap().unwrap().into_inner();
+    assert_eq!((total.item_count, total.total_cents), (1, 6));
+    actions_tx
+        .send(action(&other, OrderActionType::Ship))
+        .unwrap();
+    drop(actions_tx);
+    assert!(results.message().await.unwrap().unwrap().success);
+    assert!(results.message().await.unwrap().is_none(), "bidi ended OK");
+    orders_testkit::service::process_action(&store, action(&id, OrderActionType::Cancel));
+    watch.message().await.unwrap().unwrap();
+    assert!(watch.message().await.unwrap().is_none(), "watch ended OK");
+
+    tokio::time::timeout(GUARD, shutdown)
+        .await
+        .expect("shutdown completes once the calls are done");
     assert_eq!(monitor.live(), 0);
 }
