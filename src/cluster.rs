@@ -334,8 +334,14 @@ impl MockCluster {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 ///
 /// ```
-/// use orders_testkit::cluster::Policy;
-/// assert_ne!(Policy::RoundRobin, Policy::PowerOfTwoChoices);
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use orders_testkit::cluster::{MockCluster, Policy};
+///
+/// let cluster = MockCluster::start(2).await;
+/// let by_load = cluster.balanced(Policy::PowerOfTwoChoices);
+/// by_load.wait_for_serving(2).await;
+/// let _client = by_load.client();
+/// # }
 /// ```
 pub enum Policy {
     /// In turn, over the replicas that report SERVING.

@@ -156,7 +156,20 @@ impl<R: Rpc> fmt::Debug for Stub<R> {
 /// The priority stubs get unless set: 1 is the highest, 255 the lowest.
 ///
 /// ```
-/// assert_eq!(orders_testkit::mock::stubs::DEFAULT_PRIORITY, 5);
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use orders_testkit::OrderMock;
+/// use orders_testkit::mock::stubs::DEFAULT_PRIORITY;
+/// use orders_testkit::pb::Order;
+/// use orders_testkit::rpc::GetOrder;
+///
+/// let mock = OrderMock::start().await;
+/// mock.on(GetOrder).respond(Order::default()).mount(&mock); // DEFAULT_PRIORITY
+/// // One step more urgent than the default: tried first.
+/// let vip = Order { order_id: "vip".into(), ..Default::default() };
+/// mock.on(GetOrder).priority(DEFAULT_PRIORITY - 1).respond(vip).mount(&mock);
+/// let got = mock.client().get_order(orders_testkit::pb::GetOrderRequest::default()).await.unwrap();
+/// assert_eq!(got.into_inner().order_id, "vip");
+/// # }
 /// ```
 pub const DEFAULT_PRIORITY: u8 = 5;
 
@@ -682,10 +695,7 @@ impl<R: Rpc> Entry<R> {
 
 /// The mounted stubs of one RPC, in try order (internal to the stub table).
 ///
-/// ```
-/// // Internal: reached through `OrderMock::on(..).mount(..)`.
-/// let _ = std::mem::size_of::<orders_testkit::mock::stubs::Slot<orders_testkit::rpc::GetOrder>>();
-/// ```
+#[doc(hidden)]
 pub struct Slot<R: Rpc> {
     entries: Mutex<Vec<Arc<Entry<R>>>>,
 }
@@ -780,10 +790,7 @@ pub trait StubSlot: Rpc {
 /// Every stub mounted on one mock.
 #[derive(Default)]
 ///
-/// ```
-/// // Internal: every mock has one; stubs reach it through `mount`.
-/// let _ = std::mem::size_of::<orders_testkit::mock::stubs::StubTable>();
-/// ```
+#[doc(hidden)]
 pub struct StubTable {
     create: Slot<CreateOrder>,
     get: Slot<GetOrder>,
