@@ -82,6 +82,7 @@ pub mod descriptors;
 #[cfg_attr(docsrs, doc(cfg(feature = "contract")))]
 pub mod embedded;
 pub mod fault;
+#[doc(hidden)]
 pub mod grpc_frame;
 pub mod health;
 pub mod journal;
@@ -89,6 +90,7 @@ pub mod mock;
 pub mod model;
 pub mod payload;
 pub mod pb;
+pub mod prelude;
 pub mod propagation;
 pub mod reflection;
 pub mod rpc;

@@ -109,8 +109,14 @@ pub enum RequestMessage {
     OrderAction(pb::OrderAction),
 }
 
+mod sealed {
+    /// Only this crate's five markers are RPCs.
+    pub trait Sealed {}
+}
+
 /// A typed RPC marker: the method and its request and response types.
-pub trait Rpc: Copy + Send + Sync + 'static {
+/// Sealed: the five markers of this module are the only implementations.
+pub trait Rpc: sealed::Sealed + Copy + Send + Sync + 'static {
     /// The method.
     const METHOD: Method;
     /// The request message (one per message of a client stream).
@@ -127,6 +133,8 @@ macro_rules! rpc {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub struct $name;
+
+        impl sealed::Sealed for $name {}
 
         impl Rpc for $name {
             const METHOD: Method = Method::$name;

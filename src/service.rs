@@ -142,6 +142,7 @@ pub(crate) async fn sum_line_items(
 /// let r = process_action(&Store::new(), OrderAction { order_id: "nope".into(), action: 1 });
 /// assert!(!r.success && r.error.starts_with("NOT_FOUND: "));
 /// ```
+#[doc(hidden)]
 pub fn process_action(store: &Store, action: OrderAction) -> OrderResult {
     match store.act(&action) {
         Ok(status) => OrderResult {

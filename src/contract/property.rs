@@ -32,6 +32,7 @@ impl Mismatch {
 
 /// A minimal failing input, as a report shows it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct Counterexample {
     /// The rule broken.
     pub rule: String,

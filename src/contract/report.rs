@@ -22,6 +22,7 @@ pub enum Status {
 
 /// One check's result.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct CheckResult {
     /// The contract rule id (`C-1`).
     pub id: String,
@@ -54,6 +55,7 @@ pub struct CheckResult {
 /// # }
 /// ```
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Report {
     /// The target, as described (tokens never shown).
     pub target: String,

@@ -43,6 +43,7 @@ pub use plan::FaultPlan;
 /// ```
 /// assert_ne!(orders_testkit::fault::mix_seed(1), orders_testkit::fault::mix_seed(2));
 /// ```
+#[doc(hidden)]
 pub fn mix_seed(x: u64) -> u64 {
     plan::mix(x)
 }
@@ -61,6 +62,7 @@ use crate::rpc::{Method, Rpc};
 /// use orders_testkit::fault::{Fault, FaultKind};
 /// let _f = Fault::new(FaultKind::Abort { after: 2, status: tonic::Status::aborted("cut") });
 /// ```
+#[non_exhaustive]
 pub enum FaultKind {
     /// Answers this status at once (details and custom metadata included),
     /// without calling the service.
@@ -116,6 +118,7 @@ pub enum FaultKind {
 /// use orders_testkit::fault::Schedule;
 /// assert!(Schedule::After(2).includes(3));
 /// ```
+#[non_exhaustive]
 pub enum Schedule {
     /// Every selected call.
     Always,

@@ -144,6 +144,7 @@ impl Outcome {
 /// assert!(call.ended.unwrap() >= call.started);
 /// # }
 /// ```
+#[non_exhaustive]
 pub struct Call {
     /// Position in the journal, from 0.
     pub seq: u64,

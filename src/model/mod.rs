@@ -18,7 +18,9 @@
 
 pub mod lifecycle;
 pub mod store;
+#[doc(hidden)]
 pub mod subscribers;
+#[doc(hidden)]
 pub mod time;
 pub mod validate;
 
