@@ -685,3 +685,12 @@ mod d2_on_stubs {
         assert_eq!(stub.hits(), 0);
     }
 }
+
+#[tokio::test]
+#[should_panic(expected = "mounted without a responder")]
+async fn a_stub_without_a_responder_is_refused_at_mount() {
+    let mock = orders_testkit::OrderMock::start().await;
+    mock.on(orders_testkit::rpc::GetOrder)
+        .when(|r| r.order_id == "x")
+        .mount(&mock);
+}

@@ -359,10 +359,6 @@ impl OrderMock {
         &self.faults
     }
 
-    pub(crate) fn stub_table(&self) -> &StubTable {
-        &self.stubs
-    }
-
     /// Checks every stub expectation now; the report lists them and the
     /// calls received. The same check runs when the mock is dropped.
     pub fn verify(&self) -> Verification {
@@ -447,6 +443,14 @@ impl OrderMock {
     pub async fn shutdown(self, grace: Duration) {
         self.health.set_all(ServingStatus::NotServing);
         self.server.tasks().shutdown(grace).await;
+    }
+}
+
+impl crate::mock::stubs::sealed::Sealed for OrderMock {}
+
+impl crate::mock::stubs::MountTarget for OrderMock {
+    fn stub_table(&self) -> &StubTable {
+        &self.stubs
     }
 }
 

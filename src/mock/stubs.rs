@@ -35,7 +35,6 @@ use std::time::Duration;
 use tonic::Status;
 use tonic::metadata::MetadataMap;
 
-use super::order_mock::OrderMock;
 use super::times::Times;
 use crate::rpc::{CreateOrder, GetOrder, ProcessOrders, Rpc, SubmitLineItems, WatchOrderStatus};
 
@@ -329,7 +328,12 @@ impl<R: Rpc> Stub<R> {
     }
 
     /// Adds the stub to `mock`; from now on it is tried before the model.
-    /// A stub with no responder answers `UNIMPLEMENTED` naming itself.
+    ///
+    /// # Panics
+    ///
+    /// When the stub has no responder (no `respond`, `respond_with`,
+    /// `fail`, `replies`, `stream` or `reply_with`): a stub that could only
+    /// answer UNIMPLEMENTED is a mistake in the test.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -340,7 +344,7 @@ impl<R: Rpc> Stub<R> {
     /// assert_eq!(handle.hits(), 0);
     /// # }
     /// ```
-    pub fn mount(self, mock: &OrderMock) -> StubHandle
+    pub fn mount(self, mock: &impl MountTarget) -> StubHandle
     where
         R: StubSlot,
     {
@@ -612,6 +616,8 @@ impl StubHandle {
 
 pub(crate) struct Entry<R: Rpc> {
     stub: Stub<R>,
+    /// Taken out of the stub at mount, where a stub without one is refused.
+    responder: Responder<R>,
     hits: Arc<AtomicUsize>,
     order: u64,
 }
@@ -645,27 +651,22 @@ impl<R: Rpc> Matched<R> {
         if let Some(reply) = self.taken {
             return Answer::Reply(reply);
         }
-        match &self.entry.stub.responder {
-            Some(Responder::Reply(f)) => Answer::Reply(
+        match &self.entry.responder {
+            Responder::Reply(f) => Answer::Reply(
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(requests)))
                     .unwrap_or_else(|_| Err(Status::internal(crate::catch_panic::PANIC_MESSAGE))),
             ),
-            Some(Responder::Stream {
+            Responder::Stream {
                 items,
                 between,
                 end,
-            }) => Answer::Stream {
+            } => Answer::Stream {
                 items: items.clone(),
                 between: *between,
                 end: end.clone(),
             },
-            Some(Responder::Sequence(_)) => {
-                Answer::Reply(Err(Status::internal("stub sequence used up")))
-            }
-            None => Answer::Reply(Err(Status::unimplemented(format!(
-                "stub {} has no responder",
-                self.entry.describe()
-            )))),
+            // A used-up sequence stops matching (`select`): not reached.
+            Responder::Sequence(_) => Answer::Reply(Err(Status::internal("stub sequence used up"))),
         }
     }
 }
@@ -731,7 +732,7 @@ impl<R: Rpc> Slot<R> {
             if entry.stub.limit.is_some_and(|limit| hits >= limit) {
                 continue;
             }
-            if let Some(Responder::Sequence(replies)) = &entry.stub.responder
+            if let Responder::Sequence(replies) = &entry.responder
                 && replies.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
             {
                 continue;
@@ -745,8 +746,8 @@ impl<R: Rpc> Slot<R> {
                 continue;
             }
             entry.hits.fetch_add(1, Ordering::SeqCst);
-            let taken = match &entry.stub.responder {
-                Some(Responder::Sequence(replies)) => replies
+            let taken = match &entry.responder {
+                Responder::Sequence(replies) => replies
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .pop_front(),
@@ -785,6 +786,18 @@ impl<R: Rpc> Slot<R> {
 pub trait StubSlot: Rpc {
     #[doc(hidden)]
     fn slot(table: &StubTable) -> &Slot<Self>;
+}
+
+pub(crate) mod sealed {
+    /// Only this crate's mocks take stubs.
+    pub trait Sealed {}
+}
+
+/// What a stub can be mounted on: an [`OrderMock`](crate::OrderMock).
+/// Sealed; it lets this module take stubs without knowing the mock.
+pub trait MountTarget: sealed::Sealed {
+    #[doc(hidden)]
+    fn stub_table(&self) -> &StubTable;
 }
 
 /// Every stub mounted on one mock.
@@ -828,11 +841,24 @@ impl StubTable {
         R::slot(self)
     }
 
-    fn mount<R: StubSlot>(&self, stub: Stub<R>) -> StubHandle {
+    fn mount<R: StubSlot>(&self, mut stub: Stub<R>) -> StubHandle {
         let order = self.mounted.fetch_add(1, Ordering::SeqCst);
+        let Some(responder) = stub.responder.take() else {
+            panic!(
+                "a {} stub{} was mounted without a responder: give it one with \
+                 .respond(..), .respond_with(..), .fail(..), .replies(..), .stream(..) \
+                 or .reply_with(..) before .mount(..)",
+                R::METHOD,
+                stub.name
+                    .as_deref()
+                    .map(|n| format!(" named {n:?}"))
+                    .unwrap_or_default()
+            );
+        };
         let hits = Arc::new(AtomicUsize::new(0));
         let entry = Arc::new(Entry {
             stub,
+            responder,
             hits: Arc::clone(&hits),
             order,
         });
