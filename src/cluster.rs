@@ -47,7 +47,7 @@ use crate::model::Store;
 use crate::pb::order_service_client::OrderServiceClient;
 use crate::transport::{DuplexConnector, IN_PROCESS_URI, MAX_HEADER_LIST_SIZE};
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use tower::BoxError;
 
 struct Slot {
     mock: Option<OrderMock>,

@@ -51,7 +51,19 @@ pub fn parse_grpc_timeout(value: &str) -> Option<Duration> {
 
 /// The timeout the caller sent in its metadata, if any and well formed.
 pub fn timeout_of(metadata: &MetadataMap) -> Option<Duration> {
-    metadata
+    timeout_in(metadata.as_ref())
+}
+
+/// The timeout a request's HTTP headers carry (`grpc-timeout`), if any and
+/// well formed: what a tower layer below tonic sees.
+///
+/// ```
+/// let mut h = http::HeaderMap::new();
+/// h.insert("grpc-timeout", "250m".parse().unwrap());
+/// assert_eq!(orders_testkit::deadline::timeout_in(&h), Some(std::time::Duration::from_millis(250)));
+/// ```
+pub fn timeout_in(headers: &http::HeaderMap) -> Option<Duration> {
+    headers
         .get(GRPC_TIMEOUT)
         .and_then(|v| v.to_str().ok())
         .and_then(parse_grpc_timeout)

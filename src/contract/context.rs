@@ -17,7 +17,7 @@ use crate::deadline::GRPC_TIMEOUT;
 use crate::journal::{Journal, JournalLayer};
 use crate::pb::order_service_client::OrderServiceClient;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use tower::BoxError;
 
 /// The client-side service every check calls through.
 pub type Svc = BoxCloneSyncService<

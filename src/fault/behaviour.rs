@@ -173,7 +173,7 @@ pub struct BehaviourService<S> {
     calls: Arc<AtomicU64>,
 }
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use tower::BoxError;
 type Res = http::Response<tonic::body::Body>;
 
 impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for BehaviourService<S>

@@ -11,7 +11,7 @@ use tower::{Layer, Service};
 
 use super::body::{ResetBody, ShapedBody, Shaping};
 use super::plan::{Decision, FaultPlan};
-use crate::deadline::{GRPC_TIMEOUT, exceeded, parse_grpc_timeout, wait_within};
+use crate::deadline::{exceeded, wait_within};
 use crate::transport::ConnectionControl;
 
 /// A tower layer that injects the faults of a [`FaultPlan`] into any tonic
@@ -96,12 +96,8 @@ where
         // The ready service handles this call; a fresh clone takes its place.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let deadline = req
-            .headers()
-            .get(GRPC_TIMEOUT)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_grpc_timeout)
-            .map(|t| tokio::time::Instant::now() + t);
+        let deadline =
+            crate::deadline::timeout_in(req.headers()).map(|t| tokio::time::Instant::now() + t);
         let decision = self.plan.decide(req.uri().path(), req.headers());
         let boxed = |res: http::Response<ResBody>| res.map(tonic::body::Body::new);
         match decision {

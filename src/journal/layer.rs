@@ -15,7 +15,6 @@ use tonic::metadata::MetadataMap;
 use tower::{Layer, Service};
 
 use super::{Journal, Outcome};
-use crate::deadline::GRPC_TIMEOUT;
 use crate::grpc_frame::FrameDecoder;
 use crate::rpc::Method;
 
@@ -95,11 +94,7 @@ where
         }
         let (parts, body) = req.into_parts();
         let metadata = MetadataMap::from_headers(parts.headers.clone());
-        let deadline = parts
-            .headers
-            .get(GRPC_TIMEOUT)
-            .and_then(|v| v.to_str().ok())
-            .and_then(crate::deadline::parse_grpc_timeout);
+        let deadline = crate::deadline::timeout_in(&parts.headers);
         let seq = self.journal.start(parts.uri.path(), metadata, deadline);
         let body = tonic::body::Body::new(RecordingRequest {
             inner: body,
