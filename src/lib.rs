@@ -84,6 +84,7 @@ pub mod embedded;
 pub mod fault;
 #[doc(hidden)]
 pub mod grpc_frame;
+mod header_match;
 pub mod health;
 pub mod journal;
 pub mod mock;

@@ -55,7 +55,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::OrderMock;
 use crate::OrderMockBuilder;
-use crate::fault::{Fault, FaultKind, FaultPlan, Schedule};
+use crate::fault::{Fault, FaultKind, FaultPlan};
 use crate::rpc::{CreateOrder, GetOrder, Method, ProcessOrders, SubmitLineItems, WatchOrderStatus};
 
 /// Why a scenario file was refused.
@@ -696,18 +696,27 @@ fn build_fault(spec: &FaultSpec) -> Result<Fault, String> {
     for (k, v) in &spec.when_header {
         fault = fault.when_header(k, v);
     }
-    let schedules = [
-        spec.first.map(Schedule::First),
-        spec.every.map(Schedule::Every),
-        spec.after.map(Schedule::After),
-        spec.between.map(|[a, b]| Schedule::Between(a, b)),
+    // At most one schedule, set through the Fault builder.
+    let chosen = [
+        spec.first.is_some(),
+        spec.every.is_some(),
+        spec.after.is_some(),
+        spec.between.is_some(),
     ];
-    let mut chosen = schedules.into_iter().flatten();
-    if let Some(schedule) = chosen.next() {
-        if chosen.next().is_some() {
-            return Err("a fault takes at most one of first, every, after, between".into());
-        }
-        fault.schedule = schedule;
+    if chosen.iter().filter(|c| **c).count() > 1 {
+        return Err("a fault takes at most one of first, every, after, between".into());
+    }
+    if let Some(n) = spec.first {
+        fault = fault.first(n);
+    }
+    if let Some(k) = spec.every {
+        fault = fault.every(k);
+    }
+    if let Some(n) = spec.after {
+        fault = fault.after(n);
+    }
+    if let Some([a, b]) = spec.between {
+        fault = fault.between(a, b);
     }
     if let Some(p) = spec.probability {
         if !(0.0..=1.0).contains(&p) {

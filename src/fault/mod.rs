@@ -166,7 +166,7 @@ impl Schedule {
 pub struct Fault {
     pub(crate) kind: FaultKind,
     pub(crate) paths: Vec<String>,
-    pub(crate) headers: Vec<(String, Option<String>)>,
+    pub(crate) headers: Vec<crate::header_match::HeaderMatch>,
     pub(crate) schedule: Schedule,
     pub(crate) probability: Option<f64>,
 }
@@ -399,8 +399,10 @@ impl Fault {
     /// # }
     /// ```
     pub fn when_header(mut self, name: &str, value: &str) -> Self {
-        self.headers
-            .push((name.to_ascii_lowercase(), Some(value.to_string())));
+        self.headers.push(crate::header_match::HeaderMatch {
+            name: name.to_ascii_lowercase(),
+            value: Some(value.to_string()),
+        });
         self
     }
 
@@ -414,7 +416,10 @@ impl Fault {
     /// # }
     /// ```
     pub fn when_header_present(mut self, name: &str) -> Self {
-        self.headers.push((name.to_ascii_lowercase(), None));
+        self.headers.push(crate::header_match::HeaderMatch {
+            name: name.to_ascii_lowercase(),
+            value: None,
+        });
         self
     }
 

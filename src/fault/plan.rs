@@ -188,14 +188,7 @@ impl FaultPlan {
             if !f.paths.is_empty() && !f.paths.iter().any(|p| p == path) {
                 continue;
             }
-            let headers_ok = f.headers.iter().all(|(name, value)| {
-                let mut values = headers.get_all(name.as_str()).iter();
-                match value {
-                    None => values.next().is_some(),
-                    Some(v) => values.any(|x| x.as_bytes() == v.as_bytes()),
-                }
-            });
-            if !headers_ok {
+            if !f.headers.iter().all(|h| h.matches(headers)) {
                 continue;
             }
             active.selected += 1;

@@ -88,7 +88,7 @@ enum Matcher<R: Rpc> {
     /// Client streaming: all messages at once.
     All(SlicePred<R::Request>),
     /// Metadata equal to `value`, or present when `value` is `None`.
-    Header { name: String, value: Option<String> },
+    Header(crate::header_match::HeaderMatch),
 }
 
 impl<R: Rpc> Clone for Matcher<R> {
@@ -96,10 +96,7 @@ impl<R: Rpc> Clone for Matcher<R> {
         match self {
             Self::Each(p) => Self::Each(p.clone()),
             Self::All(p) => Self::All(p.clone()),
-            Self::Header { name, value } => Self::Header {
-                name: name.clone(),
-                value: value.clone(),
-            },
+            Self::Header(h) => Self::Header(h.clone()),
         }
     }
 }
@@ -212,10 +209,11 @@ impl<R: Rpc> Stub<R> {
     /// # }
     /// ```
     pub fn when_header(mut self, name: &str, value: &str) -> Self {
-        self.matchers.push(Matcher::Header {
-            name: name.to_ascii_lowercase(),
-            value: Some(value.to_string()),
-        });
+        self.matchers
+            .push(Matcher::Header(crate::header_match::HeaderMatch {
+                name: name.to_ascii_lowercase(),
+                value: Some(value.to_string()),
+            }));
         self
     }
 
@@ -230,10 +228,11 @@ impl<R: Rpc> Stub<R> {
     /// # }
     /// ```
     pub fn when_header_present(mut self, name: &str) -> Self {
-        self.matchers.push(Matcher::Header {
-            name: name.to_ascii_lowercase(),
-            value: None,
-        });
+        self.matchers
+            .push(Matcher::Header(crate::header_match::HeaderMatch {
+                name: name.to_ascii_lowercase(),
+                value: None,
+            }));
         self
     }
 
@@ -683,13 +682,7 @@ impl<R: Rpc> Entry<R> {
         self.stub.matchers.iter().all(|m| match m {
             Matcher::Each(p) => requests.iter().all(|r| p(r)),
             Matcher::All(p) => p(requests),
-            Matcher::Header { name, value } => {
-                let mut values = metadata.get_all(name.as_str()).iter();
-                match value {
-                    None => values.next().is_some(),
-                    Some(v) => values.any(|x| x.as_bytes() == v.as_bytes()),
-                }
-            }
+            Matcher::Header(h) => h.matches(metadata.as_ref()),
         })
     }
 }
