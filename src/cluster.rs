@@ -33,7 +33,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::StreamExt;
 use tokio_util::sync::{CancellationToken, DropGuard};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -45,7 +45,7 @@ use crate::fault::Fault;
 use crate::journal::Journal;
 use crate::model::Store;
 use crate::pb::order_service_client::OrderServiceClient;
-use crate::transport::{DuplexConnector, IN_PROCESS_URI, MAX_HEADER_LIST_SIZE};
+use crate::transport::DuplexConnector;
 
 use tower::BoxError;
 
@@ -221,18 +221,10 @@ impl MockCluster {
     /// # }
     /// ```
     pub fn set_serving(&self, i: usize, serving: bool) {
-        if let Some(m) = self
-            .slots
-            .get(i)
-            .and_then(|s| lock(s).mock.as_ref().map(|m| m.health().clone()))
+        if let Some(slot) = self.slots.get(i)
+            && let Some(mock) = lock(slot).mock.as_ref()
         {
-            let status = if serving {
-                crate::health::ServingStatus::Serving
-            } else {
-                crate::health::ServingStatus::NotServing
-            };
-            m.set_status("", status);
-            m.set_status(crate::pb::SERVICE_NAME, status);
+            mock.set_serving(serving);
         }
     }
 
@@ -295,21 +287,16 @@ impl MockCluster {
     /// ```
     pub fn channel(&self, i: usize) -> Channel {
         let slot = self.slots.get(i).cloned();
-        Endpoint::from_static(IN_PROCESS_URI)
-            .http2_max_header_list_size(MAX_HEADER_LIST_SIZE)
-            .connect_with_connector_lazy(tower::service_fn(move |_: http::Uri| {
-                let conn = match &slot {
-                    Some(slot) => match &lock(slot).connector {
-                        Some(c) => c.connect(),
-                        None => Err(io::Error::new(
-                            io::ErrorKind::ConnectionRefused,
-                            "replica stopped",
-                        )),
-                    },
-                    None => Err(io::Error::new(io::ErrorKind::NotFound, "no such replica")),
-                };
-                async move { conn.map(hyper_util::rt::TokioIo::new) }
-            }))
+        crate::transport::lazy_channel(move || match &slot {
+            Some(slot) => match &lock(slot).connector {
+                Some(c) => c.connect(),
+                None => Err(io::Error::new(
+                    io::ErrorKind::ConnectionRefused,
+                    "replica stopped",
+                )),
+            },
+            None => Err(io::Error::new(io::ErrorKind::NotFound, "no such replica")),
+        })
     }
 
     /// A balanced, health-aware client over every replica. It watches each

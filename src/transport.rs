@@ -119,13 +119,22 @@ impl DuplexConnector {
     /// violations (E-2) arrives whole.
     pub fn channel(&self) -> Channel {
         let connector = self.clone();
-        Endpoint::from_static(IN_PROCESS_URI)
-            .http2_max_header_list_size(MAX_HEADER_LIST_SIZE)
-            .connect_with_connector_lazy(tower::service_fn(move |_: http::Uri| {
-                let conn = connector.connect();
-                async move { conn.map(TokioIo::new) }
-            }))
+        lazy_channel(move || connector.connect())
     }
+}
+
+/// A lazily connected in-process channel: `connect` opens each connection
+/// (again after one is lost); headers and trailers up to
+/// [`MAX_HEADER_LIST_SIZE`] are accepted.
+pub(crate) fn lazy_channel(
+    connect: impl Fn() -> io::Result<DuplexStream> + Send + Sync + 'static,
+) -> Channel {
+    Endpoint::from_static(IN_PROCESS_URI)
+        .http2_max_header_list_size(MAX_HEADER_LIST_SIZE)
+        .connect_with_connector_lazy(tower::service_fn(move |_: http::Uri| {
+            let conn = connect();
+            async move { conn.map(TokioIo::new) }
+        }))
 }
 
 /// Every task a server started (accept loops, connections, streams), with

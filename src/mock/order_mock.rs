@@ -307,15 +307,14 @@ impl OrderMock {
         &self.health
     }
 
-    /// Sets `""` and `orders.v1.OrderService` to SERVING or NOT_SERVING.
+    /// Sets every service the health service knows (`""` and
+    /// `orders.v1.OrderService`, and any you added) to SERVING or NOT_SERVING.
     pub fn set_serving(&self, serving: bool) {
-        let status = if serving {
+        self.health.set_all(if serving {
             ServingStatus::Serving
         } else {
             ServingStatus::NotServing
-        };
-        self.health.set_status("", status);
-        self.health.set_status(SERVICE_NAME, status);
+        });
     }
 
     /// Starts a stub for one RPC; finish it with a responder and `mount` it.
