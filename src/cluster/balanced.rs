@@ -48,7 +48,7 @@ struct Membership {
     up: watch::Sender<Vec<bool>>,
 }
 
-/// A health-aware balanced channel over replicas; see [`MockCluster::balanced`].
+/// A health-aware balanced channel over replicas; see [`MockCluster::balanced`](super::MockCluster::balanced).
 /// Dropping it stops its health watchers.
 ///
 /// ```

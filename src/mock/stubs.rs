@@ -1,5 +1,5 @@
 //! Typed stubs, in the style of wiremock-rs: a matcher, a responder,
-//! limits, priority and expectations, mounted on an [`OrderMock`].
+//! limits, priority and expectations, mounted on an [`OrderMock`](crate::OrderMock).
 //! A stub that matches answers; otherwise the default model does.
 //!
 //! ```
@@ -115,7 +115,7 @@ enum Responder<R: Rpc> {
 }
 
 /// A stub under construction for the RPC `R`; [`mount`](Self::mount) it on
-/// a mock. Start one with [`OrderMock::on`].
+/// a mock. Start one with [`OrderMock::on`](crate::OrderMock::on).
 #[must_use = "a stub does nothing until it is mounted"]
 ///
 /// ```
@@ -275,7 +275,7 @@ impl<R: Rpc> Stub<R> {
     }
 
     /// Expects this many matches (`1`, `1..=3`, `2..`), checked by
-    /// [`OrderMock::verify`] and when the mock is dropped.
+    /// [`OrderMock::verify`](crate::OrderMock::verify) and when the mock is dropped.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
