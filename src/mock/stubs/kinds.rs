@@ -1,0 +1,42 @@
+//! Which responders an RPC takes, by its streaming kind: marker traits
+//! over the sealed [`Rpc`].
+
+use crate::rpc::{CreateOrder, GetOrder, ProcessOrders, Rpc, SubmitLineItems, WatchOrderStatus};
+
+/// Unary RPCs: `CreateOrder`, `GetOrder`.
+///
+/// ```
+/// use orders_testkit::{mock::stubs::UnaryRpc, rpc::GetOrder};
+/// fn unary<R: UnaryRpc>(_: R) {}
+/// unary(GetOrder);
+/// ```
+pub trait UnaryRpc: Rpc {}
+impl UnaryRpc for CreateOrder {}
+impl UnaryRpc for GetOrder {}
+
+/// RPCs whose stub matchers see one request message at a time: the unary
+/// ones, `WatchOrderStatus` (its request) and `ProcessOrders` (each action).
+///
+/// ```
+/// use orders_testkit::{mock::stubs::PerMessageRpc, rpc::ProcessOrders};
+/// fn per_message<R: PerMessageRpc>(_: R) {}
+/// per_message(ProcessOrders);
+/// ```
+pub trait PerMessageRpc: Rpc {}
+impl PerMessageRpc for CreateOrder {}
+impl PerMessageRpc for GetOrder {}
+impl PerMessageRpc for WatchOrderStatus {}
+impl PerMessageRpc for ProcessOrders {}
+
+/// RPCs answered with one message, chosen from the request(s): unary and
+/// client streaming.
+///
+/// ```
+/// use orders_testkit::{mock::stubs::SingleResponseRpc, rpc::SubmitLineItems};
+/// fn single<R: SingleResponseRpc>(_: R) {}
+/// single(SubmitLineItems);
+/// ```
+pub trait SingleResponseRpc: Rpc {}
+impl SingleResponseRpc for CreateOrder {}
+impl SingleResponseRpc for GetOrder {}
+impl SingleResponseRpc for SubmitLineItems {}
