@@ -220,3 +220,54 @@ async fn verify_exits_one_against_a_resetting_target() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// A server that answers its first calls, then deadlocks (no answer, no
+/// deadline honoured): the run ends, each later check failing at once with
+/// the reason, instead of waiting on every call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_stops_answering_ends_the_run_with_the_reason() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let routes = tonic::service::Routes::new(
+        orders_testkit::pb::order_service_server::OrderServiceServer::new(
+            orders_testkit::service::ReferenceService::new(
+                orders_testkit::model::Store::new(),
+                Default::default(),
+            ),
+        ),
+    )
+    .prepare();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let deadlocking = tower::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+        let mut routes = routes.clone();
+        let n = calls.fetch_add(1, Ordering::SeqCst);
+        async move {
+            if n >= 20 {
+                std::future::pending::<()>().await;
+            }
+            tower::Service::call(&mut routes, req).await
+        }
+    });
+    let server = orders_testkit::transport::InProcessServer::start(deadlocking);
+    let report = tokio::time::timeout(
+        Duration::from_secs(120),
+        Suite::default()
+            .cases(2)
+            .deadline(Duration::from_secs(1))
+            .patience(Duration::from_millis(300))
+            .run(
+                Target::in_process(server)
+                    .without_health()
+                    .without_reflection(),
+            ),
+    )
+    .await
+    .expect("the run ends");
+    assert!(!report.passed());
+    assert!(
+        report.failure_text().contains("stopped answering"),
+        "{}",
+        report.failure_text()
+    );
+}

@@ -52,22 +52,41 @@ impl std::error::Error for CallError {
     }
 }
 
-/// Adds metadata, the bearer token and a default deadline to each call.
+/// Adds metadata, the bearer token and a default deadline to each call, and
+/// bounds the wait for its response headers on the client side: a correct
+/// server answers by the call's deadline (D-1), so one that has not a
+/// patience later has stopped answering (a deadlock, a dead proxy). From
+/// then on every call of the run fails at once, so that the run ends
+/// instead of waiting on each call.
 #[derive(Clone)]
 struct Prepare<S> {
     inner: S,
     headers: std::sync::Arc<Vec<(HeaderName, HeaderValue)>>,
     auth: Option<HeaderValue>,
     timeout: HeaderValue,
+    default_timeout: Duration,
+    grace: Duration,
+    stopped: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Why a call of the run was not sent, or not answered.
+fn stopped_answering(grace: Duration) -> tonic::Status {
+    tonic::Status::unavailable(format!(
+        "the target stopped answering: a call got no response headers within its \
+         deadline plus {grace:?} (the suite's patience); later calls are not sent"
+    ))
 }
 
 impl<S, B> Service<http::Request<B>> for Prepare<S>
 where
-    S: Service<http::Request<B>>,
+    S: Service<http::Request<B>, Error = BoxError>,
+    S::Future: Send + 'static,
+    S::Response: Send + 'static,
 {
     type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
+    type Error = BoxError;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<S::Response, BoxError>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -87,7 +106,21 @@ where
         if !h.contains_key(GRPC_TIMEOUT) {
             h.insert(GRPC_TIMEOUT, self.timeout.clone());
         }
-        self.inner.call(req)
+        let bound = crate::deadline::timeout_in(h).unwrap_or(self.default_timeout) + self.grace;
+        let (stopped, grace) = (self.stopped.clone(), self.grace);
+        if stopped.load(std::sync::atomic::Ordering::Relaxed) {
+            return Box::pin(async move { Err(stopped_answering(grace).into()) });
+        }
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            match tokio::time::timeout(bound, fut).await {
+                Ok(result) => result,
+                Err(_) => {
+                    stopped.store(true, std::sync::atomic::Ordering::Relaxed);
+                    Err(stopped_answering(grace).into())
+                }
+            }
+        })
     }
 }
 
@@ -149,6 +182,8 @@ pub(crate) struct Ctx {
     /// Metadata on which the target answers a transient failure (E-7).
     pub(crate) transient: Option<(String, String)>,
     pub(crate) journal: Journal,
+    /// Set once a call went unanswered past its deadline and the patience.
+    stopped: std::sync::Arc<std::sync::atomic::AtomicBool>,
     pub(crate) snapshots: Mutex<Vec<(String, tonic::Status)>>,
     base: Base,
     headers: std::sync::Arc<Vec<(HeaderName, HeaderValue)>>,
@@ -220,6 +255,7 @@ impl Ctx {
             patience: cfg.patience,
             transient: cfg.transient,
             journal: Journal::new(),
+            stopped: Default::default(),
             snapshots: Mutex::new(Vec::new()),
             base: BoxCloneSyncService::new(base),
             headers: std::sync::Arc::new(headers),
@@ -237,6 +273,9 @@ impl Ctx {
                 self.deadline.as_millis().min(99_999_999)
             ))
             .unwrap_or(HeaderValue::from_static("10S")),
+            default_timeout: self.deadline,
+            grace: self.patience,
+            stopped: self.stopped.clone(),
         };
         let journaled = JournalLayer::new(self.journal.clone()).layer(prepare);
         BoxCloneSyncService::new(ServiceExt::<http::Request<tonic::body::Body>>::map_err(

@@ -54,7 +54,7 @@ generate_stubs()
 
 from google.protobuf import any_pb2, duration_pb2, timestamp_pb2  # noqa: E402
 from google.rpc import code_pb2, error_details_pb2, status_pb2  # noqa: E402
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc  # noqa: E402
+from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
 from grpc_reflection.v1alpha import reflection  # noqa: E402
 from grpc_status import rpc_status  # noqa: E402
 from orders.v1 import orders_pb2, orders_pb2_grpc  # noqa: E402
@@ -322,6 +322,30 @@ class Orders(orders_pb2_grpc.OrderServiceServicer):
             yield self.act(action)
 
 
+class Health(health_pb2_grpc.HealthServicer):
+    """grpc.health.v1 with fixed statuses. (grpcio-health-checking 1.85's
+    servicer deadlocks the server: its Watch sends under a lock that the
+    server thread needs to close another cancelled Watch.)"""
+
+    def __init__(self, statuses):
+        self.statuses = statuses
+
+    def Check(self, request, context):
+        status = self.statuses.get(request.service)
+        if status is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"unknown service {request.service}")
+        return health_pb2.HealthCheckResponse(status=status)
+
+    def Watch(self, request, context):
+        status = self.statuses.get(
+            request.service, health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
+        )
+        yield health_pb2.HealthCheckResponse(status=status)
+        # The statuses never change here: stay open until the client leaves.
+        while context.is_active():
+            time.sleep(0.05)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
@@ -352,10 +376,10 @@ def main():
         ),
         server,
     )
-    health_servicer = health.HealthServicer()
-    health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
-    health_servicer.set("orders.v1.OrderService", health_pb2.HealthCheckResponse.SERVING)
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    serving = health_pb2.HealthCheckResponse.SERVING
+    health_pb2_grpc.add_HealthServicer_to_server(
+        Health({"": serving, "orders.v1.OrderService": serving}), server
+    )
     reflection.enable_server_reflection(
         (
             orders_pb2.DESCRIPTOR.services_by_name["OrderService"].full_name,
