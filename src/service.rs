@@ -63,10 +63,22 @@ impl ReferenceService {
         &self.store
     }
 
-    /// The checks every call gets before its own work: the fail-fast
-    /// threshold (D-2) and a deadline already passed (D-1). Returns the
-    /// call's deadline.
-    pub(crate) fn preflight(&self, metadata: &MetadataMap) -> Result<Option<Instant>, Status> {
+    /// The checks every call gets before its own work, whoever answers it
+    /// (this service, or a stub in front of it): the fail-fast threshold
+    /// (D-2) and a deadline already passed (D-1). Returns the call's
+    /// deadline. (Auth, which comes first, is a layer: [`crate::auth`].)
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use orders_testkit::model::Store;
+    /// use orders_testkit::service::{ReferenceService, ServiceConfig};
+    ///
+    /// let service = ReferenceService::new(Store::new(), ServiceConfig { fail_fast: Some(Duration::from_millis(100)) });
+    /// let mut metadata = tonic::metadata::MetadataMap::new();
+    /// metadata.insert("grpc-timeout", "50m".parse().unwrap());
+    /// assert_eq!(service.admit(&metadata).unwrap_err().code(), tonic::Code::DeadlineExceeded);
+    /// ```
+    pub fn admit(&self, metadata: &MetadataMap) -> Result<Option<Instant>, Status> {
         let deadline = deadline_of(metadata);
         if let Some(deadline) = deadline {
             let remaining = deadline.saturating_duration_since(Instant::now());
@@ -80,6 +92,43 @@ impl ReferenceService {
             }
         }
         Ok(deadline)
+    }
+
+    /// S-1 to S-3 over line items already received (a stub that read the
+    /// stream falls back here): the count and total, or the first invalid
+    /// item, or an overflowing total.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::model::Store;
+    /// use orders_testkit::pb::LineItem;
+    /// use orders_testkit::service::ReferenceService;
+    ///
+    /// let service = ReferenceService::new(Store::new(), Default::default());
+    /// let item = LineItem { product_id: "p".into(), quantity: 2, price_cents: 5 };
+    /// let total = service.total(vec![item.clone(), item]).await.unwrap();
+    /// assert_eq!((total.item_count, total.total_cents), (2, 20));
+    /// # }
+    /// ```
+    pub async fn total(&self, items: Vec<LineItem>) -> Result<SubmitLineItemsResponse, Status> {
+        sum_line_items(tokio_stream::iter(items.into_iter().map(Ok))).await
+    }
+
+    /// P-1 to P-4 for one action on this service's store: its result, the
+    /// order changed atomically (a stub that did not match an action falls
+    /// back here).
+    ///
+    /// ```
+    /// use orders_testkit::model::Store;
+    /// use orders_testkit::pb::OrderAction;
+    /// use orders_testkit::service::ReferenceService;
+    ///
+    /// let service = ReferenceService::new(Store::new(), Default::default());
+    /// let r = service.act(OrderAction { order_id: "nope".into(), action: 1 });
+    /// assert!(r.error.starts_with("NOT_FOUND"));
+    /// ```
+    pub fn act(&self, action: OrderAction) -> OrderResult {
+        process_action(&self.store, action)
     }
 }
 
@@ -102,7 +151,7 @@ fn check_order_id(order_id: &str) -> Result<(), Status> {
 
 /// S-1 to S-3 over a stream of line items: the count and total, or the
 /// first invalid item, or an overflowing total.
-pub(crate) async fn sum_line_items(
+async fn sum_line_items(
     mut items: impl Stream<Item = Result<LineItem, Status>> + Unpin,
 ) -> Result<SubmitLineItemsResponse, Status> {
     let mut count: i32 = 0;
@@ -166,7 +215,7 @@ impl OrderService for ReferenceService {
         &self,
         request: Request<CreateOrderRequest>,
     ) -> Result<Response<CreateOrderResponse>, Status> {
-        self.preflight(request.metadata())?;
+        self.admit(request.metadata())?;
         let key = idempotency_key(request.metadata());
         let violations = validate::create_order(request.get_ref(), key);
         if !violations.is_empty() {
@@ -186,7 +235,7 @@ impl OrderService for ReferenceService {
         &self,
         request: Request<GetOrderRequest>,
     ) -> Result<Response<Order>, Status> {
-        self.preflight(request.metadata())?;
+        self.admit(request.metadata())?;
         let order_id = &request.get_ref().order_id;
         check_order_id(order_id)?;
         match self.store.get(order_id) {
@@ -201,7 +250,7 @@ impl OrderService for ReferenceService {
         &self,
         request: Request<WatchOrderStatusRequest>,
     ) -> Result<Response<Self::WatchOrderStatusStream>, Status> {
-        let deadline = self.preflight(request.metadata())?;
+        let deadline = self.admit(request.metadata())?;
         let order_id = &request.get_ref().order_id;
         check_order_id(order_id)?;
         let watch = self
@@ -218,7 +267,7 @@ impl OrderService for ReferenceService {
         &self,
         request: Request<Streaming<LineItem>>,
     ) -> Result<Response<SubmitLineItemsResponse>, Status> {
-        let deadline = self.preflight(request.metadata())?;
+        let deadline = self.admit(request.metadata())?;
         let items = UntilDeadline::new(request.into_inner(), deadline);
         sum_line_items(items).await.map(Response::new)
     }
@@ -229,7 +278,7 @@ impl OrderService for ReferenceService {
         &self,
         request: Request<Streaming<OrderAction>>,
     ) -> Result<Response<Self::ProcessOrdersStream>, Status> {
-        let deadline = self.preflight(request.metadata())?;
+        let deadline = self.admit(request.metadata())?;
         let store = Arc::clone(&self.store);
         let results = request
             .into_inner()

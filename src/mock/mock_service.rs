@@ -15,7 +15,7 @@ use crate::pb::{
     OrderResult, OrderStatusUpdate, SubmitLineItemsResponse, WatchOrderStatusRequest,
 };
 use crate::rpc::{CreateOrder, GetOrder, ProcessOrders, Rpc, SubmitLineItems, WatchOrderStatus};
-use crate::service::{BoxStream, ReferenceService, process_action, sum_line_items};
+use crate::service::{BoxStream, ReferenceService};
 
 #[derive(Debug, Clone)]
 pub(crate) struct MockService {
@@ -40,7 +40,7 @@ impl MockService {
     {
         // D-2 applies to stubbed calls as to the model's (auth came before,
         // in its layer).
-        if let Err(status) = self.reference.preflight(request.metadata()) {
+        if let Err(status) = self.reference.admit(request.metadata()) {
             return Ok(Err(status));
         }
         let Some(matched) = self
@@ -112,7 +112,7 @@ impl OrderService for MockService {
         &self,
         request: Request<WatchOrderStatusRequest>,
     ) -> Result<Response<Self::WatchOrderStatusStream>, Status> {
-        self.reference.preflight(request.metadata())?;
+        self.reference.admit(request.metadata())?;
         let slot = self.stubs.slot::<WatchOrderStatus>();
         let Some(matched) =
             slot.select(request.metadata(), std::slice::from_ref(request.get_ref()))
@@ -146,7 +146,7 @@ impl OrderService for MockService {
             return self.reference.submit_line_items(request).await;
         }
         // Stubs match on the whole stream: read it first.
-        let deadline = self.reference.preflight(request.metadata())?;
+        let deadline = self.reference.admit(request.metadata())?;
         let metadata = request.metadata().clone();
         let mut inbound = UntilDeadline::new(request.into_inner(), deadline);
         let mut items = Vec::new();
@@ -165,9 +165,7 @@ impl OrderService for MockService {
                     Answer::Stream { .. } => Err(not_a_reply(SubmitLineItems::METHOD.name())),
                 }
             }
-            None => sum_line_items(tokio_stream::iter(items.into_iter().map(Ok)))
-                .await
-                .map(Response::new),
+            None => self.reference.total(items).await.map(Response::new),
         }
     }
 
@@ -180,14 +178,14 @@ impl OrderService for MockService {
         if self.stubs.slot::<ProcessOrders>().is_empty() {
             return self.reference.process_orders(request).await;
         }
-        let deadline = self.reference.preflight(request.metadata())?;
+        let deadline = self.reference.admit(request.metadata())?;
         let metadata = request.metadata().clone();
         let stubs = Arc::clone(&self.stubs);
-        let store = Arc::clone(self.reference.store());
+        let reference = self.reference.clone();
         let inbound = request.into_inner();
         let results = futures_util::stream::unfold(Some(inbound), move |inbound| {
-            let (stubs, store, metadata) =
-                (Arc::clone(&stubs), Arc::clone(&store), metadata.clone());
+            let (stubs, reference, metadata) =
+                (Arc::clone(&stubs), reference.clone(), metadata.clone());
             async move {
                 let mut inbound = inbound?;
                 let action = match inbound.next().await? {
@@ -196,7 +194,7 @@ impl OrderService for MockService {
                 };
                 let one = std::slice::from_ref(&action);
                 let Some(matched) = stubs.slot::<ProcessOrders>().select(&metadata, one) else {
-                    return Some((Ok(process_action(&store, action)), Some(inbound)));
+                    return Some((Ok(reference.act(action)), Some(inbound)));
                 };
                 if let Err(status) = wait(matched.delay(), deadline).await {
                     return Some((Err(status), None));
