@@ -143,7 +143,7 @@ fn idempotency_key(metadata: &MetadataMap) -> Option<Result<&[u8], ()>> {
 }
 
 fn check_order_id(order_id: &str) -> Result<(), Status> {
-    match validate::order_id("order_id", order_id) {
+    match validate::id("order_id", order_id) {
         Some(v) => Err(status::invalid_argument(&[v])),
         None => Ok(()),
     }

@@ -13,7 +13,7 @@
 //!     lifecycle::next_status(OrderStatus::Pending, OrderActionType::Confirm),
 //!     Some(OrderStatus::Confirmed)
 //! );
-//! assert!(validate::order_id("order_id", "").is_some());
+//! assert!(validate::id("order_id", "").is_some());
 //! ```
 
 pub mod lifecycle;

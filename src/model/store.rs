@@ -257,7 +257,7 @@ impl Store {
     /// watchers. Checks, in order: the id, the action, the order's existence,
     /// the transition. Returns the new status.
     pub fn act(&self, action: &OrderAction) -> Result<OrderStatus, ActionFailure> {
-        if let Some(v) = validate::order_id("order_id", &action.order_id) {
+        if let Some(v) = validate::id("order_id", &action.order_id) {
             return Err(ActionFailure {
                 reason: FailureReason::InvalidArgument,
                 words: format!("{} {}", v.field, v.description),

@@ -43,14 +43,15 @@ impl FieldViolation {
     }
 }
 
-/// Checks an id field: 1 to [`MAX_ID_BYTES`] UTF-8 bytes.
+/// Checks an id field (`customer_id`, `product_id`, `order_id`): 1 to
+/// [`MAX_ID_BYTES`] UTF-8 bytes, named `field` in the violation.
 ///
 /// ```
-/// use orders_testkit::model::validate::order_id;
-/// assert!(order_id("order_id", "ord-1").is_none());
-/// assert!(order_id("order_id", &"x".repeat(129)).is_some());
+/// use orders_testkit::model::validate::id;
+/// assert!(id("order_id", "ord-1").is_none());
+/// assert!(id("customer_id", &"x".repeat(129)).is_some());
 /// ```
-pub fn order_id(field: &str, value: &str) -> Option<FieldViolation> {
+pub fn id(field: &str, value: &str) -> Option<FieldViolation> {
     if value.is_empty() {
         Some(FieldViolation::new(field, "must be a non-empty string"))
     } else if value.len() > MAX_ID_BYTES {
@@ -67,7 +68,7 @@ pub fn order_id(field: &str, value: &str) -> Option<FieldViolation> {
 /// order `product_id`, `quantity`, `price_cents`.
 pub fn line_item(index: usize, item: &LineItem) -> Vec<FieldViolation> {
     let mut out = Vec::new();
-    if let Some(v) = order_id(&format!("items[{index}].product_id"), &item.product_id) {
+    if let Some(v) = id(&format!("items[{index}].product_id"), &item.product_id) {
         out.push(v);
     }
     if item.quantity < 1 {
@@ -124,7 +125,7 @@ pub fn create_order(
     key: Option<Result<&[u8], ()>>,
 ) -> Vec<FieldViolation> {
     let mut out = Vec::new();
-    if let Some(v) = order_id("customer_id", &req.customer_id) {
+    if let Some(v) = id("customer_id", &req.customer_id) {
         out.push(v);
     }
     if req.items.is_empty() {
@@ -204,7 +205,7 @@ mod tests {
     #[test]
     fn ids_count_bytes_not_chars() {
         // 64 two-byte characters = 128 bytes: allowed; one more is 130.
-        assert!(order_id("f", &"é".repeat(64)).is_none());
-        assert!(order_id("f", &"é".repeat(65)).is_some());
+        assert!(id("f", &"é".repeat(64)).is_none());
+        assert!(id("f", &"é".repeat(65)).is_some());
     }
 }
