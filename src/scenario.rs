@@ -199,12 +199,12 @@ fn descriptor<T: ProtoMessage>() -> Result<prost_reflect::MessageDescriptor, Str
         .ok_or_else(|| format!("{} is not in the descriptor pool", T::NAME))
 }
 
-struct Ctx<'a> {
+struct SourceText<'a> {
     file: &'a str,
     text: &'a str,
 }
 
-impl Ctx<'_> {
+impl SourceText<'_> {
     fn line_of(&self, offset: usize) -> usize {
         self.text[..offset.min(self.text.len())]
             .matches('\n')
@@ -346,7 +346,7 @@ impl Scenario {
 
     /// Checks a scenario given as text; `file` names it in errors.
     pub fn parse(file: &str, text: &str) -> Result<Self, ScenarioError> {
-        let ctx = Ctx { file, text };
+        let ctx = SourceText { file, text };
         let parsed: File = toml::from_str(text).map_err(|e| ScenarioError {
             file: file.to_string(),
             line: e.span().map(|s| ctx.line_of(s.start)),

@@ -38,7 +38,7 @@ mod balanced;
 
 pub use balanced::{Balanced, BalancedChannel, Policy};
 
-struct Slot {
+struct Replica {
     mock: Option<OrderMock>,
     connector: Option<DuplexConnector>,
     addr: Option<SocketAddr>,
@@ -48,7 +48,7 @@ struct Slot {
 pub struct MockCluster {
     store: Arc<Store>,
     tcp: bool,
-    slots: Vec<Arc<Mutex<Slot>>>,
+    slots: Vec<Arc<Mutex<Replica>>>,
 }
 
 impl std::fmt::Debug for MockCluster {
@@ -60,7 +60,7 @@ impl std::fmt::Debug for MockCluster {
     }
 }
 
-fn lock(slot: &Mutex<Slot>) -> MutexGuard<'_, Slot> {
+fn lock(slot: &Mutex<Replica>) -> MutexGuard<'_, Replica> {
     slot.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -91,7 +91,7 @@ impl MockCluster {
             tcp,
             slots: (0..n)
                 .map(|_| {
-                    Arc::new(Mutex::new(Slot {
+                    Arc::new(Mutex::new(Replica {
                         mock: None,
                         connector: None,
                         addr: None,
