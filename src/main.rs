@@ -217,7 +217,7 @@ fn usage(message: impl std::fmt::Display) -> ExitCode {
 }
 
 async fn verify(args: VerifyArgs) -> ExitCode {
-    use orders_testkit::contract::{Progress, Status, Suite, Target};
+    use orders_testkit::contract::{CheckStatus, Progress, Suite, Target};
     use std::io::IsTerminal;
 
     if args.list {
@@ -303,12 +303,12 @@ async fn verify(args: VerifyArgs) -> ExitCode {
         }
         (Some(bar), Progress::Finished(..)) => bar.inc(1),
         (None, Progress::Finished(i, total, r))
-            if r.status != Status::Skipped || r.note.as_deref() != Some("not selected") =>
+            if r.status != CheckStatus::Skipped || r.note.as_deref() != Some("not selected") =>
         {
             let status = match r.status {
-                Status::Passed => "pass",
-                Status::Failed => "FAIL",
-                Status::Skipped => "skip",
+                CheckStatus::Passed => "pass",
+                CheckStatus::Failed => "FAIL",
+                CheckStatus::Skipped => "skip",
             };
             eprintln!(
                 "[{}/{total}] {} {status} ({} ms)",

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use orders_testkit::OrderMock;
 use orders_testkit::auth::Permission;
-use orders_testkit::contract::{Report, Status, Suite, Target};
+use orders_testkit::contract::{CheckStatus, Report, Suite, Target};
 use orders_testkit::fault::{Fault, FaultPlan, ServerBehaviour};
 
 const RW: &str = "matrix-rw";
@@ -61,7 +61,7 @@ fn assert_clean(entry: &str, report: &Report, may_skip: &[&str]) {
         report.failure_text()
     );
     for r in &report.results {
-        if r.status == Status::Skipped {
+        if r.status == CheckStatus::Skipped {
             assert!(
                 may_skip.contains(&r.id.as_str()),
                 "{entry}: {} skipped ({:?})",

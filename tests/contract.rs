@@ -1,7 +1,7 @@
 //! The contract suite against the mock's default behaviour: the main job.
 #![cfg(feature = "cli")]
 
-use orders_testkit::contract::{Status, Suite, Target, rules};
+use orders_testkit::contract::{CheckStatus, Suite, Target, rules};
 
 #[tokio::test]
 async fn every_rule_is_checked_against_the_embedded_mock_and_none_is_skipped() {
@@ -11,7 +11,7 @@ async fn every_rule_is_checked_against_the_embedded_mock_and_none_is_skipped() {
     let skipped: Vec<_> = report
         .results
         .iter()
-        .filter(|r| r.status != Status::Passed)
+        .filter(|r| r.status != CheckStatus::Passed)
         .map(|r| format!("{} ({:?})", r.id, r.note))
         .collect();
     assert!(skipped.is_empty(), "not run: {skipped:?}");
@@ -40,7 +40,7 @@ async fn run_is_send_and_can_be_spawned() {
         report
             .results
             .iter()
-            .filter(|r| r.status == Status::Passed)
+            .filter(|r| r.status == CheckStatus::Passed)
             .count(),
         2
     );
@@ -103,7 +103,7 @@ async fn only_selects_every_rule_id_on_its_own() {
         let ran: Vec<_> = report
             .results
             .iter()
-            .filter(|r| r.status != Status::Skipped)
+            .filter(|r| r.status != CheckStatus::Skipped)
             .map(|r| r.id.as_str())
             .collect();
         assert_eq!(ran, [id], "--only {id}");

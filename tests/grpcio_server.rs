@@ -14,7 +14,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::Duration;
 
-use orders_testkit::contract::{Report, Status, Suite, Target};
+use orders_testkit::contract::{CheckStatus, Report, Suite, Target};
 
 const SERVER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/grpcio/orders_server.py");
 
@@ -113,7 +113,7 @@ fn skipped(report: &Report) -> Vec<&str> {
     report
         .results
         .iter()
-        .filter(|r| r.status == Status::Skipped)
+        .filter(|r| r.status == CheckStatus::Skipped)
         .map(|r| r.id.as_str())
         .collect()
 }

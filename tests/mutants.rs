@@ -869,7 +869,7 @@ async fn the_unmutated_service_passes_every_check() {
         let skipped: Vec<_> = report
             .results
             .iter()
-            .filter(|r| r.status != orders_testkit::contract::Status::Passed)
+            .filter(|r| r.status != orders_testkit::contract::CheckStatus::Passed)
             .map(|r| (&r.id, &r.note))
             .collect();
         assert!(skipped.is_empty(), "seed {seed}: {skipped:?}");

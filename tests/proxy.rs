@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use orders_testkit::OrderMock;
 use orders_testkit::auth::Permission;
-use orders_testkit::contract::{Status, Suite, Target};
+use orders_testkit::contract::{CheckStatus, Suite, Target};
 use orders_testkit::fault::{Fault, FaultPlan};
 
 fn nginx() -> Option<PathBuf> {
@@ -135,7 +135,7 @@ async fn suite_passes_through_nginx_grpc_pass() {
     let skipped: Vec<_> = report
         .results
         .iter()
-        .filter(|r| r.status == Status::Skipped)
+        .filter(|r| r.status == CheckStatus::Skipped)
         .map(|r| &r.id)
         .collect();
     assert!(skipped.is_empty(), "skipped behind the proxy: {skipped:?}");

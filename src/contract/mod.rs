@@ -34,7 +34,7 @@ mod suite;
 mod target;
 
 pub use property::{Counterexample, Mismatch};
-pub use report::{CheckResult, Report, Status};
+pub use report::{CheckResult, CheckStatus, Report};
 pub use rules::{Rule, rule, rules};
 pub use snapshots::{SnapshotSummary, write_snapshots};
 pub use suite::{Progress, Suite};

@@ -11,7 +11,7 @@ use super::property::Counterexample;
 /// How one check ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Status {
+pub enum CheckStatus {
     /// The rule held.
     Passed,
     /// The rule was broken; see the counterexample.
@@ -31,7 +31,7 @@ pub struct CheckResult {
     /// What the check verifies.
     pub title: String,
     /// How it ended.
-    pub status: Status,
+    pub status: CheckStatus,
     /// A note: cases run, or why it was skipped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -77,14 +77,14 @@ pub struct Report {
 impl Report {
     /// Whether no check failed.
     pub fn passed(&self) -> bool {
-        self.results.iter().all(|r| r.status != Status::Failed)
+        self.results.iter().all(|r| r.status != CheckStatus::Failed)
     }
 
     /// The failed checks.
     pub fn failures(&self) -> Vec<&CheckResult> {
         self.results
             .iter()
-            .filter(|r| r.status == Status::Failed)
+            .filter(|r| r.status == CheckStatus::Failed)
             .collect()
     }
 
@@ -147,9 +147,9 @@ impl Report {
         );
         for r in &self.results {
             let status = match r.status {
-                Status::Passed => "pass",
-                Status::Failed => "FAIL",
-                Status::Skipped => "skip",
+                CheckStatus::Passed => "pass",
+                CheckStatus::Failed => "FAIL",
+                CheckStatus::Skipped => "skip",
             };
             let note = r
                 .note
@@ -166,9 +166,9 @@ impl Report {
         let _ = writeln!(
             out,
             "{} passed, {} failed, {} skipped in {:.2}s (seed {}, {} cases, run {})",
-            count(Status::Passed),
-            count(Status::Failed),
-            count(Status::Skipped),
+            count(CheckStatus::Passed),
+            count(CheckStatus::Failed),
+            count(CheckStatus::Skipped),
             self.duration_ms as f64 / 1000.0,
             self.seed,
             self.cases,
@@ -188,15 +188,15 @@ impl Report {
         let mut suite = TestSuite::new("orders.v1 contract");
         for r in &self.results {
             let mut status = match r.status {
-                Status::Passed => TestCaseStatus::success(),
-                Status::Skipped => {
+                CheckStatus::Passed => TestCaseStatus::success(),
+                CheckStatus::Skipped => {
                     let mut s = TestCaseStatus::skipped();
                     if let Some(n) = &r.note {
                         s.set_message(n.clone());
                     }
                     s
                 }
-                Status::Failed => {
+                CheckStatus::Failed => {
                     let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                     if let Some(c) = &r.counterexample {
                         let statement = super::rules::rule(&c.rule)
@@ -214,7 +214,7 @@ impl Report {
                     s
                 }
             };
-            if r.status == Status::Failed && r.counterexample.is_none() {
+            if r.status == CheckStatus::Failed && r.counterexample.is_none() {
                 status.set_message("failed");
             }
             let mut case = TestCase::new(format!("{} {}", r.id, r.title), status);

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use super::checks::{self, Verdict};
 use super::context::{Ctx, CtxConfig};
 use super::property::Counterexample;
-use super::report::{CheckResult, Report, Status};
+use super::report::{CheckResult, CheckStatus, Report};
 use super::target::{ConnectError, Target};
 use crate::payload::ErrorPayload;
 
@@ -185,7 +185,7 @@ impl Suite {
                     id: "CONNECT".into(),
                     group: "target".into(),
                     title: "reach the target".into(),
-                    status: Status::Failed,
+                    status: CheckStatus::Failed,
                     note: None,
                     counterexample: Some(Counterexample {
                         rule: "CONNECT".into(),
@@ -323,12 +323,12 @@ impl Suite {
     async fn run_check(&self, ctx: &Ctx, check: &checks::Check) -> CheckResult {
         let t = Instant::now();
         let (status, note, counterexample) = if !self.selected(check.id, check.group()) {
-            (Status::Skipped, Some("not selected".to_string()), None)
+            (CheckStatus::Skipped, Some("not selected".to_string()), None)
         } else {
             match (check.run)(ctx).await {
-                Verdict::Pass(note) => (Status::Passed, note, None),
-                Verdict::Fail(c) => (Status::Failed, None, Some(c)),
-                Verdict::Skip(why) => (Status::Skipped, Some(why), None),
+                Verdict::Pass(note) => (CheckStatus::Passed, note, None),
+                Verdict::Fail(c) => (CheckStatus::Failed, None, Some(c)),
+                Verdict::Skip(why) => (CheckStatus::Skipped, Some(why), None),
             }
         };
         CheckResult {
