@@ -356,7 +356,7 @@ async fn bidi_stub_answers_matching_actions_model_the_rest() {
     let real = create(&mock).await;
     mock.on(ProcessOrders)
         .when(|a| a.order_id.starts_with("fake-"))
-        .reply_with(|a| {
+        .respond_with(|a| {
             Ok(OrderResult {
                 order_id: a.order_id.clone(),
                 success: true,
@@ -665,7 +665,7 @@ mod d2_on_stubs {
         let mock = mock().await;
         let stub = mock
             .on(ProcessOrders)
-            .reply_with(|a| {
+            .respond_with(|a| {
                 Ok(OrderResult {
                     order_id: a.order_id.clone(),
                     success: true,

@@ -299,7 +299,7 @@ impl<R: Rpc> Stub<R> {
     /// # Panics
     ///
     /// When the stub has no responder (no `respond`, `respond_with`,
-    /// `fail`, `replies`, `stream` or `reply_with`): a stub that could only
+    /// `fail`, `replies` or `stream`): a stub that could only
     /// answer UNIMPLEMENTED is a mistake in the test.
     ///
     /// ```
@@ -515,11 +515,11 @@ impl Stub<ProcessOrders> {
     /// use orders_testkit::rpc::*;
     /// use orders_testkit::pb::*;
     /// mock.on(ProcessOrders)
-    ///     .reply_with(|a| Ok(OrderResult { order_id: a.order_id.clone(), success: true, error: String::new(), status: 2 }))
+    ///     .respond_with(|a| Ok(OrderResult { order_id: a.order_id.clone(), success: true, error: String::new(), status: 2 }))
     ///     .mount(&mock);
     /// # }
     /// ```
-    pub fn reply_with(
+    pub fn respond_with(
         mut self,
         f: impl Fn(&crate::pb::OrderAction) -> Result<crate::pb::OrderResult, Status>
         + Send

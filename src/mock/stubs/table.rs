@@ -239,8 +239,8 @@ impl StubTable {
         let Some(responder) = stub.responder.take() else {
             panic!(
                 "a {} stub{} was mounted without a responder: give it one with \
-                 .respond(..), .respond_with(..), .fail(..), .replies(..), .stream(..) \
-                 or .reply_with(..) before .mount(..)",
+                 .respond(..), .respond_with(..), .fail(..), .replies(..) or .stream(..) \
+                 before .mount(..)",
                 R::METHOD,
                 stub.name
                     .as_deref()
