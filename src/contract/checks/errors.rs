@@ -164,24 +164,28 @@ fn unusual_ids(ctx: &Ctx) -> Vec<String> {
     .collect()
 }
 
+/// A GetOrder and a watch (its first answer) of `id`, for what they answer.
+async fn get_and_watch(ctx: &Ctx, id: &str) {
+    let _ = ctx
+        .client()
+        .get_order(GetOrderRequest {
+            order_id: id.to_string(),
+        })
+        .await;
+    let watch = WatchOrderStatusRequest {
+        order_id: id.to_string(),
+    };
+    if let Ok(res) = ctx.client().watch_order_status(watch).await {
+        let _ = super::within(ctx.patience, res.into_inner().message()).await;
+    }
+}
+
 /// Sends unusual but valid inputs to every RPC, so that a target whose
 /// error handling leaks shows it (E-6 then reads every error seen).
 async fn provoke(ctx: &Ctx) {
     // The largest ids in code points: 32 four-byte characters, 128 bytes.
     for id in ["\u{10FFFF}".repeat(32), "🦀".repeat(32)] {
-        let _ = ctx
-            .client()
-            .get_order(GetOrderRequest {
-                order_id: id.clone(),
-            })
-            .await;
-        if let Ok(res) = ctx
-            .client()
-            .watch_order_status(WatchOrderStatusRequest { order_id: id })
-            .await
-        {
-            let _ = super::within(ctx.patience, res.into_inner().message()).await;
-        }
+        get_and_watch(ctx, &id).await;
     }
     let ids = unusual_ids(ctx);
     for id in &ids {
@@ -206,21 +210,7 @@ async fn provoke(ctx: &Ctx) {
                 shipping_address: None,
             })
             .await;
-        let _ = ctx
-            .client()
-            .get_order(GetOrderRequest {
-                order_id: id.clone(),
-            })
-            .await;
-        if let Ok(res) = ctx
-            .client()
-            .watch_order_status(WatchOrderStatusRequest {
-                order_id: id.clone(),
-            })
-            .await
-        {
-            let _ = super::within(ctx.patience, res.into_inner().message()).await;
-        }
+        get_and_watch(ctx, id).await;
         let _ = ctx
             .client()
             .submit_line_items(tokio_stream::iter([
