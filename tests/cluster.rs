@@ -138,7 +138,7 @@ async fn a_drained_replica_gets_no_new_calls() {
 /// dead endpoint in rotation; how many fail is printed, not asserted).
 #[tokio::test]
 async fn tonic_balance_list_with_a_dead_endpoint_serves_or_fails_in_transport() {
-    let cluster = MockCluster::start_tcp(3).await.unwrap();
+    let cluster = MockCluster::serve_tcp(3).await.unwrap();
     let endpoints = cluster
         .addrs()
         .into_iter()

@@ -77,11 +77,11 @@ impl MockCluster {
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let cluster = orders_testkit::cluster::MockCluster::start_tcp(2).await.unwrap();
+    /// let cluster = orders_testkit::cluster::MockCluster::serve_tcp(2).await.unwrap();
     /// assert_eq!(cluster.addrs().len(), 2);
     /// # }
     /// ```
-    pub async fn start_tcp(n: usize) -> io::Result<Self> {
+    pub async fn serve_tcp(n: usize) -> io::Result<Self> {
         Self::launch(n, true).await
     }
 
