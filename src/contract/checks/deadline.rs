@@ -227,6 +227,22 @@ fn fails_fast<T: std::fmt::Debug>(
     Ok(Some(st))
 }
 
+/// [`fails_fast`] for one of D-2's calls: `Ok(None)` is noted in `late`.
+fn judged<T: std::fmt::Debug>(
+    late: &mut Vec<&'static str>,
+    what: &'static str,
+    input: String,
+    started: Instant,
+    deadline: Duration,
+    got: Result<T, Status>,
+) -> Result<Option<Status>, (String, Mismatch)> {
+    let status = fails_fast(what, started, deadline, got).map_err(|m| (input, m))?;
+    if status.is_none() {
+        late.push(what);
+    }
+    Ok(status)
+}
+
 /// The error status of a stream opened with a too short deadline, on
 /// opening or before its first message; `Ok` describes anything else.
 async fn stream_status<T: std::fmt::Debug>(
@@ -263,17 +279,22 @@ async fn d2_all(ctx: &Ctx, threshold: Duration) -> Result<Vec<String>, (String, 
         .client()
         .create_order(key_request(create_request(ctx), &key, short))
         .await;
-    let first = fails_fast("CreateOrder", started, short, got.map(|r| r.into_inner()))
-        .map_err(|m| (at("CreateOrder"), m))?;
-    match first {
-        Some(st) => ctx.snapshot(
+    let got = got.map(|r| r.into_inner());
+    if let Some(st) = judged(
+        &mut late,
+        "CreateOrder",
+        at("CreateOrder"),
+        started,
+        short,
+        got,
+    )? {
+        ctx.snapshot(
             "D-2_fail_fast",
             &Status::new(
                 st.code(),
                 st.message().replace(|c: char| c.is_ascii_digit(), "#"),
             ),
-        ),
-        None => late.push("CreateOrder"),
+        );
     }
     let other = create_request(ctx);
     match ctx
@@ -308,12 +329,8 @@ async fn d2_all(ctx: &Ctx, threshold: Duration) -> Result<Vec<String>, (String, 
             short,
         ))
         .await;
-    if fails_fast("GetOrder", started, short, got.map(|r| r.into_inner()))
-        .map_err(|m| (at("GetOrder"), m))?
-        .is_none()
-    {
-        late.push("GetOrder");
-    }
+    let got = got.map(|r| r.into_inner());
+    judged(&mut late, "GetOrder", at("GetOrder"), started, short, got)?;
 
     // WatchOrderStatus: the error comes before any message.
     let started = Instant::now();
@@ -327,12 +344,8 @@ async fn d2_all(ctx: &Ctx, threshold: Duration) -> Result<Vec<String>, (String, 
         ))
         .await;
     let got = stream_status(ctx, got).await;
-    if fails_fast("WatchOrderStatus", started, short, got)
-        .map_err(|m| (at("WatchOrderStatus"), m))?
-        .is_none()
-    {
-        late.push("WatchOrderStatus");
-    }
+    let input = at("WatchOrderStatus");
+    judged(&mut late, "WatchOrderStatus", input, started, short, got)?;
 
     // SubmitLineItems.
     let started = Instant::now();
@@ -347,13 +360,9 @@ async fn d2_all(ctx: &Ctx, threshold: Duration) -> Result<Vec<String>, (String, 
             short,
         ))
         .await;
-    fails_fast(
-        "SubmitLineItems",
-        started,
-        short,
-        got.map(|r| r.into_inner()),
-    )
-    .map_err(|m| (at("SubmitLineItems"), m))?;
+    let got = got.map(|r| r.into_inner());
+    let input = at("SubmitLineItems");
+    judged(&mut late, "SubmitLineItems", input, started, short, got)?;
 
     // ProcessOrders: fails fast, and the action is not applied.
     let started = Instant::now();
@@ -368,12 +377,8 @@ async fn d2_all(ctx: &Ctx, threshold: Duration) -> Result<Vec<String>, (String, 
         ))
         .await;
     let got = stream_status(ctx, got).await;
-    if fails_fast("ProcessOrders", started, short, got)
-        .map_err(|m| (at("ProcessOrders CONFIRM"), m))?
-        .is_none()
-    {
-        late.push("ProcessOrders");
-    }
+    let input = at("ProcessOrders CONFIRM");
+    judged(&mut late, "ProcessOrders", input, started, short, got)?;
     let order = get(ctx, "D-2", &id)
         .await
         .map_err(|m| (at("ProcessOrders CONFIRM"), m))?;
@@ -393,17 +398,14 @@ async fn d2_all(ctx: &Ctx, threshold: Duration) -> Result<Vec<String>, (String, 
     invalid.customer_id.clear();
     let started = Instant::now();
     let got = ctx.client().create_order(timed(invalid, short)).await;
-    if fails_fast(
+    judged(
+        &mut late,
         "an invalid CreateOrder (fail-fast before validation)",
+        at("CreateOrder with an empty customer_id"),
         started,
         short,
         got.map(|r| r.into_inner()),
-    )
-    .map_err(|m| (at("CreateOrder with an empty customer_id"), m))?
-    .is_none()
-    {
-        late.push("fail-fast before validation");
-    }
+    )?;
     // ...and auth before fail-fast.
     if ctx.token.is_some() {
         let started = Instant::now();
