@@ -9,12 +9,12 @@ mod bare;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use orders_testkit::OrderMock;
 use orders_testkit::fault::{Fault, FaultLayer, FaultPlan};
 use orders_testkit::pb::order_service_client::OrderServiceClient;
 use orders_testkit::pb::*;
 use orders_testkit::rpc::{CreateOrder, WatchOrderStatus};
 use orders_testkit::transport::InProcessServer;
+use orders_testkit::{OrderMock, Stub};
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -159,7 +159,7 @@ fn streams(c: &mut Criterion) {
             updated_at: None,
         })
         .collect();
-    mock.on(WatchOrderStatus).stream(updates).mount(&mock);
+    Stub::on(WatchOrderStatus).stream(updates).mount(&mock);
     let mut g = c.benchmark_group("server_stream");
     g.throughput(Throughput::Elements(bare::STREAM_LEN as u64));
     for (name, client) in [

@@ -105,7 +105,7 @@ pub mod status;
 pub mod transport;
 pub mod wire;
 
-pub use mock::{OrderMock, OrderMockBuilder};
+pub use mock::{OrderMock, OrderMockBuilder, Stub};
 
 /// The README's examples, compiled as doc tests.
 #[cfg(all(doctest, feature = "cli"))]

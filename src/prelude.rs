@@ -5,12 +5,12 @@
 //! use orders_testkit::prelude::*;
 //!
 //! let mock = OrderMock::start().await;
-//! mock.on(GetOrder)
+//! Stub::on(GetOrder)
 //!     .when(|req| req.order_id == "o-1")
 //!     .respond(Order { order_id: "o-1".into(), ..Default::default() })
 //!     .expect(1..=1) // or a `Times`
 //!     .mount(&mock);
-//! mock.inject(Fault::status(tonic::Code::Unavailable, "warming up").on(CreateOrder).first(1));
+//! mock.inject(Fault::fail(tonic::Status::unavailable("warming up")).on(CreateOrder).first(1));
 //! let order = mock.client().get_order(GetOrderRequest { order_id: "o-1".into() }).await.unwrap();
 //! assert_eq!(order.into_inner().order_id, "o-1");
 //! assert_eq!(mock.journal().calls_to(GetOrder).len(), 1);
@@ -19,7 +19,7 @@
 
 pub use crate::fault::{Fault, FaultLayer, FaultPlan, ServerBehaviour};
 pub use crate::journal::{Call, Journal, Outcome};
-pub use crate::mock::{OrderMock, OrderMockBuilder, Times};
+pub use crate::mock::{OrderMock, OrderMockBuilder, Stub, Times};
 pub use crate::pb::order_service_client::OrderServiceClient;
 pub use crate::pb::{
     Address, CreateOrderRequest, CreateOrderResponse, GetOrderRequest, LineItem, Order,

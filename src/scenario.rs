@@ -48,6 +48,8 @@ use std::time::Duration;
 use prost::Message;
 use prost_reflect::{DynamicMessage, SerializeOptions};
 use serde::Deserialize;
+
+use crate::mock::Stub;
 use serde_json::Value;
 use toml::Spanned;
 use tonic::{Code, Status};
@@ -505,7 +507,7 @@ fn build_stub(spec: &StubSpec) -> Result<Mount, String> {
                     let when = when.map(Arc::new);
                     let spec_fail = fail.clone();
                     let mount = Mount(Arc::new(move |mock: &OrderMock| {
-                        let mut stub = common.apply(mock.on($rpc));
+                        let mut stub = common.apply(Stub::on($rpc));
                         if let Some(w) = when.clone() {
                             stub = stub.when(move |r| w(r));
                         }
@@ -551,7 +553,7 @@ fn build_stub(spec: &StubSpec) -> Result<Mount, String> {
                 .transpose()?;
             let between = spec.between_ms.map(Duration::from_millis);
             Mount(Arc::new(move |mock: &OrderMock| {
-                let mut stub = common.apply(mock.on(WatchOrderStatus));
+                let mut stub = common.apply(Stub::on(WatchOrderStatus));
                 if let Some(w) = when.clone() {
                     stub = stub.when(move |r| w(r));
                 }
@@ -585,7 +587,7 @@ fn build_stub(spec: &StubSpec) -> Result<Mount, String> {
                 .map(message::<crate::pb::SubmitLineItemsResponse>)
                 .transpose()?;
             Mount(Arc::new(move |mock: &OrderMock| {
-                let mut stub = common.apply(mock.on(SubmitLineItems));
+                let mut stub = common.apply(Stub::on(SubmitLineItems));
                 if let Some(w) = when.clone() {
                     stub = stub.when_each(move |r| w(r));
                 }
@@ -617,7 +619,7 @@ fn build_stub(spec: &StubSpec) -> Result<Mount, String> {
                 })
                 .transpose()?;
             Mount(Arc::new(move |mock: &OrderMock| {
-                let mut stub = common.apply(mock.on(ProcessOrders));
+                let mut stub = common.apply(Stub::on(ProcessOrders));
                 if let Some(w) = when.clone() {
                     stub = stub.when(move |r| w(r));
                 }

@@ -108,7 +108,7 @@ async fn read(res: Res) -> (Vec<Bytes>, Option<tonic::Status>) {
 
 #[tokio::test]
 async fn status_fault_answers_without_calling_the_service() {
-    let plan = FaultPlan::new().with(Fault::status(Code::Unavailable, "down").on(GetOrder));
+    let plan = FaultPlan::new().with(Fault::fail(tonic::Status::unavailable("down")).on(GetOrder));
     let (res, reached) = call(&plan, req(Method::GetOrder), &[b"x"]).await;
     let (_, st) = read(res).await;
     assert_eq!(st.unwrap().code(), Code::Unavailable);
@@ -329,19 +329,19 @@ async fn schedules_first_every_after_between() {
     let st = || tonic::Status::unavailable("x");
     let cases = [
         (
-            Fault::with_status(st()).first(2),
+            Fault::fail(st()).first(2),
             [true, true, false, false, false, false],
         ),
         (
-            Fault::with_status(st()).every(3),
+            Fault::fail(st()).every(3),
             [false, false, true, false, false, true],
         ),
         (
-            Fault::with_status(st()).after(4),
+            Fault::fail(st()).after(4),
             [false, false, false, false, true, true],
         ),
         (
-            Fault::with_status(st()).between(2, 3),
+            Fault::fail(st()).between(2, 3),
             [false, true, true, false, false, false],
         ),
     ];
@@ -355,7 +355,7 @@ async fn schedules_first_every_after_between() {
 #[tokio::test]
 async fn header_selection_and_counting_only_selected_calls() {
     let plan = FaultPlan::new().with(
-        Fault::status(Code::Unavailable, "x")
+        Fault::fail(tonic::Status::unavailable("x"))
             .when_header("x-tenant", "a")
             .first(1),
     );
@@ -375,8 +375,8 @@ async fn header_selection_and_counting_only_selected_calls() {
 #[tokio::test]
 async fn probability_is_deterministic_per_seed() {
     let run = |seed| async move {
-        let plan =
-            FaultPlan::seeded(seed).with(Fault::status(Code::Unavailable, "x").probability(0.5));
+        let plan = FaultPlan::seeded(seed)
+            .with(Fault::fail(tonic::Status::unavailable("x")).probability(0.5));
         fired(&plan, (0..64).map(|_| req(Method::GetOrder))).await
     };
     let a = run(1234).await;

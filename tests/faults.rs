@@ -161,7 +161,7 @@ async fn server_stream_abort_after_n_messages() {
 async fn client_stream_status_fault() {
     let mock = OrderMock::start().await;
     mock.inject(
-        Fault::status(Code::ResourceExhausted, "batch queue full")
+        Fault::fail(tonic::Status::resource_exhausted("batch queue full"))
             .on(SubmitLineItems)
             .first(1),
     );
@@ -282,7 +282,7 @@ async fn same_seed_same_faults_on_the_same_calls() {
         let mock = OrderMock::builder()
             .faults(
                 FaultPlan::seeded(seed)
-                    .with(Fault::status(Code::Unavailable, "flaky").probability(0.3)),
+                    .with(Fault::fail(tonic::Status::unavailable("flaky")).probability(0.3)),
             )
             .start()
             .await;
@@ -342,7 +342,7 @@ async fn snapshots_of_every_kind_of_injected_error_payload() {
         .metadata_mut()
         .insert("retry-after-ms", "1500".parse().unwrap());
     let mock = OrderMock::start().await;
-    mock.inject(Fault::with_status(status).on(GetOrder));
+    mock.inject(Fault::fail(status).on(GetOrder));
     mock.inject(Fault::unavailable("replica draining", Duration::from_millis(250)).on(CreateOrder));
     let mut c = mock.client();
     let st = c
@@ -414,7 +414,7 @@ impl OrderService for UserOrders {
 async fn fault_layer_wraps_a_user_service_in_process() {
     let plan = FaultPlan::new()
         .with(
-            Fault::status(Code::Unavailable, "injected")
+            Fault::fail(tonic::Status::unavailable("injected"))
                 .on(CreateOrder)
                 .first(1),
         )
@@ -450,7 +450,7 @@ async fn fault_layer_wraps_a_user_service_in_process() {
 #[tokio::test]
 async fn fault_layer_on_tonic_server_builder_over_loopback() {
     let plan = FaultPlan::new().with(
-        Fault::status(Code::PermissionDenied, "injected")
+        Fault::fail(tonic::Status::permission_denied("injected"))
             .on(GetOrder)
             .every(2),
     );

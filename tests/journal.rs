@@ -6,18 +6,18 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use orders_testkit::OrderMock;
 use orders_testkit::journal::Outcome;
 use orders_testkit::pb::{GetOrderRequest, Order, OrderActionType as A, WatchOrderStatusRequest};
 use orders_testkit::rpc::{
     CreateOrder, GetOrder, Method, ProcessOrders, SubmitLineItems, WatchOrderStatus,
 };
+use orders_testkit::{OrderMock, Stub};
 use tonic::{Code, Request};
 
 #[tokio::test]
 async fn journal_records_every_call_in_order_across_patterns() {
     let mock = OrderMock::start().await;
-    mock.on(GetOrder)
+    Stub::on(GetOrder)
         .when(|r| r.order_id == "stubbed")
         .respond(Order::default())
         .mount(&mock);
@@ -239,7 +239,7 @@ async fn journal_ends_a_call_whose_connection_dropped() {
 #[tokio::test]
 async fn journal_records_the_internal_a_panicking_stub_became() {
     let mock = OrderMock::start().await;
-    mock.on(GetOrder)
+    Stub::on(GetOrder)
         .respond_with(|_| panic!("stub bug"))
         .mount(&mock);
     let err = mock

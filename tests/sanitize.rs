@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use orders_testkit::OrderMock;
 use orders_testkit::pb::order_service_client::OrderServiceClient;
 use orders_testkit::pb::order_service_server::{OrderService, OrderServiceServer};
 use orders_testkit::pb::*;
@@ -12,6 +11,7 @@ use orders_testkit::rpc::GetOrder;
 use orders_testkit::sanitize::{SANITIZED_MESSAGE, SanitizeLayer};
 use orders_testkit::service::BoxStream;
 use orders_testkit::transport::InProcessServer;
+use orders_testkit::{OrderMock, Stub};
 use tonic::{Code, Request, Response, Status, Streaming};
 use tower::Layer;
 
@@ -114,7 +114,7 @@ async fn e6_strict_sanitizes_every_internal_message() {
 #[tokio::test]
 async fn e6_the_mock_sanitizes_what_its_stubs_leak() {
     let mock = OrderMock::start().await;
-    mock.on(GetOrder)
+    Stub::on(GetOrder)
         .fail(Status::internal("boom at src/lib.rs:1"))
         .mount(&mock);
     let st = mock

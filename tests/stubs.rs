@@ -7,7 +7,6 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use orders_testkit::OrderMock;
 use orders_testkit::pb::{
     CreateOrderResponse, GetOrderRequest, LineItem, Order, OrderAction, OrderActionType as A,
     OrderResult, OrderStatus as S, OrderStatusUpdate, SubmitLineItemsResponse,
@@ -16,6 +15,7 @@ use orders_testkit::pb::{
 use orders_testkit::rpc::{
     CreateOrder, GetOrder, ProcessOrders, SubmitLineItems, WatchOrderStatus,
 };
+use orders_testkit::{OrderMock, Stub};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::{Code, Request, Status};
@@ -39,8 +39,7 @@ fn order(id: &str, customer: &str) -> Order {
 #[tokio::test]
 async fn unary_stub_matches_request_and_falls_through_otherwise() {
     let mock = OrderMock::start().await;
-    let handle = mock
-        .on(GetOrder)
+    let handle = Stub::on(GetOrder)
         .when(|r| r.order_id == "o-1")
         .respond(order("o-1", "stubbed"))
         .mount(&mock);
@@ -72,7 +71,7 @@ async fn unary_stub_fails_with_rich_details_and_trailers() {
     status
         .metadata_mut()
         .insert("x-retry-region", "eu-1".parse().unwrap());
-    mock.on(CreateOrder).fail(status).mount(&mock);
+    Stub::on(CreateOrder).fail(status).mount(&mock);
     let st = mock.client().create_order(valid_req()).await.unwrap_err();
     assert_eq!(st.code(), Code::Unavailable);
     assert_eq!(
@@ -91,7 +90,7 @@ async fn unary_stub_fails_with_rich_details_and_trailers() {
 #[tokio::test]
 async fn respond_with_computes_from_request() {
     let mock = OrderMock::start().await;
-    mock.on(CreateOrder)
+    Stub::on(CreateOrder)
         .respond_with(|req| {
             Ok(CreateOrderResponse {
                 order_id: format!("for-{}", req.customer_id),
@@ -111,11 +110,11 @@ async fn respond_with_computes_from_request() {
 #[tokio::test]
 async fn metadata_matchers_equal_and_present() {
     let mock = OrderMock::start().await;
-    mock.on(GetOrder)
+    Stub::on(GetOrder)
         .when_header("x-tenant", "acme")
         .respond(order("x", "acme"))
         .mount(&mock);
-    mock.on(GetOrder)
+    Stub::on(GetOrder)
         .when_header_present("x-debug")
         .respond(order("x", "debug"))
         .mount(&mock);
@@ -153,7 +152,7 @@ async fn metadata_matchers_equal_and_present() {
 #[tokio::test]
 async fn up_to_limits_then_falls_through() {
     let mock = OrderMock::start().await;
-    mock.on(GetOrder)
+    Stub::on(GetOrder)
         .respond(order("x", "limited"))
         .up_to(2)
         .mount(&mock);
@@ -177,8 +176,8 @@ async fn up_to_limits_then_falls_through() {
 #[tokio::test]
 async fn newest_first_unless_priority_says_otherwise() {
     let mock = OrderMock::start().await;
-    mock.on(GetOrder).respond(order("x", "old")).mount(&mock);
-    mock.on(GetOrder).respond(order("x", "new")).mount(&mock);
+    Stub::on(GetOrder).respond(order("x", "old")).mount(&mock);
+    Stub::on(GetOrder).respond(order("x", "new")).mount(&mock);
     let mut c = mock.client();
     assert_eq!(
         c.get_order(get("x"))
@@ -188,11 +187,11 @@ async fn newest_first_unless_priority_says_otherwise() {
             .customer_id,
         "new"
     );
-    mock.on(GetOrder)
+    Stub::on(GetOrder)
         .respond(order("x", "top"))
         .priority(1)
         .mount(&mock);
-    mock.on(GetOrder)
+    Stub::on(GetOrder)
         .respond(order("x", "newest-low"))
         .priority(9)
         .mount(&mock);
@@ -210,7 +209,7 @@ async fn newest_first_unless_priority_says_otherwise() {
 async fn sequence_answers_a_then_b_then_falls_through() {
     let mock = OrderMock::start().await;
     let id = create(&mock).await;
-    mock.on(GetOrder)
+    Stub::on(GetOrder)
         .replies([
             Ok(order(&id, "A")),
             Err(Status::unavailable("B: try later")),
@@ -249,7 +248,7 @@ async fn server_stream_stub_with_delays_then_status() {
         previous_status: p as i32,
         updated_at: None,
     };
-    mock.on(WatchOrderStatus)
+    Stub::on(WatchOrderStatus)
         .when(|r| r.order_id == "o")
         .stream([
             update(S::Pending, S::Unspecified),
@@ -276,11 +275,11 @@ async fn server_stream_stub_with_delays_then_status() {
 #[tokio::test]
 async fn server_stream_stub_ends_ok_and_fail_fails_at_once() {
     let mock = OrderMock::start().await;
-    mock.on(WatchOrderStatus)
+    Stub::on(WatchOrderStatus)
         .when(|r| r.order_id == "empty")
         .stream([])
         .mount(&mock);
-    mock.on(WatchOrderStatus)
+    Stub::on(WatchOrderStatus)
         .when(|r| r.order_id == "gone")
         .fail(Status::not_found("gone"))
         .mount(&mock);
@@ -305,7 +304,7 @@ async fn server_stream_stub_ends_ok_and_fail_fails_at_once() {
 #[tokio::test]
 async fn client_stream_stub_sees_every_message() {
     let mock = OrderMock::start().await;
-    mock.on(SubmitLineItems)
+    Stub::on(SubmitLineItems)
         .when_all(|items| items.len() == 3)
         .respond_with(|items| {
             Ok(SubmitLineItemsResponse {
@@ -314,7 +313,7 @@ async fn client_stream_stub_sees_every_message() {
             })
         })
         .mount(&mock);
-    mock.on(SubmitLineItems)
+    Stub::on(SubmitLineItems)
         .when_each(|item| item.product_id.starts_with("free-"))
         .respond(SubmitLineItemsResponse {
             item_count: 0,
@@ -354,7 +353,7 @@ async fn client_stream_stub_sees_every_message() {
 async fn bidi_stub_answers_matching_actions_model_the_rest() {
     let mock = OrderMock::start().await;
     let real = create(&mock).await;
-    mock.on(ProcessOrders)
+    Stub::on(ProcessOrders)
         .when(|a| a.order_id.starts_with("fake-"))
         .respond_with(|a| {
             Ok(OrderResult {
@@ -397,7 +396,7 @@ async fn bidi_scripted_replies_end_with_a_status_midway() {
         error: String::new(),
         status: S::Confirmed as i32,
     };
-    mock.on(ProcessOrders)
+    Stub::on(ProcessOrders)
         .replies([Ok(ok("a")), Err(Status::aborted("processor crashed"))])
         .mount(&mock);
     let (tx, rx) = mpsc::unbounded_channel::<OrderAction>();
@@ -418,7 +417,7 @@ async fn bidi_scripted_replies_end_with_a_status_midway() {
 #[tokio::test]
 async fn stub_delay_is_cut_at_the_deadline() {
     let mock = OrderMock::start().await;
-    mock.on(GetOrder)
+    Stub::on(GetOrder)
         .respond(order("x", "slow"))
         .delay(Duration::from_millis(300))
         .mount(&mock);
@@ -432,7 +431,7 @@ async fn stub_delay_is_cut_at_the_deadline() {
 #[tokio::test]
 async fn panicking_stub_closure_is_internal_and_mock_keeps_serving() {
     let mock = OrderMock::start().await;
-    mock.on(GetOrder)
+    Stub::on(GetOrder)
         .when(|r| r.order_id == "boom")
         .respond_with(|_| panic!("stub bug with secret s3cr3t"))
         .mount(&mock);
@@ -449,13 +448,13 @@ async fn panicking_stub_closure_is_internal_and_mock_keeps_serving() {
 #[tokio::test]
 async fn verify_reports_met_and_unmet_expectations_with_calls() {
     let mock = OrderMock::start().await;
-    mock.on(GetOrder)
+    Stub::on(GetOrder)
         .named("get x")
         .when(|r| r.order_id == "x")
         .respond(order("x", "c"))
         .expect(1)
         .mount(&mock);
-    mock.on(CreateOrder)
+    Stub::on(CreateOrder)
         .named("never")
         .fail(Status::internal("no"))
         .expect(1..)
@@ -492,7 +491,7 @@ async fn verify_reports_met_and_unmet_expectations_with_calls() {
 #[should_panic(expected = "OrderMock dropped with unmet expectations")]
 async fn unmet_expectation_panics_on_drop() {
     let mock = OrderMock::start().await;
-    mock.on(GetOrder)
+    Stub::on(GetOrder)
         .respond(order("x", "c"))
         .expect(2)
         .mount(&mock);
@@ -503,7 +502,7 @@ async fn unmet_expectation_panics_on_drop() {
 #[tokio::test]
 async fn met_expectations_drop_quietly() {
     let mock = OrderMock::start().await;
-    mock.on(GetOrder)
+    Stub::on(GetOrder)
         .respond(order("x", "c"))
         .expect(1..=2)
         .mount(&mock);
@@ -520,7 +519,7 @@ fn no_drop_panic_while_already_panicking() {
             .unwrap();
         rt.block_on(async {
             let mock = OrderMock::start().await;
-            mock.on(GetOrder)
+            Stub::on(GetOrder)
                 .respond(order("x", "c"))
                 .expect(1)
                 .mount(&mock);
@@ -577,11 +576,11 @@ async fn seed_and_advance_push_changes_to_watchers() {
 mod d2_on_stubs {
     use std::time::Duration;
 
-    use orders_testkit::OrderMock;
     use orders_testkit::pb::*;
     use orders_testkit::rpc::{
         CreateOrder, GetOrder, ProcessOrders, SubmitLineItems, WatchOrderStatus,
     };
+    use orders_testkit::{OrderMock, Stub};
     use tonic::Code;
 
     const SHORT: Duration = Duration::from_millis(50);
@@ -602,8 +601,7 @@ mod d2_on_stubs {
     #[tokio::test]
     async fn d2_applies_to_a_stubbed_create_order() {
         let mock = mock().await;
-        let stub = mock
-            .on(CreateOrder)
+        let stub = Stub::on(CreateOrder)
             .respond(CreateOrderResponse::default())
             .mount(&mock);
         let err = mock
@@ -618,7 +616,7 @@ mod d2_on_stubs {
     #[tokio::test]
     async fn d2_applies_to_a_stubbed_get_order() {
         let mock = mock().await;
-        let stub = mock.on(GetOrder).respond(Order::default()).mount(&mock);
+        let stub = Stub::on(GetOrder).respond(Order::default()).mount(&mock);
         let err = mock
             .client()
             .get_order(timed(GetOrderRequest::default()))
@@ -631,8 +629,7 @@ mod d2_on_stubs {
     #[tokio::test]
     async fn d2_applies_to_a_stubbed_watch() {
         let mock = mock().await;
-        let stub = mock
-            .on(WatchOrderStatus)
+        let stub = Stub::on(WatchOrderStatus)
             .stream([OrderStatusUpdate::default()])
             .mount(&mock);
         let err = mock
@@ -647,8 +644,7 @@ mod d2_on_stubs {
     #[tokio::test]
     async fn d2_applies_to_a_stubbed_submit() {
         let mock = mock().await;
-        let stub = mock
-            .on(SubmitLineItems)
+        let stub = Stub::on(SubmitLineItems)
             .respond(SubmitLineItemsResponse::default())
             .mount(&mock);
         let err = mock
@@ -663,8 +659,7 @@ mod d2_on_stubs {
     #[tokio::test]
     async fn d2_applies_to_a_stubbed_process() {
         let mock = mock().await;
-        let stub = mock
-            .on(ProcessOrders)
+        let stub = Stub::on(ProcessOrders)
             .respond_with(|a| {
                 Ok(OrderResult {
                     order_id: a.order_id.clone(),
@@ -690,7 +685,7 @@ mod d2_on_stubs {
 #[should_panic(expected = "mounted without a responder")]
 async fn a_stub_without_a_responder_is_refused_at_mount() {
     let mock = orders_testkit::OrderMock::start().await;
-    mock.on(orders_testkit::rpc::GetOrder)
+    Stub::on(orders_testkit::rpc::GetOrder)
         .when(|r| r.order_id == "x")
         .mount(&mock);
 }

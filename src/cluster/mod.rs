@@ -240,7 +240,7 @@ impl MockCluster {
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// use orders_testkit::cluster::{MockCluster, Policy};
     /// let cluster = MockCluster::start(2).await;
-    /// cluster.inject(0, orders_testkit::fault::Fault::status(tonic::Code::Unavailable, "replica 0 only"));
+    /// cluster.inject(0, orders_testkit::fault::Fault::fail(tonic::Status::unavailable("replica 0 only")));
     /// # }
     /// ```
     pub fn inject(&self, i: usize, fault: Fault) {

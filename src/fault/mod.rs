@@ -17,7 +17,7 @@
 //! use tonic::Code;
 //!
 //! let mock = OrderMock::start().await;
-//! mock.inject(Fault::status(Code::Unavailable, "try again").on(CreateOrder).first(2));
+//! mock.inject(Fault::fail(tonic::Status::unavailable("try again")).on(CreateOrder).first(2));
 //! # let req = || orders_testkit::pb::CreateOrderRequest { customer_id: "c".into(),
 //! #     items: vec![orders_testkit::pb::LineItem { product_id: "p".into(), quantity: 1, price_cents: 1 }],
 //! #     shipping_address: None };
@@ -161,7 +161,7 @@ impl Schedule {
 /// ```
 /// use orders_testkit::fault::Fault;
 /// use orders_testkit::rpc::GetOrder;
-/// let _f = Fault::status(tonic::Code::Unavailable, "x").on(GetOrder).when_header("x-canary", "1").every(2).probability(0.5);
+/// let _f = Fault::fail(tonic::Status::unavailable("x")).on(GetOrder).when_header("x-canary", "1").every(2).probability(0.5);
 /// ```
 pub struct Fault {
     pub(crate) kind: FaultKind,
@@ -188,17 +188,8 @@ impl Fault {
         }
     }
 
-    /// Answers `code` with `message`.
-    ///
-    /// ```
-    /// let f = orders_testkit::fault::Fault::status(tonic::Code::Unavailable, "down");
-    /// # let _ = f;
-    /// ```
-    pub fn status(code: Code, message: impl Into<String>) -> Self {
-        Self::new(FaultKind::Status(Status::new(code, message)))
-    }
-
-    /// Answers this status as given: build details with `tonic_types`
+    /// Answers this status as given, as [`Stub::fail`](crate::Stub::fail)
+    /// does: build details with `tonic_types`
     /// (`BadRequest`, `RetryInfo`, `ErrorInfo`, `ResourceInfo`,
     /// `QuotaFailure`, `PreconditionFailure`, …) and add trailers with
     /// `Status::metadata_mut`.
@@ -210,10 +201,10 @@ impl Fault {
     ///     "inventory locked",
     ///     ErrorDetails::with_precondition_failure_violation("STOCK", "p1", "locked"),
     /// );
-    /// let f = orders_testkit::fault::Fault::with_status(status);
+    /// let f = orders_testkit::fault::Fault::fail(status);
     /// # let _ = f;
     /// ```
-    pub fn with_status(status: Status) -> Self {
+    pub fn fail(status: Status) -> Self {
         Self::new(FaultKind::Status(status))
     }
 
@@ -227,7 +218,7 @@ impl Fault {
     /// # }
     /// ```
     pub fn unavailable(message: impl Into<String>, retry_after: Duration) -> Self {
-        Self::with_status(Status::with_error_details(
+        Self::fail(Status::with_error_details(
             Code::Unavailable,
             message,
             ErrorDetails::with_retry_info(Some(retry_after)),
@@ -355,7 +346,7 @@ impl Fault {
     /// # let mock = orders_testkit::OrderMock::start().await;
     /// use orders_testkit::fault::Fault;
     /// use orders_testkit::rpc::{CreateOrder, ProcessOrders};
-    /// mock.inject(Fault::status(tonic::Code::Unavailable, "write path down").on(CreateOrder).on(ProcessOrders));
+    /// mock.inject(Fault::fail(tonic::Status::unavailable("write path down")).on(CreateOrder).on(ProcessOrders));
     /// # }
     /// ```
     pub fn on<R: Rpc>(self, _rpc: R) -> Self {
@@ -381,7 +372,7 @@ impl Fault {
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
     /// use orders_testkit::fault::Fault;
-    /// mock.inject(Fault::status(tonic::Code::Unavailable, "x").on_path("/grpc.health.v1.Health/Check"));
+    /// mock.inject(Fault::fail(tonic::Status::unavailable("x")).on_path("/grpc.health.v1.Health/Check"));
     /// # }
     /// ```
     pub fn on_path(mut self, path: impl Into<String>) -> Self {
@@ -395,7 +386,7 @@ impl Fault {
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
     /// use orders_testkit::fault::Fault;
-    /// mock.inject(Fault::status(tonic::Code::Unavailable, "canary").when_header("x-canary", "1"));
+    /// mock.inject(Fault::fail(tonic::Status::unavailable("canary")).when_header("x-canary", "1"));
     /// # }
     /// ```
     pub fn when_header(mut self, name: &str, value: &str) -> Self {
@@ -429,7 +420,7 @@ impl Fault {
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
     /// use orders_testkit::fault::Fault;
-    /// mock.inject(Fault::status(tonic::Code::Unavailable, "cold start").first(3));
+    /// mock.inject(Fault::fail(tonic::Status::unavailable("cold start")).first(3));
     /// # }
     /// ```
     pub fn first(mut self, n: u64) -> Self {
@@ -457,7 +448,7 @@ impl Fault {
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
     /// use orders_testkit::fault::Fault;
-    /// mock.inject(Fault::status(tonic::Code::ResourceExhausted, "quota").after(10));
+    /// mock.inject(Fault::fail(tonic::Status::resource_exhausted("quota")).after(10));
     /// # }
     /// ```
     pub fn after(mut self, n: u64) -> Self {
@@ -471,7 +462,7 @@ impl Fault {
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
     /// use orders_testkit::fault::Fault;
-    /// mock.inject(Fault::status(tonic::Code::Unavailable, "blip").between(3, 4));
+    /// mock.inject(Fault::fail(tonic::Status::unavailable("blip")).between(3, 4));
     /// # }
     /// ```
     pub fn between(mut self, from: u64, to: u64) -> Self {
@@ -486,7 +477,7 @@ impl Fault {
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
     /// use orders_testkit::fault::Fault;
-    /// mock.inject(Fault::status(tonic::Code::Unavailable, "flaky").probability(0.1));
+    /// mock.inject(Fault::fail(tonic::Status::unavailable("flaky")).probability(0.1));
     /// # }
     /// ```
     pub fn probability(mut self, p: f64) -> Self {

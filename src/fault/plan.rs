@@ -55,7 +55,7 @@ struct State {
 ///
 /// let plan = FaultPlan::seeded(7)
 ///     .with(Fault::delay(Duration::from_millis(20)).on(GetOrder).probability(0.5))
-///     .with(Fault::status(tonic::Code::Unavailable, "down").every(10));
+///     .with(Fault::fail(tonic::Status::unavailable("down")).every(10));
 /// assert_eq!(plan.len(), 2);
 /// assert_eq!(plan.seed(), 7);
 /// ```

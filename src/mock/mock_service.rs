@@ -7,26 +7,20 @@ use std::time::Duration;
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::stubs::{Answer, StubSlot, StubTable};
+use super::stubs::{Replies, Script, SingleResponseRpc, StubTable};
 use crate::deadline::{UntilDeadline, deadline_of, wait_within as wait};
 use crate::pb::order_service_server::OrderService;
 use crate::pb::{
     CreateOrderRequest, CreateOrderResponse, GetOrderRequest, LineItem, Order, OrderAction,
     OrderResult, OrderStatusUpdate, SubmitLineItemsResponse, WatchOrderStatusRequest,
 };
-use crate::rpc::{CreateOrder, GetOrder, ProcessOrders, Rpc, SubmitLineItems, WatchOrderStatus};
+use crate::rpc::{CreateOrder, GetOrder, ProcessOrders, SubmitLineItems, WatchOrderStatus};
 use crate::service::{BoxStream, ReferenceService};
 
 #[derive(Debug, Clone)]
 pub(crate) struct MockService {
     pub(crate) reference: ReferenceService,
     pub(crate) stubs: Arc<StubTable>,
-}
-
-fn not_a_reply(rpc: &str) -> Status {
-    Status::internal(format!(
-        "stub for {rpc} has a stream responder; use respond/fail"
-    ))
 }
 
 impl MockService {
@@ -36,7 +30,7 @@ impl MockService {
         request: Request<R::Request>,
     ) -> Result<Result<Response<R::Response>, Status>, Request<R::Request>>
     where
-        R: StubSlot,
+        R: SingleResponseRpc<Responder = Replies<R>>,
     {
         // D-2 applies to stubbed calls as to the model's (auth came before,
         // in its layer).
@@ -51,15 +45,13 @@ impl MockService {
             return Err(request);
         };
         let deadline = deadline_of(request.metadata());
-        if let Err(e) = wait(matched.delay(), deadline).await {
+        if let Err(e) = wait(matched.delay, deadline).await {
             return Ok(Err(e));
         }
-        Ok(
-            match matched.answer(std::slice::from_ref(request.get_ref())) {
-                Answer::Reply(reply) => reply.map(Response::new),
-                Answer::Stream { .. } => Err(not_a_reply(R::METHOD.name())),
-            },
-        )
+        Ok(matched
+            .answer
+            .to(std::slice::from_ref(request.get_ref()))
+            .map(Response::new))
     }
 }
 
@@ -120,14 +112,10 @@ impl OrderService for MockService {
             return self.reference.watch_order_status(request).await;
         };
         let deadline = deadline_of(request.metadata());
-        wait(matched.delay(), deadline).await?;
-        match matched.answer(std::slice::from_ref(request.get_ref())) {
-            Answer::Reply(reply) => reply.map(|first| {
-                let one: BoxStream<OrderStatusUpdate> =
-                    Box::pin(UntilDeadline::new(tokio_stream::once(Ok(first)), deadline));
-                Response::new(one)
-            }),
-            Answer::Stream {
+        wait(matched.delay, deadline).await?;
+        match matched.answer {
+            Script::Refuse(status) => Err(status),
+            Script::Stream {
                 items,
                 between,
                 end,
@@ -159,11 +147,8 @@ impl OrderService for MockService {
             .select(&metadata, &items)
         {
             Some(matched) => {
-                wait(matched.delay(), deadline).await?;
-                match matched.answer(&items) {
-                    Answer::Reply(reply) => reply.map(Response::new),
-                    Answer::Stream { .. } => Err(not_a_reply(SubmitLineItems::METHOD.name())),
-                }
+                wait(matched.delay, deadline).await?;
+                matched.answer.to(&items).map(Response::new)
             }
             None => self.reference.total(items).await.map(Response::new),
         }
@@ -196,15 +181,12 @@ impl OrderService for MockService {
                 let Some(matched) = stubs.slot::<ProcessOrders>().select(&metadata, one) else {
                     return Some((Ok(reference.act(action)), Some(inbound)));
                 };
-                if let Err(status) = wait(matched.delay(), deadline).await {
+                if let Err(status) = wait(matched.delay, deadline).await {
                     return Some((Err(status), None));
                 }
-                match matched.answer(one) {
-                    Answer::Reply(Ok(result)) => Some((Ok(result), Some(inbound))),
-                    Answer::Reply(Err(status)) => Some((Err(status), None)),
-                    Answer::Stream { .. } => {
-                        Some((Err(not_a_reply(ProcessOrders::METHOD.name())), None))
-                    }
+                match matched.answer.to(one) {
+                    Ok(result) => Some((Ok(result), Some(inbound))),
+                    Err(status) => Some((Err(status), None)),
                 }
             }
         });

@@ -17,7 +17,7 @@ use crate::fault::{BehaviourLayer, Fault, FaultLayer, FaultPlan, ServerBehaviour
 use crate::health::{HealthReporter, ServingStatus};
 use crate::journal::{Journal, JournalLayer};
 use crate::mock::mock_service::MockService;
-use crate::mock::stubs::{Stub, StubSlot, StubTable};
+use crate::mock::stubs::StubTable;
 use crate::mock::verification::Verification;
 use crate::model::ActionFailure;
 use crate::model::Store;
@@ -315,25 +315,6 @@ impl OrderMock {
         } else {
             ServingStatus::NotServing
         });
-    }
-
-    /// Starts a stub for one RPC; finish it with a responder and `mount` it.
-    /// See [`Stub`] for matchers, responders, limits and expectations.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use orders_testkit::OrderMock;
-    /// use orders_testkit::rpc::CreateOrder;
-    ///
-    /// let mock = OrderMock::start().await;
-    /// mock.on(CreateOrder)
-    ///     .when_header("x-tenant", "blocked")
-    ///     .fail(tonic::Status::permission_denied("tenant blocked"))
-    ///     .mount(&mock);
-    /// # }
-    /// ```
-    pub fn on<R: StubSlot>(&self, _rpc: R) -> Stub<R> {
-        Stub::new()
     }
 
     /// Adds a fault to the mock's plan; it applies from the next call on.

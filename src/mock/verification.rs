@@ -9,11 +9,12 @@ use super::stubs::ExpectationReport;
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use orders_testkit::Stub;
 /// use orders_testkit::OrderMock;
 /// use orders_testkit::rpc::GetOrder;
 ///
 /// let mock = OrderMock::start().await;
-/// mock.on(GetOrder).fail(tonic::Status::unavailable("down")).expect(1).mount(&mock);
+/// Stub::on(GetOrder).fail(tonic::Status::unavailable("down")).expect(1).mount(&mock);
 /// let report = mock.verify();
 /// assert!(!report.is_ok());
 /// assert!(report.to_string().contains("expected exactly 1, matched 0"));

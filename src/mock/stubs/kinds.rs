@@ -1,7 +1,9 @@
-//! Which responders an RPC takes, by its streaming kind: marker traits
-//! over the sealed [`Rpc`].
+//! Which builder methods an RPC's stub has, by its streaming kind: marker
+//! traits over the sealed [`Rpc`](crate::rpc::Rpc).
 
-use crate::rpc::{CreateOrder, GetOrder, ProcessOrders, Rpc, SubmitLineItems, WatchOrderStatus};
+use super::StubSlot;
+use super::responders::Replies;
+use crate::rpc::{CreateOrder, GetOrder, ProcessOrders, SubmitLineItems, WatchOrderStatus};
 
 /// Unary RPCs: `CreateOrder`, `GetOrder`.
 ///
@@ -10,7 +12,7 @@ use crate::rpc::{CreateOrder, GetOrder, ProcessOrders, Rpc, SubmitLineItems, Wat
 /// fn unary<R: UnaryRpc>(_: R) {}
 /// unary(GetOrder);
 /// ```
-pub trait UnaryRpc: Rpc {}
+pub trait UnaryRpc: SingleResponseRpc {}
 impl UnaryRpc for CreateOrder {}
 impl UnaryRpc for GetOrder {}
 
@@ -22,7 +24,7 @@ impl UnaryRpc for GetOrder {}
 /// fn per_message<R: PerMessageRpc>(_: R) {}
 /// per_message(ProcessOrders);
 /// ```
-pub trait PerMessageRpc: Rpc {}
+pub trait PerMessageRpc: StubSlot {}
 impl PerMessageRpc for CreateOrder {}
 impl PerMessageRpc for GetOrder {}
 impl PerMessageRpc for WatchOrderStatus {}
@@ -36,7 +38,7 @@ impl PerMessageRpc for ProcessOrders {}
 /// fn single<R: SingleResponseRpc>(_: R) {}
 /// single(SubmitLineItems);
 /// ```
-pub trait SingleResponseRpc: Rpc {}
+pub trait SingleResponseRpc: StubSlot<Responder = Replies<Self>> {}
 impl SingleResponseRpc for CreateOrder {}
 impl SingleResponseRpc for GetOrder {}
 impl SingleResponseRpc for SubmitLineItems {}

@@ -4,12 +4,13 @@
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use orders_testkit::Stub;
 //! use orders_testkit::OrderMock;
 //! use orders_testkit::pb::{GetOrderRequest, Order};
 //! use orders_testkit::rpc::GetOrder;
 //!
 //! let mock = OrderMock::start().await;
-//! mock.on(GetOrder)
+//! Stub::on(GetOrder)
 //!     .when(|req| req.order_id == "o-1")
 //!     .respond(Order { order_id: "o-1".into(), customer_id: "c".into(), ..Default::default() })
 //!     .up_to(1)
@@ -26,7 +27,6 @@
 //! # }
 //! ```
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -35,19 +35,22 @@ use std::time::Duration;
 use tonic::Status;
 
 use super::times::Times;
+use crate::pb::OrderStatusUpdate;
 use crate::rpc::{ProcessOrders, Rpc, SubmitLineItems, WatchOrderStatus};
 
 mod kinds;
+mod responders;
 mod table;
 
 pub use kinds::{PerMessageRpc, SingleResponseRpc, UnaryRpc};
-pub(crate) use table::{Answer, sealed};
+pub(crate) use responders::Script;
+#[doc(hidden)]
+pub use responders::{Replies, Reply, Respond};
+pub(crate) use table::sealed;
 pub use table::{ExpectationReport, MountTarget, Slot, StubSlot, StubTable};
 
 type Pred<T> = Arc<dyn Fn(&T) -> bool + Send + Sync>;
 type SlicePred<T> = Arc<dyn Fn(&[T]) -> bool + Send + Sync>;
-type ReplyFn<R> =
-    Arc<dyn Fn(&[<R as Rpc>::Request]) -> Result<<R as Rpc>::Response, Status> + Send + Sync>;
 
 enum Matcher<R: Rpc> {
     /// Unary and server streaming: the request; bidi: the action; client
@@ -69,42 +72,57 @@ impl<R: Rpc> Clone for Matcher<R> {
     }
 }
 
-enum Responder<R: Rpc> {
-    /// A function of the request messages (one for unary and bidi).
-    Reply(ReplyFn<R>),
-    /// Answers in turn; the stub stops matching once they are used up.
-    Sequence(Mutex<VecDeque<Result<R::Response, Status>>>),
-    /// A server stream: these messages, then OK or `end`.
-    Stream {
-        items: Vec<R::Response>,
-        between: Option<Duration>,
-        end: Option<Status>,
-    },
-}
-
 /// A stub under construction for the RPC `R`; [`mount`](Self::mount) it on
-/// a mock. Start one with [`OrderMock::on`](crate::OrderMock::on).
+/// a mock. Start one with [`Stub::on`](Self::on).
 #[must_use = "a stub does nothing until it is mounted"]
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// # let mock = orders_testkit::OrderMock::start().await;
+/// use orders_testkit::Stub;
 /// use orders_testkit::rpc::GetOrder;
-/// let stub = mock.on(GetOrder).fail(tonic::Status::unavailable("x"));
+/// let stub = Stub::on(GetOrder).fail(tonic::Status::unavailable("x"));
 /// stub.mount(&mock);
 /// # }
 /// ```
-pub struct Stub<R: Rpc> {
+///
+/// Responders are typed by the RPC's streaming kind, so an answer the RPC
+/// could never send does not compile:
+///
+/// ```compile_fail
+/// # async fn f(mock: orders_testkit::OrderMock) {
+/// use orders_testkit::prelude::*;
+/// // GetOrder answers one message: its stubs have no `stream`.
+/// Stub::on(GetOrder).stream([]).mount(&mock);
+/// # }
+/// ```
+///
+/// ```compile_fail
+/// # async fn f(mock: orders_testkit::OrderMock) {
+/// use orders_testkit::prelude::*;
+/// // WatchOrderStatus streams: its stubs have no single `respond`.
+/// Stub::on(WatchOrderStatus).respond(OrderStatusUpdate::default()).mount(&mock);
+/// # }
+/// ```
+///
+/// ```compile_fail
+/// # async fn f(mock: orders_testkit::OrderMock) {
+/// use orders_testkit::prelude::*;
+/// // A GetOrder stub answers an Order, not a CreateOrderResponse.
+/// Stub::on(GetOrder).respond(CreateOrderResponse::default()).mount(&mock);
+/// # }
+/// ```
+pub struct Stub<R: StubSlot> {
     name: Option<String>,
     matchers: Vec<Matcher<R>>,
-    responder: Option<Responder<R>>,
+    responder: Option<R::Responder>,
     limit: Option<usize>,
     priority: u8,
     expected: Option<Times>,
     delay: Option<Duration>,
 }
 
-impl<R: Rpc> fmt::Debug for Stub<R> {
+impl<R: StubSlot> fmt::Debug for Stub<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Stub")
             .field("rpc", &R::METHOD)
@@ -121,24 +139,42 @@ impl<R: Rpc> fmt::Debug for Stub<R> {
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use orders_testkit::Stub;
 /// use orders_testkit::OrderMock;
 /// use orders_testkit::mock::stubs::DEFAULT_PRIORITY;
 /// use orders_testkit::pb::Order;
 /// use orders_testkit::rpc::GetOrder;
 ///
 /// let mock = OrderMock::start().await;
-/// mock.on(GetOrder).respond(Order::default()).mount(&mock); // DEFAULT_PRIORITY
+/// Stub::on(GetOrder).respond(Order::default()).mount(&mock); // DEFAULT_PRIORITY
 /// // One step more urgent than the default: tried first.
 /// let vip = Order { order_id: "vip".into(), ..Default::default() };
-/// mock.on(GetOrder).priority(DEFAULT_PRIORITY - 1).respond(vip).mount(&mock);
+/// Stub::on(GetOrder).priority(DEFAULT_PRIORITY - 1).respond(vip).mount(&mock);
 /// let got = mock.client().get_order(orders_testkit::pb::GetOrderRequest::default()).await.unwrap();
 /// assert_eq!(got.into_inner().order_id, "vip");
 /// # }
 /// ```
 pub const DEFAULT_PRIORITY: u8 = 5;
 
-impl<R: Rpc> Stub<R> {
-    pub(crate) fn new() -> Self {
+impl<R: StubSlot> Stub<R> {
+    /// Starts a stub for the RPC `rpc`; give it a responder, then
+    /// [`mount`](Self::mount) it on a mock, as wiremock-rs's
+    /// `Mock::given(..).respond_with(..).mount(&server)`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::prelude::*;
+    ///
+    /// let mock = OrderMock::start().await;
+    /// Stub::on(CreateOrder)
+    ///     .respond(CreateOrderResponse { order_id: "fixed".into(), created_at: None })
+    ///     .mount(&mock);
+    /// let created = mock.client().create_order(CreateOrderRequest::default()).await.unwrap();
+    /// assert_eq!(created.into_inner().order_id, "fixed");
+    /// # }
+    /// ```
+    pub fn on(rpc: R) -> Self {
+        let _ = rpc;
         Self {
             name: None,
             matchers: Vec::new(),
@@ -155,9 +191,8 @@ impl<R: Rpc> Stub<R> {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
-    /// use orders_testkit::rpc::*;
-    /// use orders_testkit::pb::*;
-    /// mock.on(GetOrder).named("the o-1 lookup").respond(Order::default()).expect(0..).mount(&mock);
+    /// use orders_testkit::prelude::*;
+    /// Stub::on(GetOrder).named("the o-1 lookup").respond(Order::default()).expect(0..).mount(&mock);
     /// assert!(mock.verify().to_string().contains("the o-1 lookup"));
     /// # }
     /// ```
@@ -171,9 +206,8 @@ impl<R: Rpc> Stub<R> {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
-    /// use orders_testkit::rpc::*;
-    /// use orders_testkit::pb::*;
-    /// mock.on(GetOrder).when_header("x-tenant", "acme").respond(Order::default()).mount(&mock);
+    /// use orders_testkit::prelude::*;
+    /// Stub::on(GetOrder).when_header("x-tenant", "acme").respond(Order::default()).mount(&mock);
     /// # }
     /// ```
     pub fn when_header(mut self, name: &str, value: &str) -> Self {
@@ -190,9 +224,8 @@ impl<R: Rpc> Stub<R> {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
-    /// use orders_testkit::rpc::*;
-    /// use orders_testkit::pb::*;
-    /// mock.on(CreateOrder).when_header_present("x-debug").fail(tonic::Status::internal("debug")).mount(&mock);
+    /// use orders_testkit::prelude::*;
+    /// Stub::on(CreateOrder).when_header_present("x-debug").fail(tonic::Status::internal("debug")).mount(&mock);
     /// # }
     /// ```
     pub fn when_header_present(mut self, name: &str) -> Self {
@@ -209,9 +242,8 @@ impl<R: Rpc> Stub<R> {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
-    /// use orders_testkit::rpc::*;
-    /// use orders_testkit::pb::*;
-    /// let h = mock.on(GetOrder).respond(Order::default()).up_to(1).mount(&mock);
+    /// use orders_testkit::prelude::*;
+    /// let h = Stub::on(GetOrder).respond(Order::default()).up_to(1).mount(&mock);
     /// let mut c = mock.client();
     /// c.get_order(GetOrderRequest { order_id: "a".into() }).await.unwrap();
     /// assert!(c.get_order(GetOrderRequest { order_id: "a".into() }).await.is_err()); // the model: no such order
@@ -229,10 +261,9 @@ impl<R: Rpc> Stub<R> {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
-    /// use orders_testkit::rpc::*;
-    /// use orders_testkit::pb::*;
-    /// mock.on(GetOrder).respond(Order { customer_id: "first".into(), ..Default::default() }).priority(1).mount(&mock);
-    /// mock.on(GetOrder).respond(Order { customer_id: "newer".into(), ..Default::default() }).mount(&mock);
+    /// use orders_testkit::prelude::*;
+    /// Stub::on(GetOrder).respond(Order { customer_id: "first".into(), ..Default::default() }).priority(1).mount(&mock);
+    /// Stub::on(GetOrder).respond(Order { customer_id: "newer".into(), ..Default::default() }).mount(&mock);
     /// let o = mock.client().get_order(GetOrderRequest { order_id: "x".into() }).await.unwrap();
     /// assert_eq!(o.into_inner().customer_id, "first");
     /// # }
@@ -248,9 +279,8 @@ impl<R: Rpc> Stub<R> {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
-    /// use orders_testkit::rpc::*;
-    /// use orders_testkit::pb::*;
-    /// mock.on(GetOrder).respond(Order::default()).expect(1..=2).mount(&mock);
+    /// use orders_testkit::prelude::*;
+    /// Stub::on(GetOrder).respond(Order::default()).expect(1..=2).mount(&mock);
     /// mock.client().get_order(GetOrderRequest { order_id: "x".into() }).await.unwrap();
     /// mock.verify().assert_ok();
     /// # }
@@ -267,9 +297,8 @@ impl<R: Rpc> Stub<R> {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
-    /// use orders_testkit::rpc::*;
-    /// use orders_testkit::pb::*;
-    /// mock.on(GetOrder).respond(Order::default()).delay(std::time::Duration::from_millis(5)).mount(&mock);
+    /// use orders_testkit::prelude::*;
+    /// Stub::on(GetOrder).respond(Order::default()).delay(std::time::Duration::from_millis(5)).mount(&mock);
     /// assert!(mock.client().get_order(GetOrderRequest { order_id: "x".into() }).await.is_ok());
     /// # }
     /// ```
@@ -284,13 +313,12 @@ impl<R: Rpc> Stub<R> {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
-    /// use orders_testkit::rpc::*;
-    /// use orders_testkit::pb::*;
-    /// mock.on(CreateOrder).fail(tonic::Status::unavailable("down")).mount(&mock);
+    /// use orders_testkit::prelude::*;
+    /// Stub::on(CreateOrder).fail(tonic::Status::unavailable("down")).mount(&mock);
     /// # }
     /// ```
     pub fn fail(mut self, status: Status) -> Self {
-        self.responder = Some(Responder::Reply(Arc::new(move |_| Err(status.clone()))));
+        self.responder = Some(R::Responder::failing(status));
         self
     }
 
@@ -305,9 +333,8 @@ impl<R: Rpc> Stub<R> {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
-    /// use orders_testkit::rpc::*;
-    /// use orders_testkit::pb::*;
-    /// let handle = mock.on(GetOrder).respond(Order::default()).mount(&mock);
+    /// use orders_testkit::prelude::*;
+    /// let handle = Stub::on(GetOrder).respond(Order::default()).mount(&mock);
     /// assert_eq!(handle.hits(), 0);
     /// # }
     /// ```
@@ -326,9 +353,8 @@ impl<R: PerMessageRpc> Stub<R> {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
-    /// use orders_testkit::rpc::*;
-    /// use orders_testkit::pb::*;
-    /// mock.on(ProcessOrders).when(|a| a.order_id.starts_with("fake-")).fail(tonic::Status::aborted("no fakes")).mount(&mock);
+    /// use orders_testkit::prelude::*;
+    /// Stub::on(ProcessOrders).when(|a| a.order_id.starts_with("fake-")).fail(tonic::Status::aborted("no fakes")).mount(&mock);
     /// # }
     /// ```
     pub fn when(mut self, pred: impl Fn(&R::Request) -> bool + Send + Sync + 'static) -> Self {
@@ -343,9 +369,8 @@ impl Stub<SubmitLineItems> {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
-    /// use orders_testkit::rpc::*;
-    /// use orders_testkit::pb::*;
-    /// mock.on(SubmitLineItems).when_each(|i| i.price_cents == 0).respond(SubmitLineItemsResponse::default()).mount(&mock);
+    /// use orders_testkit::prelude::*;
+    /// Stub::on(SubmitLineItems).when_each(|i| i.price_cents == 0).respond(SubmitLineItemsResponse::default()).mount(&mock);
     /// # }
     /// ```
     pub fn when_each(
@@ -361,9 +386,8 @@ impl Stub<SubmitLineItems> {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
-    /// use orders_testkit::rpc::*;
-    /// use orders_testkit::pb::*;
-    /// mock.on(SubmitLineItems).when_all(|items| items.len() > 100).fail(tonic::Status::resource_exhausted("too many")).mount(&mock);
+    /// use orders_testkit::prelude::*;
+    /// Stub::on(SubmitLineItems).when_all(|items| items.len() > 100).fail(tonic::Status::resource_exhausted("too many")).mount(&mock);
     /// # }
     /// ```
     pub fn when_all(
@@ -382,7 +406,7 @@ impl Stub<SubmitLineItems> {
         + Sync
         + 'static,
     ) -> Self {
-        self.responder = Some(Responder::Reply(Arc::new(f)));
+        self.responder = Some(Replies::With(Arc::new(f)));
         self
     }
 }
@@ -393,13 +417,12 @@ impl<R: SingleResponseRpc> Stub<R> {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
-    /// use orders_testkit::rpc::*;
-    /// use orders_testkit::pb::*;
-    /// mock.on(CreateOrder).respond(CreateOrderResponse { order_id: "fixed".into(), created_at: None }).mount(&mock);
+    /// use orders_testkit::prelude::*;
+    /// Stub::on(CreateOrder).respond(CreateOrderResponse { order_id: "fixed".into(), created_at: None }).mount(&mock);
     /// # }
     /// ```
     pub fn respond(mut self, response: R::Response) -> Self {
-        self.responder = Some(Responder::Reply(Arc::new(move |_| Ok(response.clone()))));
+        self.responder = Some(Replies::With(Arc::new(move |_| Ok(response.clone()))));
         self
     }
 
@@ -409,9 +432,7 @@ impl<R: SingleResponseRpc> Stub<R> {
         mut self,
         replies: impl IntoIterator<Item = Result<R::Response, Status>>,
     ) -> Self {
-        self.responder = Some(Responder::Sequence(Mutex::new(
-            replies.into_iter().collect(),
-        )));
+        self.responder = Some(Replies::InTurn(Mutex::new(replies.into_iter().collect())));
         self
     }
 }
@@ -422,7 +443,7 @@ impl<R: UnaryRpc> Stub<R> {
         mut self,
         f: impl Fn(&R::Request) -> Result<R::Response, Status> + Send + Sync + 'static,
     ) -> Self {
-        self.responder = Some(Responder::Reply(Arc::new(
+        self.responder = Some(Replies::With(Arc::new(
             move |reqs: &[R::Request]| match reqs.first() {
                 Some(req) => f(req),
                 None => Err(Status::internal("stub: no request message")),
@@ -438,17 +459,13 @@ impl Stub<WatchOrderStatus> {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
-    /// use orders_testkit::rpc::*;
-    /// use orders_testkit::pb::*;
-    /// mock.on(WatchOrderStatus).stream([OrderStatusUpdate { order_id: "o".into(), status: 1, ..Default::default() }]).mount(&mock);
+    /// use orders_testkit::prelude::*;
+    /// Stub::on(WatchOrderStatus).stream([OrderStatusUpdate { order_id: "o".into(), status: 1, ..Default::default() }]).mount(&mock);
     /// # }
     /// ```
-    pub fn stream(mut self, items: impl IntoIterator<Item = crate::pb::OrderStatusUpdate>) -> Self {
-        let (between, end) = match self.responder.take() {
-            Some(Responder::Stream { between, end, .. }) => (between, end),
-            _ => (None, None),
-        };
-        self.responder = Some(Responder::Stream {
+    pub fn stream(mut self, items: impl IntoIterator<Item = OrderStatusUpdate>) -> Self {
+        let (_, between, end) = self.take_script();
+        self.responder = Some(Script::Stream {
             items: items.into_iter().collect(),
             between,
             end,
@@ -461,47 +478,51 @@ impl Stub<WatchOrderStatus> {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
-    /// use orders_testkit::rpc::*;
-    /// use orders_testkit::pb::*;
-    /// mock.on(WatchOrderStatus).stream([]).delay_between(std::time::Duration::from_millis(10)).mount(&mock);
+    /// use orders_testkit::prelude::*;
+    /// Stub::on(WatchOrderStatus).stream([]).delay_between(std::time::Duration::from_millis(10)).mount(&mock);
     /// # }
     /// ```
     pub fn delay_between(mut self, delay: Duration) -> Self {
-        match &mut self.responder {
-            Some(Responder::Stream { between, .. }) => *between = Some(delay),
-            _ => {
-                self.responder = Some(Responder::Stream {
-                    items: Vec::new(),
-                    between: Some(delay),
-                    end: None,
-                })
-            }
-        }
+        let (items, _, end) = self.take_script();
+        self.responder = Some(Script::Stream {
+            items,
+            between: Some(delay),
+            end,
+        });
         self
     }
 
-    /// Ends the stream with `status` after its messages.
+    /// Ends the stream with `status` after its messages (where
+    /// [`fail`](Self::fail) refuses the call before any message).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
-    /// use orders_testkit::rpc::*;
-    /// use orders_testkit::pb::*;
-    /// mock.on(WatchOrderStatus).stream([]).then_fail(tonic::Status::unavailable("gone")).mount(&mock);
+    /// use orders_testkit::prelude::*;
+    /// Stub::on(WatchOrderStatus).stream([]).then_fail(tonic::Status::unavailable("gone")).mount(&mock);
     /// # }
     /// ```
     pub fn then_fail(mut self, status: Status) -> Self {
-        match &mut self.responder {
-            Some(Responder::Stream { end, .. }) => *end = Some(status),
-            _ => {
-                self.responder = Some(Responder::Stream {
-                    items: Vec::new(),
-                    between: None,
-                    end: Some(status),
-                })
-            }
-        }
+        let (items, between, _) = self.take_script();
+        self.responder = Some(Script::Stream {
+            items,
+            between,
+            end: Some(status),
+        });
         self
+    }
+
+    /// The stream set so far: messages, pause, end (nothing after `fail`,
+    /// which a stream replaces).
+    fn take_script(&mut self) -> (Vec<OrderStatusUpdate>, Option<Duration>, Option<Status>) {
+        match self.responder.take() {
+            Some(Script::Stream {
+                items,
+                between,
+                end,
+            }) => (items, between, end),
+            _ => (Vec::new(), None, None),
+        }
     }
 }
 
@@ -512,9 +533,8 @@ impl Stub<ProcessOrders> {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
-    /// use orders_testkit::rpc::*;
-    /// use orders_testkit::pb::*;
-    /// mock.on(ProcessOrders)
+    /// use orders_testkit::prelude::*;
+    /// Stub::on(ProcessOrders)
     ///     .respond_with(|a| Ok(OrderResult { order_id: a.order_id.clone(), success: true, error: String::new(), status: 2 }))
     ///     .mount(&mock);
     /// # }
@@ -526,7 +546,7 @@ impl Stub<ProcessOrders> {
         + Sync
         + 'static,
     ) -> Self {
-        self.responder = Some(Responder::Reply(Arc::new(
+        self.responder = Some(Replies::With(Arc::new(
             move |reqs: &[crate::pb::OrderAction]| match reqs.first() {
                 Some(action) => f(action),
                 None => Err(Status::internal("stub: no action")),
@@ -541,9 +561,7 @@ impl Stub<ProcessOrders> {
         mut self,
         replies: impl IntoIterator<Item = Result<crate::pb::OrderResult, Status>>,
     ) -> Self {
-        self.responder = Some(Responder::Sequence(Mutex::new(
-            replies.into_iter().collect(),
-        )));
+        self.responder = Some(Replies::InTurn(Mutex::new(replies.into_iter().collect())));
         self
     }
 }
@@ -554,8 +572,9 @@ impl Stub<ProcessOrders> {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// # let mock = orders_testkit::OrderMock::start().await;
+/// use orders_testkit::Stub;
 /// use orders_testkit::rpc::GetOrder;
-/// let handle = mock.on(GetOrder).fail(tonic::Status::unavailable("x")).mount(&mock);
+/// let handle = Stub::on(GetOrder).fail(tonic::Status::unavailable("x")).mount(&mock);
 /// assert_eq!(handle.hits(), 0);
 /// # }
 /// ```
@@ -569,9 +588,8 @@ impl StubHandle {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
-    /// use orders_testkit::rpc::*;
-    /// use orders_testkit::pb::*;
-    /// let h = mock.on(GetOrder).respond(Order::default()).mount(&mock);
+    /// use orders_testkit::prelude::*;
+    /// let h = Stub::on(GetOrder).respond(Order::default()).mount(&mock);
     /// mock.client().get_order(GetOrderRequest { order_id: "x".into() }).await.unwrap();
     /// assert_eq!(h.hits(), 1);
     /// # }

@@ -6,71 +6,31 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tonic::Status;
 use tonic::metadata::MetadataMap;
 
-use super::{Matcher, Responder, Stub, StubHandle};
+use super::responders::{Replies, Respond, Script};
+use super::{Matcher, Stub, StubHandle};
 use crate::mock::times::Times;
+use crate::pb::OrderStatusUpdate;
 use crate::rpc::{CreateOrder, GetOrder, ProcessOrders, Rpc, SubmitLineItems, WatchOrderStatus};
 
-pub(crate) struct Entry<R: Rpc> {
+pub(crate) struct Entry<R: StubSlot> {
     stub: Stub<R>,
     /// Taken out of the stub at mount, where a stub without one is refused.
-    responder: Responder<R>,
+    responder: R::Responder,
     hits: Arc<AtomicUsize>,
     order: u64,
 }
 
-/// What a matched stub says.
-pub(crate) enum Answer<R: Rpc> {
-    /// One message or a status.
-    Reply(Result<R::Response, Status>),
-    /// A server stream.
-    Stream {
-        items: Vec<R::Response>,
-        between: Option<Duration>,
-        end: Option<Status>,
-    },
+/// A matched stub: its delay and the answer it took.
+pub(crate) struct Matched<R: StubSlot> {
+    /// How long to wait before answering.
+    pub(crate) delay: Option<Duration>,
+    /// What the responder gave for this match.
+    pub(crate) answer: <R::Responder as Respond>::Answer,
 }
 
-/// A matched stub: its delay, and how to compute its answer.
-pub(crate) struct Matched<R: Rpc> {
-    entry: Arc<Entry<R>>,
-    /// A reply taken from a sequence at match time.
-    taken: Option<Result<R::Response, Status>>,
-}
-
-impl<R: Rpc> Matched<R> {
-    pub(crate) fn delay(&self) -> Option<Duration> {
-        self.entry.stub.delay
-    }
-
-    /// Computes the answer; a panicking closure becomes INTERNAL (E-6).
-    pub(crate) fn answer(self, requests: &[R::Request]) -> Answer<R> {
-        if let Some(reply) = self.taken {
-            return Answer::Reply(reply);
-        }
-        match &self.entry.responder {
-            Responder::Reply(f) => Answer::Reply(
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(requests)))
-                    .unwrap_or_else(|_| Err(Status::internal(crate::catch_panic::PANIC_MESSAGE))),
-            ),
-            Responder::Stream {
-                items,
-                between,
-                end,
-            } => Answer::Stream {
-                items: items.clone(),
-                between: *between,
-                end: end.clone(),
-            },
-            // A used-up sequence stops matching (`select`): not reached.
-            Responder::Sequence(_) => Answer::Reply(Err(Status::internal("stub sequence used up"))),
-        }
-    }
-}
-
-impl<R: Rpc> Entry<R> {
+impl<R: StubSlot> Entry<R> {
     fn describe(&self) -> String {
         match &self.stub.name {
             Some(name) => format!("{} {name:?}", R::METHOD),
@@ -90,11 +50,11 @@ impl<R: Rpc> Entry<R> {
 /// The mounted stubs of one RPC, in try order (internal to the stub table).
 ///
 #[doc(hidden)]
-pub struct Slot<R: Rpc> {
+pub struct Slot<R: StubSlot> {
     entries: Mutex<Vec<Arc<Entry<R>>>>,
 }
 
-impl<R: Rpc> Default for Slot<R> {
+impl<R: StubSlot> Default for Slot<R> {
     fn default() -> Self {
         Self {
             entries: Mutex::new(Vec::new()),
@@ -102,7 +62,7 @@ impl<R: Rpc> Default for Slot<R> {
     }
 }
 
-impl<R: Rpc> Slot<R> {
+impl<R: StubSlot> Slot<R> {
     fn lock(&self) -> MutexGuard<'_, Vec<Arc<Entry<R>>>> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -125,11 +85,6 @@ impl<R: Rpc> Slot<R> {
             if entry.stub.limit.is_some_and(|limit| hits >= limit) {
                 continue;
             }
-            if let Responder::Sequence(replies) = &entry.responder
-                && replies.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
-            {
-                continue;
-            }
             // A panicking matcher does not match (and does not take the server down).
             let matched = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 entry.matches(metadata, requests)
@@ -138,17 +93,14 @@ impl<R: Rpc> Slot<R> {
             if !matched {
                 continue;
             }
-            entry.hits.fetch_add(1, Ordering::SeqCst);
-            let taken = match &entry.responder {
-                Responder::Sequence(replies) => replies
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .pop_front(),
-                _ => None,
+            // A used-up sequence no longer matches.
+            let Some(answer) = entry.responder.take() else {
+                continue;
             };
+            entry.hits.fetch_add(1, Ordering::SeqCst);
             return Some(Matched {
-                entry: Arc::clone(entry),
-                taken,
+                delay: entry.stub.delay,
+                answer,
             });
         }
         None
@@ -177,6 +129,10 @@ impl<R: Rpc> Slot<R> {
 /// stubbable(WatchOrderStatus);
 /// ```
 pub trait StubSlot: Rpc {
+    /// What a stub of this RPC answers with: one reply per match, or a
+    /// server stream.
+    #[doc(hidden)]
+    type Responder: Respond;
     #[doc(hidden)]
     fn slot(table: &StubTable) -> &Slot<Self>;
 }
@@ -215,19 +171,20 @@ impl fmt::Debug for StubTable {
 }
 
 macro_rules! slot {
-    ($rpc:ty, $field:ident) => {
+    ($rpc:ty, $field:ident, $responder:ty) => {
         impl StubSlot for $rpc {
+            type Responder = $responder;
             fn slot(table: &StubTable) -> &Slot<Self> {
                 &table.$field
             }
         }
     };
 }
-slot!(CreateOrder, create);
-slot!(GetOrder, get);
-slot!(WatchOrderStatus, watch);
-slot!(SubmitLineItems, submit);
-slot!(ProcessOrders, process);
+slot!(CreateOrder, create, Replies<CreateOrder>);
+slot!(GetOrder, get, Replies<GetOrder>);
+slot!(WatchOrderStatus, watch, Script<OrderStatusUpdate>);
+slot!(SubmitLineItems, submit, Replies<SubmitLineItems>);
+slot!(ProcessOrders, process, Replies<ProcessOrders>);
 
 impl StubTable {
     pub(crate) fn slot<R: StubSlot>(&self) -> &Slot<R> {
@@ -285,8 +242,9 @@ impl StubTable {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// # let mock = orders_testkit::OrderMock::start().await;
+/// use orders_testkit::Stub;
 /// use orders_testkit::rpc::GetOrder;
-/// mock.on(GetOrder).fail(tonic::Status::unavailable("x")).expect(0).mount(&mock);
+/// Stub::on(GetOrder).fail(tonic::Status::unavailable("x")).expect(0).mount(&mock);
 /// let report = &mock.verify().expectations[0];
 /// assert!(report.met && report.hits == 0);
 /// # }
