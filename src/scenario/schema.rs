@@ -1,0 +1,117 @@
+//! The scenario file's schema (what serde reads), and what its plain values
+//! mean: status codes, statuses with details, RPC names.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::rpc::Method;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct File {
+    #[serde(default)]
+    pub(super) seed: u64,
+    #[serde(default)]
+    pub(super) fail_fast_ms: u64,
+    #[serde(default)]
+    pub(super) orders: Vec<Spanned<toml::Table>>,
+    #[serde(default)]
+    pub(super) stubs: Vec<Spanned<StubSpec>>,
+    #[serde(default)]
+    pub(super) faults: Vec<Spanned<FaultSpec>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct StatusSpec {
+    pub(super) code: String,
+    pub(super) message: String,
+    pub(super) retry_after_ms: Option<u64>,
+    #[serde(default)]
+    pub(super) trailers: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct StubSpec {
+    pub(super) rpc: String,
+    pub(super) name: Option<String>,
+    pub(super) when: Option<toml::Table>,
+    #[serde(default)]
+    pub(super) when_header: BTreeMap<String, String>,
+    pub(super) respond: Option<toml::Table>,
+    pub(super) stream: Option<Vec<toml::Table>>,
+    pub(super) replies: Option<Vec<toml::Table>>,
+    pub(super) fail: Option<StatusSpec>,
+    pub(super) then_fail: Option<StatusSpec>,
+    pub(super) delay_ms: Option<u64>,
+    pub(super) between_ms: Option<u64>,
+    pub(super) up_to: Option<usize>,
+    pub(super) priority: Option<u8>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FaultSpec {
+    pub(super) kind: String,
+    pub(super) rpc: Option<String>,
+    pub(super) code: Option<String>,
+    pub(super) message: Option<String>,
+    pub(super) retry_after_ms: Option<u64>,
+    #[serde(default)]
+    pub(super) trailers: BTreeMap<String, String>,
+    pub(super) delay_ms: Option<u64>,
+    pub(super) jitter_ms: Option<u64>,
+    pub(super) after_messages: Option<usize>,
+    pub(super) limit: Option<usize>,
+    pub(super) window_ms: Option<u64>,
+    pub(super) first: Option<u64>,
+    pub(super) every: Option<u64>,
+    pub(super) after: Option<u64>,
+    pub(super) between: Option<[u64; 2]>,
+    pub(super) probability: Option<f64>,
+    #[serde(default)]
+    pub(super) when_header: BTreeMap<String, String>,
+}
+
+pub(super) fn parse_code(name: &str) -> Result<Code, String> {
+    (0..=16)
+        .map(Code::from_i32)
+        .find(|c| crate::payload::code_name(*c) == name)
+        .ok_or_else(|| format!("unknown status code {name:?}: expected a name like UNAVAILABLE"))
+}
+
+pub(super) fn status(spec: &StatusSpec) -> Result<Status, String> {
+    let code = parse_code(&spec.code)?;
+    let mut status = match spec.retry_after_ms {
+        Some(ms) => Status::with_error_details(
+            code,
+            spec.message.clone(),
+            ErrorDetails::with_retry_info(Some(Duration::from_millis(ms))),
+        ),
+        None => Status::new(code, spec.message.clone()),
+    };
+    for (k, v) in &spec.trailers {
+        let key = tonic::metadata::AsciiMetadataKey::from_bytes(k.as_bytes())
+            .map_err(|_| format!("invalid trailer name {k:?}"))?;
+        let value = v
+            .parse()
+            .map_err(|_| format!("invalid trailer value for {k:?}"))?;
+        status.metadata_mut().insert(key, value);
+    }
+    Ok(status)
+}
+
+pub(super) fn method(name: &str) -> Result<Method, String> {
+    Method::from_name(name).ok_or_else(|| {
+        format!(
+            "unknown rpc {name:?}: expected one of {}",
+            Method::ALL.map(Method::name).join(", ")
+        )
+    })
+}

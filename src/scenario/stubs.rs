@@ -1,0 +1,225 @@
+//! A scenario's stubs, built through the typed [`Stub`] builder.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::json::{matcher, message};
+use super::schema::{StubSpec, method, status};
+use crate::OrderMock;
+use crate::mock::Stub;
+use crate::mock::stubs::StubSlot;
+use crate::rpc::{CreateOrder, GetOrder, Method, ProcessOrders, SubmitLineItems, WatchOrderStatus};
+
+/// Mounts one stub on a mock.
+#[derive(Clone)]
+pub(super) struct Mount(pub(super) Arc<dyn Fn(&OrderMock) + Send + Sync>);
+
+impl fmt::Debug for Mount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<stub>")
+    }
+}
+
+/// The settings every stub kind shares.
+#[derive(Clone)]
+pub(super) struct Common {
+    name: Option<String>,
+    headers: BTreeMap<String, String>,
+    delay: Option<Duration>,
+    up_to: Option<usize>,
+    priority: Option<u8>,
+}
+
+impl Common {
+    fn apply<R: StubSlot>(&self, mut stub: Stub<R>) -> Stub<R> {
+        if let Some(name) = &self.name {
+            stub = stub.named(name.clone());
+        }
+        for (k, v) in &self.headers {
+            stub = stub.when_header(k, v);
+        }
+        if let Some(d) = self.delay {
+            stub = stub.delay(d);
+        }
+        if let Some(n) = self.up_to {
+            stub = stub.up_to(n);
+        }
+        if let Some(p) = self.priority {
+            stub = stub.priority(p);
+        }
+        stub
+    }
+}
+
+pub(super) fn build_stub(spec: &StubSpec) -> Result<Mount, String> {
+    let m = method(&spec.rpc)?;
+    let fail = spec.fail.as_ref().map(status).transpose()?;
+    let then_fail = spec.then_fail.as_ref().map(status).transpose()?;
+    let responders = [
+        spec.respond.is_some(),
+        spec.stream.is_some(),
+        spec.replies.is_some(),
+        fail.is_some(),
+    ]
+    .iter()
+    .filter(|x| **x)
+    .count();
+    if responders != 1 && !(m == Method::WatchOrderStatus && responders == 0 && then_fail.is_some())
+    {
+        return Err(format!(
+            "stub for {m} needs exactly one of respond, stream, replies, fail"
+        ));
+    }
+    let common = Common {
+        name: spec.name.clone(),
+        headers: spec.when_header.clone(),
+        delay: spec.delay_ms.map(Duration::from_millis),
+        up_to: spec.up_to,
+        priority: spec.priority,
+    };
+    let unsupported = |what: &str| Err::<Mount, String>(format!("{what} is not for {m} stubs"));
+    Ok(match m {
+        Method::CreateOrder | Method::GetOrder => {
+            if spec.stream.is_some() || then_fail.is_some() {
+                return unsupported("stream/then_fail");
+            }
+            macro_rules! unary {
+                ($rpc:ident, $req:ty, $res:ty) => {{
+                    let when = spec.when.as_ref().map(matcher::<$req>).transpose()?;
+                    let respond = spec.respond.as_ref().map(message::<$res>).transpose()?;
+                    let replies = spec
+                        .replies
+                        .as_ref()
+                        .map(|r| r.iter().map(message::<$res>).collect::<Result<Vec<_>, _>>())
+                        .transpose()?;
+                    let when = when.map(Arc::new);
+                    let spec_fail = fail.clone();
+                    let mount = Mount(Arc::new(move |mock: &OrderMock| {
+                        let mut stub = common.apply(Stub::on($rpc));
+                        if let Some(w) = when.clone() {
+                            stub = stub.when(move |r| w(r));
+                        }
+                        stub = match (&respond, &replies, &spec_fail) {
+                            (Some(r), _, _) => stub.respond(r.clone()),
+                            (_, Some(rs), _) => stub.replies(rs.iter().cloned().map(Ok)),
+                            (_, _, Some(st)) => stub.fail(st.clone()),
+                            _ => stub,
+                        };
+                        stub.mount(mock);
+                    }));
+                    mount
+                }};
+            }
+            if m == Method::CreateOrder {
+                unary!(
+                    CreateOrder,
+                    crate::pb::CreateOrderRequest,
+                    crate::pb::CreateOrderResponse
+                )
+            } else {
+                unary!(GetOrder, crate::pb::GetOrderRequest, crate::pb::Order)
+            }
+        }
+        Method::WatchOrderStatus => {
+            if spec.respond.is_some() || spec.replies.is_some() {
+                return unsupported("respond/replies");
+            }
+            let when = spec
+                .when
+                .as_ref()
+                .map(matcher::<crate::pb::WatchOrderStatusRequest>)
+                .transpose()?
+                .map(Arc::new);
+            let items = spec
+                .stream
+                .as_ref()
+                .map(|s| {
+                    s.iter()
+                        .map(message::<crate::pb::OrderStatusUpdate>)
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose()?;
+            let between = spec.between_ms.map(Duration::from_millis);
+            Mount(Arc::new(move |mock: &OrderMock| {
+                let mut stub = common.apply(Stub::on(WatchOrderStatus));
+                if let Some(w) = when.clone() {
+                    stub = stub.when(move |r| w(r));
+                }
+                if let Some(st) = &fail {
+                    stub = stub.fail(st.clone());
+                } else {
+                    stub = stub.stream(items.clone().unwrap_or_default());
+                    if let Some(b) = between {
+                        stub = stub.delay_between(b);
+                    }
+                    if let Some(st) = &then_fail {
+                        stub = stub.then_fail(st.clone());
+                    }
+                }
+                stub.mount(mock);
+            }))
+        }
+        Method::SubmitLineItems => {
+            if spec.stream.is_some() || spec.replies.is_some() || then_fail.is_some() {
+                return unsupported("stream/replies/then_fail");
+            }
+            let when = spec
+                .when
+                .as_ref()
+                .map(matcher::<crate::pb::LineItem>)
+                .transpose()?
+                .map(Arc::new);
+            let respond = spec
+                .respond
+                .as_ref()
+                .map(message::<crate::pb::SubmitLineItemsResponse>)
+                .transpose()?;
+            Mount(Arc::new(move |mock: &OrderMock| {
+                let mut stub = common.apply(Stub::on(SubmitLineItems));
+                if let Some(w) = when.clone() {
+                    stub = stub.when_each(move |r| w(r));
+                }
+                stub = match (&respond, &fail) {
+                    (Some(r), _) => stub.respond(*r),
+                    (_, Some(st)) => stub.fail(st.clone()),
+                    _ => stub,
+                };
+                stub.mount(mock);
+            }))
+        }
+        Method::ProcessOrders => {
+            if spec.stream.is_some() || spec.respond.is_some() || then_fail.is_some() {
+                return unsupported("respond/stream/then_fail");
+            }
+            let when = spec
+                .when
+                .as_ref()
+                .map(matcher::<crate::pb::OrderAction>)
+                .transpose()?
+                .map(Arc::new);
+            let replies = spec
+                .replies
+                .as_ref()
+                .map(|r| {
+                    r.iter()
+                        .map(message::<crate::pb::OrderResult>)
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose()?;
+            Mount(Arc::new(move |mock: &OrderMock| {
+                let mut stub = common.apply(Stub::on(ProcessOrders));
+                if let Some(w) = when.clone() {
+                    stub = stub.when(move |r| w(r));
+                }
+                stub = match (&replies, &fail) {
+                    (Some(rs), _) => stub.replies(rs.iter().cloned().map(Ok)),
+                    (_, Some(st)) => stub.fail(st.clone()),
+                    _ => stub,
+                };
+                stub.mount(mock);
+            }))
+        }
+    })
+}
