@@ -27,7 +27,8 @@ fn probe_test_tools() {
     for var in ["CI", "PATH", "GRPCURL"] {
         println!("cargo::rerun-if-env-changed={var}");
     }
-    let tools: [(&str, fn() -> bool); 3] = [
+    type Probe = fn() -> bool;
+    let tools: [(&str, Probe); 3] = [
         ("orders_testkit_no_grpcurl", || {
             let bin = env::var("GRPCURL").unwrap_or_else(|_| "grpcurl".into());
             runs(&bin, &["-version"])
