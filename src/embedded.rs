@@ -2,6 +2,8 @@
 //! so that every check of the contract suite runs, and the suite told how.
 //! Built here, outside `contract/`, which sees targets only through the
 //! wire.
+//!
+//! *Needs the `contract` feature (on by default, through `cli`).*
 
 use std::time::Duration;
 

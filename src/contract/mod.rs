@@ -2,6 +2,8 @@
 //! ids, run against any OrderService: in process, through a channel, or a
 //! staging endpoint over the network.
 //!
+//! *Needs the `contract` feature (on by default, through `cli`).*
+//!
 //! - Inputs come from proptest with a fixed, reportable seed; a failure is
 //!   shrunk to a minimal counterexample and printed with the rule id, the
 //!   request(s), what was expected, what came back, and the seed.

@@ -107,7 +107,7 @@ impl Target {
         }
     }
 
-    /// A server at `url` (`http://` or `https://`).
+    /// A server at `url` (`http://`, or `https://` with the `tls` feature).
     pub fn endpoint(url: impl Into<String>) -> Self {
         Self::new(Kind::Endpoint {
             url: url.into(),
@@ -180,7 +180,7 @@ impl Target {
         self
     }
 
-    /// Trust this PEM CA for `https://` endpoints.
+    /// Trust this PEM CA for `https://` endpoints (with the `tls` feature).
     pub fn tls_ca(mut self, pem: impl Into<PathBuf>) -> Self {
         if let Kind::Endpoint { tls_ca, .. } = &mut self.kind {
             *tls_ca = Some(pem.into());

@@ -3,6 +3,8 @@
 //! protobuf JSON mapping (as grpcurl shows them), so that clients in any
 //! language get the same scripting as Rust tests.
 //!
+//! *Needs the `scenario` feature (on by default, through `cli`).*
+//!
 //! A bad file is refused as a whole, with an error naming the file, the
 //! line and the problem.
 //!
