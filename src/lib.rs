@@ -93,6 +93,7 @@ pub mod payload;
 pub mod pb;
 pub mod prelude;
 pub mod propagation;
+mod proxy;
 pub mod reflection;
 pub mod rpc;
 pub mod sanitize;

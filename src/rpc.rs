@@ -86,6 +86,31 @@ impl Method {
             Method::ProcessOrders => RequestMessage::OrderAction(pb::OrderAction::decode(bytes)?),
         })
     }
+
+    /// Decodes one response message of this method.
+    ///
+    /// ```
+    /// use orders_testkit::rpc::{Method, ResponseMessage};
+    /// use prost::Message;
+    /// let order = orders_testkit::pb::Order { order_id: "o-1".into(), ..Default::default() };
+    /// let decoded = Method::GetOrder.decode_response(&order.encode_to_vec()).unwrap();
+    /// assert_eq!(decoded, ResponseMessage::Order(order));
+    /// ```
+    pub fn decode_response(self, bytes: &[u8]) -> Result<ResponseMessage, prost::DecodeError> {
+        Ok(match self {
+            Method::CreateOrder => {
+                ResponseMessage::CreateOrder(pb::CreateOrderResponse::decode(bytes)?)
+            }
+            Method::GetOrder => ResponseMessage::Order(pb::Order::decode(bytes)?),
+            Method::WatchOrderStatus => {
+                ResponseMessage::OrderStatusUpdate(pb::OrderStatusUpdate::decode(bytes)?)
+            }
+            Method::SubmitLineItems => {
+                ResponseMessage::SubmitLineItems(pb::SubmitLineItemsResponse::decode(bytes)?)
+            }
+            Method::ProcessOrders => ResponseMessage::OrderResult(pb::OrderResult::decode(bytes)?),
+        })
+    }
 }
 
 impl fmt::Display for Method {
@@ -109,6 +134,21 @@ pub enum RequestMessage {
     OrderAction(pb::OrderAction),
 }
 
+/// A decoded response message of any OrderService method.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResponseMessage {
+    /// A CreateOrder response.
+    CreateOrder(pb::CreateOrderResponse),
+    /// A GetOrder response.
+    Order(pb::Order),
+    /// One message of a WatchOrderStatus stream.
+    OrderStatusUpdate(pb::OrderStatusUpdate),
+    /// A SubmitLineItems response.
+    SubmitLineItems(pb::SubmitLineItemsResponse),
+    /// One message of a ProcessOrders stream.
+    OrderResult(pb::OrderResult),
+}
+
 mod sealed {
     /// Only this crate's five markers are RPCs.
     pub trait Sealed {}
@@ -126,10 +166,13 @@ pub trait Rpc: sealed::Sealed + Copy + Send + Sync + 'static {
 
     /// The typed request inside a decoded message of this method.
     fn request(message: &RequestMessage) -> Option<&Self::Request>;
+
+    /// The typed response inside a decoded message of this method.
+    fn response(message: &ResponseMessage) -> Option<&Self::Response>;
 }
 
 macro_rules! rpc {
-    ($(#[$doc:meta])* $name:ident, $req:ty, $res:ty, $variant:ident) => {
+    ($(#[$doc:meta])* $name:ident, $req:ty, $res:ty, $variant:ident, $res_variant:ident) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub struct $name;
@@ -147,27 +190,34 @@ macro_rules! rpc {
                     _ => None,
                 }
             }
+
+            fn response(message: &ResponseMessage) -> Option<&Self::Response> {
+                match message {
+                    ResponseMessage::$res_variant(m) => Some(m),
+                    _ => None,
+                }
+            }
         }
     };
 }
 
 rpc!(
     /// Unary `CreateOrder`.
-    CreateOrder, pb::CreateOrderRequest, pb::CreateOrderResponse, CreateOrder
+    CreateOrder, pb::CreateOrderRequest, pb::CreateOrderResponse, CreateOrder, CreateOrder
 );
 rpc!(
     /// Unary `GetOrder`.
-    GetOrder, pb::GetOrderRequest, pb::Order, GetOrder
+    GetOrder, pb::GetOrderRequest, pb::Order, GetOrder, Order
 );
 rpc!(
     /// Server-streaming `WatchOrderStatus`.
-    WatchOrderStatus, pb::WatchOrderStatusRequest, pb::OrderStatusUpdate, WatchOrderStatus
+    WatchOrderStatus, pb::WatchOrderStatusRequest, pb::OrderStatusUpdate, WatchOrderStatus, OrderStatusUpdate
 );
 rpc!(
     /// Client-streaming `SubmitLineItems`.
-    SubmitLineItems, pb::LineItem, pb::SubmitLineItemsResponse, LineItem
+    SubmitLineItems, pb::LineItem, pb::SubmitLineItemsResponse, LineItem, SubmitLineItems
 );
 rpc!(
     /// Bidirectional `ProcessOrders`.
-    ProcessOrders, pb::OrderAction, pb::OrderResult, OrderAction
+    ProcessOrders, pb::OrderAction, pb::OrderResult, OrderAction, OrderResult
 );

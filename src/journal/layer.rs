@@ -14,7 +14,7 @@ use pin_project_lite::pin_project;
 use tonic::metadata::MetadataMap;
 use tower::{Layer, Service};
 
-use super::{Journal, Outcome};
+use super::{CallMark, Journal, Outcome};
 use crate::grpc_frame::FrameDecoder;
 use crate::rpc::Method;
 
@@ -92,15 +92,20 @@ where
                 end: None,
             };
         }
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
         let metadata = MetadataMap::from_headers(parts.headers.clone());
         let deadline = crate::deadline::timeout_in(&parts.headers);
         let seq = self.journal.start(parts.uri.path(), metadata, deadline);
+        let method = Method::from_path(parts.uri.path());
+        parts.extensions.insert(CallMark {
+            journal: self.journal.clone(),
+            seq,
+        });
         let body = tonic::body::Body::new(RecordingRequest {
             inner: body,
             journal: self.journal.clone(),
             seq,
-            method: Method::from_path(parts.uri.path()),
+            method,
             decoder: FrameDecoder::default(),
         });
         JournalFuture {
@@ -108,6 +113,7 @@ where
             end: Some(EndRecorder {
                 journal: self.journal.clone(),
                 seq,
+                method,
             }),
         }
     }
@@ -118,6 +124,7 @@ where
 struct EndRecorder {
     journal: Journal,
     seq: u64,
+    method: Option<Method>,
 }
 
 impl EndRecorder {
@@ -171,6 +178,7 @@ where
         let (parts, body) = res.into_parts();
         let body = tonic::body::Body::new(RecordingResponse {
             inner: body,
+            decoder: FrameDecoder::default(),
             end: Some(end),
         });
         Poll::Ready(Ok(http::Response::from_parts(parts, body)))
@@ -231,6 +239,7 @@ pin_project! {
     struct RecordingResponse {
         #[pin]
         inner: tonic::body::Body,
+        decoder: FrameDecoder,
         end: Option<EndRecorder>,
     }
 
@@ -253,6 +262,20 @@ impl Body for RecordingResponse {
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = self.project();
         let frame = ready!(this.inner.poll_frame(cx));
+        if let (Some(Ok(frame)), Some(end)) = (&frame, this.end.as_ref())
+            && let (Some(data), Some(method)) = (frame.data_ref(), end.method)
+        {
+            this.decoder.push(data);
+            while let Some(message) = this.decoder.next_message() {
+                let decoded = message
+                    .ok()
+                    .and_then(|bytes| method.decode_response(&bytes).ok());
+                end.journal.update(end.seq, |c| match decoded {
+                    Some(m) => c.responses.push(m),
+                    None => c.undecodable_responses += 1,
+                });
+            }
+        }
         let ended = match &frame {
             Some(Ok(f)) => f.trailers_ref().map(|trailers| {
                 crate::wire::status_of(trailers).map_or(Outcome::NoStatus, |s| Outcome::of(&s))

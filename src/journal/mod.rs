@@ -40,7 +40,7 @@ use tokio::time::Instant;
 use tonic::Code;
 use tonic::metadata::MetadataMap;
 
-use crate::rpc::{Method, RequestMessage, Rpc};
+use crate::rpc::{Method, RequestMessage, ResponseMessage, Rpc};
 
 mod layer;
 
@@ -161,6 +161,15 @@ pub struct Call {
     pub requests: Vec<RequestMessage>,
     /// Request messages that could not be decoded (compressed or invalid).
     pub undecodable: usize,
+    /// Every response message sent, decoded, in order.
+    pub responses: Vec<ResponseMessage>,
+    /// Response messages that could not be decoded (compressed or invalid).
+    pub undecodable_responses: usize,
+    /// Who answered, in order (one entry for most calls; a ProcessOrders
+    /// call whose actions went to different answerers has several). Empty
+    /// for calls the mock's service never saw (a fault or auth answered,
+    /// or the server is not a mock).
+    pub answered_by: Vec<Answerer>,
     /// How the call ended.
     pub outcome: Outcome,
     /// When the call arrived.
@@ -189,6 +198,27 @@ impl Call {
             .collect()
     }
 
+    /// The typed response messages of `rpc`, when this call is one.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::rpc::CreateOrder;
+    /// let created = mock.client().create_order(orders_testkit::pb::CreateOrderRequest {
+    ///     customer_id: "c".into(), ..Default::default()
+    /// }).await.unwrap().into_inner();
+    /// let calls = mock.journal().wait_for_ended(1).await;
+    /// assert_eq!(calls[0].responses_of(CreateOrder), vec![created]);
+    /// # }
+    /// ```
+    pub fn responses_of<R: Rpc>(&self, _rpc: R) -> Vec<R::Response> {
+        self.responses
+            .iter()
+            .filter_map(R::response)
+            .cloned()
+            .collect()
+    }
+
     /// The first value of a metadata key, as text.
     ///
     /// ```
@@ -202,6 +232,75 @@ impl Call {
     /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
         self.metadata.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Who answered a call, as the journal records it.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use orders_testkit::prelude::*;
+/// use orders_testkit::journal::Answerer;
+///
+/// let mock = OrderMock::start().await;
+/// Stub::on(GetOrder).named("o-1").respond(Order::default()).up_to(1).mount(&mock);
+/// let mut client = mock.client();
+/// let _ = client.get_order(GetOrderRequest { order_id: "o-1".into() }).await;
+/// let _ = client.get_order(GetOrderRequest { order_id: "o-1".into() }).await;
+/// let calls = mock.journal().wait_for_ended(2).await;
+/// assert_eq!(calls[0].answered_by, [Answerer::Stub("GetOrder \"o-1\"".into())]);
+/// assert_eq!(calls[1].answered_by, [Answerer::Model]);
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Answerer {
+    /// A stub, as reports name it.
+    Stub(String),
+    /// The mock's model of the contract.
+    Model,
+    /// The real target the mock forwards unmatched calls to
+    /// ([`OrderMockBuilder::proxy`](crate::OrderMockBuilder::proxy)).
+    Proxy,
+    /// Nobody: no stub matched and the mock refuses unmatched calls
+    /// (`UNIMPLEMENTED`).
+    NoStub,
+}
+
+impl fmt::Display for Answerer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Answerer::Stub(name) => write!(f, "stub {name}"),
+            Answerer::Model => f.write_str("model"),
+            Answerer::Proxy => f.write_str("proxy"),
+            Answerer::NoStub => f.write_str("no stub"),
+        }
+    }
+}
+
+/// Lets the service behind a [`JournalLayer`] say who answered a call: the
+/// layer puts one in each request's extensions.
+#[derive(Debug, Clone)]
+pub(crate) struct CallMark {
+    journal: Journal,
+    seq: u64,
+}
+
+impl CallMark {
+    /// Records that `who` answered (once per run of the same answerer).
+    pub(crate) fn answered(&self, who: Answerer) {
+        self.journal.update(self.seq, |c| {
+            if c.answered_by.last() != Some(&who) {
+                c.answered_by.push(who);
+            }
+        });
+    }
+
+    /// Marks the call behind `extensions`, if it is journaled.
+    pub(crate) fn mark(extensions: &http::Extensions, who: Answerer) {
+        if let Some(mark) = extensions.get::<CallMark>() {
+            mark.answered(who);
+        }
     }
 }
 
@@ -241,6 +340,9 @@ impl fmt::Display for Call {
         }
         for r in &self.requests {
             write!(f, " {r:?}")?;
+        }
+        for (i, who) in self.answered_by.iter().enumerate() {
+            write!(f, "{} {who}", if i == 0 { " answered by" } else { "," })?;
         }
         match &self.outcome {
             Outcome::InFlight => write!(f, " -> in flight"),
@@ -391,6 +493,9 @@ impl Journal {
                 deadline,
                 requests: Vec::new(),
                 undecodable: 0,
+                responses: Vec::new(),
+                undecodable_responses: 0,
+                answered_by: Vec::new(),
                 outcome: Outcome::InFlight,
                 started: Instant::now(),
                 ended: None,

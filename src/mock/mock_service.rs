@@ -1,4 +1,6 @@
-//! The OrderService the mock serves: stubs first, then the reference model.
+//! The OrderService the mock serves: stubs first, then what unmatched calls
+//! fall through to (the reference model, a real target, or UNIMPLEMENTED).
+//! Each call is marked in the journal with who answered it.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -7,23 +9,65 @@ use std::time::Duration;
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::stubs::{Replies, Script, SingleResponseRpc, StubTable};
+use super::stubs::{Matched, Replies, Script, SingleResponseRpc, StubSlot, StubTable};
 use crate::deadline::{UntilDeadline, deadline_of, wait_within as wait};
+use crate::journal::{Answerer, CallMark};
 use crate::pb::order_service_server::OrderService;
 use crate::pb::{
     CreateOrderRequest, CreateOrderResponse, GetOrderRequest, LineItem, Order, OrderAction,
     OrderResult, OrderStatusUpdate, SubmitLineItemsResponse, WatchOrderStatusRequest,
 };
-use crate::rpc::{CreateOrder, GetOrder, ProcessOrders, SubmitLineItems, WatchOrderStatus};
+use crate::proxy::Upstream;
+use crate::rpc::{CreateOrder, GetOrder, Method, ProcessOrders, SubmitLineItems, WatchOrderStatus};
 use crate::service::{BoxStream, ReferenceService};
+
+/// What answers a call no stub matches.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum Fallthrough {
+    /// The reference model (the default).
+    #[default]
+    Model,
+    /// A real target, through a transparent proxy.
+    Proxy(Upstream),
+    /// Nobody: `UNIMPLEMENTED`.
+    Refuse,
+}
+
+impl Fallthrough {
+    fn answerer(&self) -> Answerer {
+        match self {
+            Fallthrough::Model => Answerer::Model,
+            Fallthrough::Proxy(_) => Answerer::Proxy,
+            Fallthrough::Refuse => Answerer::NoStub,
+        }
+    }
+}
+
+/// The status of a call no stub matched when the mock refuses those.
+fn unmatched(method: Method) -> Status {
+    Status::unimplemented(format!(
+        "no stub matched this {method} call, and this mock answers unmatched calls with UNIMPLEMENTED"
+    ))
+}
 
 #[derive(Debug, Clone)]
 pub(crate) struct MockService {
     pub(crate) reference: ReferenceService,
     pub(crate) stubs: Arc<StubTable>,
+    pub(crate) fallthrough: Fallthrough,
+}
+
+fn mark_stub<R: StubSlot>(extensions: &http::Extensions, matched: &Matched<R>) {
+    CallMark::mark(extensions, Answerer::Stub(matched.name.clone()));
 }
 
 impl MockService {
+    /// Marks the call as falling through; the fallthrough to use.
+    fn fall(&self, extensions: &http::Extensions) -> &Fallthrough {
+        CallMark::mark(extensions, self.fallthrough.answerer());
+        &self.fallthrough
+    }
+
     /// A stubbed answer to a unary call, or the request back to fall through.
     async fn unary<R>(
         &self,
@@ -44,6 +88,7 @@ impl MockService {
         else {
             return Err(request);
         };
+        mark_stub(request.extensions(), &matched);
         let deadline = deadline_of(request.metadata());
         if let Err(e) = wait(matched.delay, deadline).await {
             return Ok(Err(e));
@@ -82,9 +127,14 @@ impl OrderService for MockService {
         &self,
         request: Request<CreateOrderRequest>,
     ) -> Result<Response<CreateOrderResponse>, Status> {
-        match self.unary::<CreateOrder>(request).await {
-            Ok(answer) => answer,
-            Err(request) => self.reference.create_order(request).await,
+        let request = match self.unary::<CreateOrder>(request).await {
+            Ok(answer) => return answer,
+            Err(request) => request,
+        };
+        match self.fall(request.extensions()) {
+            Fallthrough::Model => self.reference.create_order(request).await,
+            Fallthrough::Proxy(upstream) => upstream.create_order(request).await,
+            Fallthrough::Refuse => Err(unmatched(Method::CreateOrder)),
         }
     }
 
@@ -92,9 +142,14 @@ impl OrderService for MockService {
         &self,
         request: Request<GetOrderRequest>,
     ) -> Result<Response<Order>, Status> {
-        match self.unary::<GetOrder>(request).await {
-            Ok(answer) => answer,
-            Err(request) => self.reference.get_order(request).await,
+        let request = match self.unary::<GetOrder>(request).await {
+            Ok(answer) => return answer,
+            Err(request) => request,
+        };
+        match self.fall(request.extensions()) {
+            Fallthrough::Model => self.reference.get_order(request).await,
+            Fallthrough::Proxy(upstream) => upstream.get_order(request).await,
+            Fallthrough::Refuse => Err(unmatched(Method::GetOrder)),
         }
     }
 
@@ -109,8 +164,13 @@ impl OrderService for MockService {
         let Some(matched) =
             slot.select(request.metadata(), std::slice::from_ref(request.get_ref()))
         else {
-            return self.reference.watch_order_status(request).await;
+            return match self.fall(request.extensions()) {
+                Fallthrough::Model => self.reference.watch_order_status(request).await,
+                Fallthrough::Proxy(upstream) => upstream.watch_order_status(request).await,
+                Fallthrough::Refuse => Err(unmatched(Method::WatchOrderStatus)),
+            };
         };
+        mark_stub(request.extensions(), &matched);
         let deadline = deadline_of(request.metadata());
         wait(matched.delay, deadline).await?;
         match matched.answer {
@@ -131,27 +191,36 @@ impl OrderService for MockService {
         request: Request<Streaming<LineItem>>,
     ) -> Result<Response<SubmitLineItemsResponse>, Status> {
         if self.stubs.slot::<SubmitLineItems>().is_empty() {
-            return self.reference.submit_line_items(request).await;
+            return match self.fall(request.extensions()) {
+                Fallthrough::Model => self.reference.submit_line_items(request).await,
+                Fallthrough::Proxy(upstream) => upstream.submit_line_items(request).await,
+                Fallthrough::Refuse => Err(unmatched(Method::SubmitLineItems)),
+            };
         }
         // Stubs match on the whole stream: read it first.
         let deadline = self.reference.admit(request.metadata())?;
-        let metadata = request.metadata().clone();
-        let mut inbound = UntilDeadline::new(request.into_inner(), deadline);
+        let (metadata, extensions, inbound) = request.into_parts();
+        let mut inbound = UntilDeadline::new(inbound, deadline);
         let mut items = Vec::new();
         while let Some(item) = inbound.next().await {
             items.push(item?);
         }
-        match self
+        let Some(matched) = self
             .stubs
             .slot::<SubmitLineItems>()
             .select(&metadata, &items)
-        {
-            Some(matched) => {
-                wait(matched.delay, deadline).await?;
-                matched.answer.to(&items).map(Response::new)
-            }
-            None => self.reference.total(items).await.map(Response::new),
-        }
+        else {
+            return match self.fall(&extensions) {
+                Fallthrough::Model => self.reference.total(items).await.map(Response::new),
+                Fallthrough::Proxy(upstream) => {
+                    upstream.submit_items(metadata, deadline, items).await
+                }
+                Fallthrough::Refuse => Err(unmatched(Method::SubmitLineItems)),
+            };
+        };
+        mark_stub(&extensions, &matched);
+        wait(matched.delay, deadline).await?;
+        matched.answer.to(&items).map(Response::new)
     }
 
     type ProcessOrdersStream = BoxStream<OrderResult>;
@@ -161,31 +230,52 @@ impl OrderService for MockService {
         request: Request<Streaming<OrderAction>>,
     ) -> Result<Response<Self::ProcessOrdersStream>, Status> {
         if self.stubs.slot::<ProcessOrders>().is_empty() {
-            return self.reference.process_orders(request).await;
+            return match self.fall(request.extensions()) {
+                Fallthrough::Model => self.reference.process_orders(request).await,
+                Fallthrough::Proxy(upstream) => upstream.process_orders(request).await,
+                Fallthrough::Refuse => Err(unmatched(Method::ProcessOrders)),
+            };
         }
         let deadline = self.reference.admit(request.metadata())?;
-        let metadata = request.metadata().clone();
-        let stubs = Arc::clone(&self.stubs);
-        let reference = self.reference.clone();
-        let inbound = request.into_inner();
-        let results = futures_util::stream::unfold(Some(inbound), move |inbound| {
-            let (stubs, reference, metadata) =
-                (Arc::clone(&stubs), reference.clone(), metadata.clone());
+        let (metadata, extensions, inbound) = request.into_parts();
+        let mark = extensions.get::<CallMark>().cloned();
+        let session = match &self.fallthrough {
+            Fallthrough::Proxy(upstream) => Some(upstream.session(metadata.clone(), deadline)),
+            _ => None,
+        };
+        let this = self.clone();
+        let results = futures_util::stream::unfold(Some((inbound, session)), move |state| {
+            let (this, metadata, mark) = (this.clone(), metadata.clone(), mark.clone());
             async move {
-                let mut inbound = inbound?;
+                let (mut inbound, mut session) = state?;
                 let action = match inbound.next().await? {
                     Ok(action) => action,
                     Err(status) => return Some((Err(status), None)),
                 };
                 let one = std::slice::from_ref(&action);
-                let Some(matched) = stubs.slot::<ProcessOrders>().select(&metadata, one) else {
-                    return Some((Ok(reference.act(action)), Some(inbound)));
+                let matched = this.stubs.slot::<ProcessOrders>().select(&metadata, one);
+                let answerer = match &matched {
+                    Some(m) => Answerer::Stub(m.name.clone()),
+                    None => this.fallthrough.answerer(),
                 };
-                if let Err(status) = wait(matched.delay, deadline).await {
-                    return Some((Err(status), None));
+                if let Some(mark) = &mark {
+                    mark.answered(answerer);
                 }
-                match matched.answer.to(one) {
-                    Ok(result) => Some((Ok(result), Some(inbound))),
+                let result = match matched {
+                    Some(matched) => match wait(matched.delay, deadline).await {
+                        Ok(()) => matched.answer.to(one),
+                        Err(status) => Err(status),
+                    },
+                    None => match session.as_mut() {
+                        Some(session) => session.act(action).await,
+                        None if matches!(this.fallthrough, Fallthrough::Refuse) => {
+                            Err(unmatched(Method::ProcessOrders))
+                        }
+                        None => Ok(this.reference.act(action)),
+                    },
+                };
+                match result {
+                    Ok(result) => Some((Ok(result), Some((inbound, session)))),
                     Err(status) => Some((Err(status), None)),
                 }
             }

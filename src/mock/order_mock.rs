@@ -16,6 +16,7 @@ use crate::catch_panic::CatchPanicLayer;
 use crate::fault::{BehaviourLayer, Fault, FaultLayer, FaultPlan, ServerBehaviour};
 use crate::health::{HealthReporter, ServingStatus};
 use crate::journal::{Journal, JournalLayer};
+use crate::mock::mock_service::Fallthrough;
 use crate::mock::mock_service::MockService;
 use crate::mock::stubs::StubTable;
 use crate::mock::verification::Verification;
@@ -25,6 +26,7 @@ use crate::pb::SERVICE_NAME;
 use crate::pb::order_service_client::OrderServiceClient;
 use crate::pb::order_service_server::OrderServiceServer;
 use crate::pb::{Order, OrderActionType, OrderStatus};
+use crate::proxy::Upstream;
 use crate::sanitize::SanitizeLayer;
 use crate::service::{ReferenceService, ServiceConfig};
 use crate::transport::{InProcessServer, TaskMonitor};
@@ -93,6 +95,7 @@ pub struct OrderMockBuilder {
     tokens: Vec<TokenGrant>,
     store: Option<Arc<Store>>,
     behaviour: Option<ServerBehaviour>,
+    fallthrough: Fallthrough,
 }
 
 impl OrderMockBuilder {
@@ -178,6 +181,49 @@ impl OrderMockBuilder {
         self
     }
 
+    /// Forwards the calls no stub matches to a real target over `channel`,
+    /// instead of answering them from the model: metadata passed through,
+    /// the caller's remaining deadline sent on, the target's messages and
+    /// statuses (details and trailers included) sent back. The journal
+    /// marks them [`Answerer::Proxy`](crate::journal::Answerer::Proxy).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::prelude::*;
+    /// use orders_testkit::journal::Answerer;
+    ///
+    /// let real = OrderMock::start().await; // stands in for staging
+    /// let id = real.seed_order(Order { customer_id: "c-1".into(), ..Default::default() });
+    ///
+    /// let mock = OrderMock::builder().proxy(real.channel()).start().await;
+    /// Stub::on(GetOrder).when(|r| r.order_id == "o-stub").respond(Order::default()).mount(&mock);
+    /// let got = mock.client().get_order(GetOrderRequest { order_id: id }).await.unwrap();
+    /// assert_eq!(got.into_inner().customer_id, "c-1");
+    /// assert_eq!(mock.journal().wait_for_ended(1).await[0].answered_by, [Answerer::Proxy]);
+    /// # }
+    /// ```
+    pub fn proxy(mut self, channel: Channel) -> Self {
+        self.fallthrough = Fallthrough::Proxy(Upstream::new(channel));
+        self
+    }
+
+    /// Answers the calls no stub matches with `UNIMPLEMENTED` instead of
+    /// the model (a replayed recording that refuses what it did not record).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::prelude::*;
+    ///
+    /// let mock = OrderMock::builder().refuse_unmatched().start().await;
+    /// let err = mock.client().get_order(GetOrderRequest::default()).await.unwrap_err();
+    /// assert_eq!(err.code(), tonic::Code::Unimplemented);
+    /// # }
+    /// ```
+    pub fn refuse_unmatched(mut self) -> Self {
+        self.fallthrough = Fallthrough::Refuse;
+        self
+    }
+
     /// Starts the mock in process. Must be called inside a Tokio runtime.
     pub async fn start(self) -> OrderMock {
         self.launch(None)
@@ -208,6 +254,7 @@ impl OrderMockBuilder {
             Routes::new(health.service()).add_service(OrderServiceServer::new(MockService {
                 reference: ReferenceService::new(Arc::clone(&store), self.config),
                 stubs: Arc::clone(&stubs),
+                fallthrough: self.fallthrough,
             }));
         let journal = Journal::new();
         // Data flows: (wire behaviour) -> journal (sees every call, and the

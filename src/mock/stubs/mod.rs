@@ -46,8 +46,8 @@ pub use kinds::{PerMessageRpc, SingleResponseRpc, UnaryRpc};
 pub(crate) use responders::Script;
 #[doc(hidden)]
 pub use responders::{Replies, Reply, Respond};
-pub(crate) use table::sealed;
 pub use table::{ExpectationReport, MountTarget, Slot, StubSlot, StubTable};
+pub(crate) use table::{Matched, sealed};
 
 type Pred<T> = Arc<dyn Fn(&T) -> bool + Send + Sync>;
 type SlicePred<T> = Arc<dyn Fn(&[T]) -> bool + Send + Sync>;

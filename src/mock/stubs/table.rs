@@ -22,8 +22,10 @@ pub(crate) struct Entry<R: StubSlot> {
     order: u64,
 }
 
-/// A matched stub: its delay and the answer it took.
+/// A matched stub: its name, its delay and the answer it took.
 pub(crate) struct Matched<R: StubSlot> {
+    /// The stub, as reports name it.
+    pub(crate) name: String,
     /// How long to wait before answering.
     pub(crate) delay: Option<Duration>,
     /// What the responder gave for this match.
@@ -99,6 +101,7 @@ impl<R: StubSlot> Slot<R> {
             };
             entry.hits.fetch_add(1, Ordering::SeqCst);
             return Some(Matched {
+                name: entry.describe(),
                 delay: entry.stub.delay,
                 answer,
             });
