@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use tonic::service::Routes;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::pb::order_service_server::{OrderService, OrderServiceServer};
-use crate::transport::{InProcessServer, MAX_HEADER_LIST_SIZE};
+use crate::transport::InProcessServer;
 
 /// Why a target could not be reached (the CLI exits 2 on it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,32 +226,8 @@ impl Target {
                 Ok((channel, Some(Keep::Owner(owner))))
             }
             Kind::Endpoint { url, tls_ca } => {
-                #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
-                let mut endpoint = Endpoint::from_shared(url.clone())
-                    .map_err(|e| ConnectError(format!("invalid endpoint {url:?}: {e}")))?
-                    .http2_max_header_list_size(MAX_HEADER_LIST_SIZE)
-                    .connect_timeout(Duration::from_secs(10))
-                    .tcp_nodelay(true);
-                #[cfg(not(feature = "tls"))]
-                if url.starts_with("https://") {
-                    let _ = tls_ca;
-                    return Err(ConnectError(format!(
-                        "{url}: https needs orders-testkit's `tls` feature"
-                    )));
-                }
-                #[cfg(feature = "tls")]
-                if url.starts_with("https://") {
-                    let mut tls = tonic::transport::ClientTlsConfig::new().with_webpki_roots();
-                    if let Some(path) = tls_ca {
-                        let pem = std::fs::read(path).map_err(|e| {
-                            ConnectError(format!("cannot read --tls-ca {}: {e}", path.display()))
-                        })?;
-                        tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
-                    }
-                    endpoint = endpoint
-                        .tls_config(tls)
-                        .map_err(|e| ConnectError(format!("TLS set-up failed: {e}")))?;
-                }
+                let endpoint =
+                    crate::transport::endpoint(url, tls_ca.as_deref()).map_err(ConnectError)?;
                 let channel = endpoint.connect().await.map_err(|e| {
                     ConnectError(format!("cannot connect to {url}: {}", source_chain(&e)))
                 })?;

@@ -100,11 +100,13 @@ impl MockService {
     }
 }
 
-/// A scripted server stream: messages with optional pauses, then OK or a status.
+/// A scripted server stream: messages with optional pauses, then OK, a
+/// status, or held open.
 fn scripted_stream<T: Send + 'static>(
     items: Vec<T>,
     between: Option<Duration>,
     end: Option<Status>,
+    hold: bool,
 ) -> impl tokio_stream::Stream<Item = Result<T, Status>> + Send + 'static {
     let state = (VecDeque::from(items), end, true);
     futures_util::stream::unfold(Some(state), move |state| async move {
@@ -116,6 +118,7 @@ fn scripted_stream<T: Send + 'static>(
                 }
                 Some((Ok(item), Some((items, end, false))))
             }
+            None if end.is_none() && hold => std::future::pending().await,
             None => end.map(|status| (Err(status), None)),
         }
     })
@@ -179,8 +182,9 @@ impl OrderService for MockService {
                 items,
                 between,
                 end,
+                hold,
             } => Ok(Response::new(Box::pin(UntilDeadline::new(
-                Box::pin(scripted_stream(items, between, end)),
+                Box::pin(scripted_stream(items, between, end, hold)),
                 deadline,
             )))),
         }

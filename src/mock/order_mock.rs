@@ -96,6 +96,9 @@ pub struct OrderMockBuilder {
     store: Option<Arc<Store>>,
     behaviour: Option<ServerBehaviour>,
     fallthrough: Fallthrough,
+    /// Passes answers on as they are, without E-6 sanitizing (a recorder
+    /// must keep what the target said).
+    verbatim: bool,
 }
 
 impl OrderMockBuilder {
@@ -207,6 +210,15 @@ impl OrderMockBuilder {
         self
     }
 
+    /// A recording proxy: every call forwarded to `upstream`, answers
+    /// passed on verbatim.
+    #[cfg(feature = "scenario")]
+    pub(crate) fn recording(mut self, upstream: Upstream) -> Self {
+        self.fallthrough = Fallthrough::Proxy(upstream);
+        self.verbatim = true;
+        self
+    }
+
     /// Answers the calls no stub matches with `UNIMPLEMENTED` instead of
     /// the model (a replayed recording that refuses what it did not record).
     ///
@@ -268,8 +280,10 @@ impl OrderMockBuilder {
                 CatchPanicLayer.layer(
                     AuthLayer::new(tokens).layer(
                         FaultLayer::new(faults.clone()).layer(
-                            SanitizeLayer::default()
-                                .layer(crate::reflection::add_reflection(routes).prepare()),
+                            tower::util::option_layer(
+                                (!self.verbatim).then(SanitizeLayer::default),
+                            )
+                            .layer(crate::reflection::add_reflection(routes).prepare()),
                         ),
                     ),
                 ),

@@ -24,6 +24,7 @@ pub(super) fn build_fault(spec: &FaultSpec) -> Result<Fault, String> {
                 code: code.to_string(),
                 message,
                 retry_after_ms: spec.retry_after_ms,
+                details: spec.details.clone(),
                 trailers: spec.trailers.clone(),
             })?)
         }
@@ -47,6 +48,7 @@ pub(super) fn build_fault(spec: &FaultSpec) -> Result<Fault, String> {
                     .clone()
                     .unwrap_or_else(|| "stream aborted by fault injection".into()),
                 retry_after_ms: spec.retry_after_ms,
+                details: spec.details.clone(),
                 trailers: spec.trailers.clone(),
             })?,
         },

@@ -48,10 +48,14 @@ use crate::{OrderMock, OrderMockBuilder};
 
 mod faults;
 mod json;
+mod record;
+mod recorder;
 mod schema;
 mod source;
 mod stubs;
 
+pub use record::recording;
+pub use recorder::{InvalidHeader, Recorder, RecorderBuilder};
 pub use source::ScenarioError;
 
 use faults::build_fault;
@@ -68,6 +72,8 @@ pub struct Scenario {
     orders: Vec<crate::pb::Order>,
     stubs: Vec<Mount>,
     faults: Vec<Fault>,
+    /// Calls no stub matches get UNIMPLEMENTED instead of the model.
+    refuse_unmatched: bool,
 }
 
 impl Scenario {
@@ -115,7 +121,23 @@ impl Scenario {
         for fault in &parsed.faults {
             faults.push(build_fault(fault.get_ref()).map_err(|p| ctx.err(fault.span(), p))?);
         }
+        let refuse_unmatched = match &parsed.fallthrough {
+            None => false,
+            Some(f) => match f.get_ref().as_str() {
+                "model" => false,
+                "unimplemented" => true,
+                other => {
+                    return Err(ctx.err(
+                        f.span(),
+                        format!(
+                            "unknown fallthrough {other:?}: expected \"model\" or \"unimplemented\""
+                        ),
+                    ));
+                }
+            },
+        };
         Ok(Self {
+            refuse_unmatched,
             seed: parsed.seed,
             fail_fast: Duration::from_millis(parsed.fail_fast_ms),
             orders,
@@ -133,9 +155,15 @@ impl Scenario {
         plan
     }
 
-    /// Applies the scenario's settings (seed, faults, fail-fast) to a builder.
+    /// Applies the scenario's settings (seed, faults, fail-fast,
+    /// fallthrough) to a builder.
     pub fn configure(&self, builder: OrderMockBuilder) -> OrderMockBuilder {
-        builder.faults(self.fault_plan()).fail_fast(self.fail_fast)
+        let builder = builder.faults(self.fault_plan()).fail_fast(self.fail_fast);
+        if self.refuse_unmatched {
+            builder.refuse_unmatched()
+        } else {
+            builder
+        }
     }
 
     /// Seeds the orders and mounts the stubs on a started mock.

@@ -24,6 +24,9 @@ pub(super) struct File {
     pub(super) stubs: Vec<Spanned<StubSpec>>,
     #[serde(default)]
     pub(super) faults: Vec<Spanned<FaultSpec>>,
+    /// What answers calls no stub matches: "model" (the default) or
+    /// "unimplemented".
+    pub(super) fallthrough: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -32,6 +35,8 @@ pub(super) struct StatusSpec {
     pub(super) code: String,
     pub(super) message: String,
     pub(super) retry_after_ms: Option<u64>,
+    /// `grpc-status-details-bin` as sent: base64 of a `google.rpc.Status`.
+    pub(super) details: Option<String>,
     #[serde(default)]
     pub(super) trailers: BTreeMap<String, String>,
 }
@@ -41,7 +46,12 @@ pub(super) struct StatusSpec {
 pub(super) struct StubSpec {
     pub(super) rpc: String,
     pub(super) name: Option<String>,
+    /// Free text for readers (a recording says where the stub came from).
+    #[allow(dead_code)]
+    pub(super) note: Option<String>,
     pub(super) when: Option<toml::Table>,
+    /// SubmitLineItems: the whole stream, message by message.
+    pub(super) when_stream: Option<Vec<toml::Table>>,
     #[serde(default)]
     pub(super) when_header: BTreeMap<String, String>,
     pub(super) respond: Option<toml::Table>,
@@ -49,6 +59,10 @@ pub(super) struct StubSpec {
     pub(super) replies: Option<Vec<toml::Table>>,
     pub(super) fail: Option<StatusSpec>,
     pub(super) then_fail: Option<StatusSpec>,
+    /// WatchOrderStatus: stay open after the stream until the caller's
+    /// deadline or cancel.
+    #[serde(default)]
+    pub(super) then_hold: bool,
     pub(super) delay_ms: Option<u64>,
     pub(super) between_ms: Option<u64>,
     pub(super) up_to: Option<usize>,
@@ -63,6 +77,8 @@ pub(super) struct FaultSpec {
     pub(super) code: Option<String>,
     pub(super) message: Option<String>,
     pub(super) retry_after_ms: Option<u64>,
+    /// `grpc-status-details-bin` as sent: base64 of a `google.rpc.Status`.
+    pub(super) details: Option<String>,
     #[serde(default)]
     pub(super) trailers: BTreeMap<String, String>,
     pub(super) delay_ms: Option<u64>,
@@ -88,13 +104,26 @@ pub(super) fn parse_code(name: &str) -> Result<Code, String> {
 
 pub(super) fn status(spec: &StatusSpec) -> Result<Status, String> {
     let code = parse_code(&spec.code)?;
-    let mut status = match spec.retry_after_ms {
-        Some(ms) => Status::with_error_details(
+    let mut status = match (spec.retry_after_ms, &spec.details) {
+        (Some(_), Some(_)) => {
+            return Err("a status takes retry_after_ms or details, not both".into());
+        }
+        (Some(ms), None) => Status::with_error_details(
             code,
             spec.message.clone(),
             ErrorDetails::with_retry_info(Some(Duration::from_millis(ms))),
         ),
-        None => Status::new(code, spec.message.clone()),
+        (None, Some(details)) => {
+            use base64::Engine as _;
+            use prost::Message as _;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(details.trim())
+                .map_err(|e| format!("details: not base64: {e}"))?;
+            tonic_types::pb::Status::decode(bytes.as_slice())
+                .map_err(|e| format!("details: not a google.rpc.Status: {e}"))?;
+            Status::with_details(code, spec.message.clone(), bytes.into())
+        }
+        (None, None) => Status::new(code, spec.message.clone()),
     };
     for (k, v) in &spec.trailers {
         let key = tonic::metadata::AsciiMetadataKey::from_bytes(k.as_bytes())

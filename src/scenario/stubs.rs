@@ -66,8 +66,8 @@ pub(super) fn build_stub(spec: &StubSpec) -> Result<Mount, String> {
     .iter()
     .filter(|x| **x)
     .count();
-    if responders != 1 && !(m == Method::WatchOrderStatus && responders == 0 && then_fail.is_some())
-    {
+    let stream_end = then_fail.is_some() || spec.then_hold;
+    if responders != 1 && !(m == Method::WatchOrderStatus && responders == 0 && stream_end) {
         return Err(format!(
             "stub for {m} needs exactly one of respond, stream, replies, fail"
         ));
@@ -80,10 +80,16 @@ pub(super) fn build_stub(spec: &StubSpec) -> Result<Mount, String> {
         priority: spec.priority,
     };
     let unsupported = |what: &str| Err::<Mount, String>(format!("{what} is not for {m} stubs"));
+    if spec.when_stream.is_some() && m != Method::SubmitLineItems {
+        return unsupported("when_stream");
+    }
+    if then_fail.is_some() && spec.then_hold {
+        return Err("a stream ends with then_fail or then_hold, not both".into());
+    }
     Ok(match m {
         Method::CreateOrder | Method::GetOrder => {
-            if spec.stream.is_some() || then_fail.is_some() {
-                return unsupported("stream/then_fail");
+            if spec.stream.is_some() || stream_end {
+                return unsupported("stream/then_fail/then_hold");
             }
             macro_rules! unary {
                 ($rpc:ident, $req:ty, $res:ty) => {{
@@ -142,6 +148,7 @@ pub(super) fn build_stub(spec: &StubSpec) -> Result<Mount, String> {
                 })
                 .transpose()?;
             let between = spec.between_ms.map(Duration::from_millis);
+            let hold = spec.then_hold;
             Mount(Arc::new(move |mock: &OrderMock| {
                 let mut stub = common.apply(Stub::on(WatchOrderStatus));
                 if let Some(w) = when.clone() {
@@ -157,14 +164,28 @@ pub(super) fn build_stub(spec: &StubSpec) -> Result<Mount, String> {
                     if let Some(st) = &then_fail {
                         stub = stub.then_fail(st.clone());
                     }
+                    if hold {
+                        stub = stub.then_hold();
+                    }
                 }
                 stub.mount(mock);
             }))
         }
         Method::SubmitLineItems => {
-            if spec.stream.is_some() || spec.replies.is_some() || then_fail.is_some() {
-                return unsupported("stream/replies/then_fail");
+            if spec.stream.is_some() || spec.replies.is_some() || stream_end {
+                return unsupported("stream/replies/then_fail/then_hold");
             }
+            let whole = spec
+                .when_stream
+                .as_ref()
+                .map(|items| {
+                    items
+                        .iter()
+                        .map(matcher::<crate::pb::LineItem>)
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose()?
+                .map(Arc::new);
             let when = spec
                 .when
                 .as_ref()
@@ -181,6 +202,12 @@ pub(super) fn build_stub(spec: &StubSpec) -> Result<Mount, String> {
                 if let Some(w) = when.clone() {
                     stub = stub.when_each(move |r| w(r));
                 }
+                if let Some(whole) = whole.clone() {
+                    stub = stub.when_all(move |items| {
+                        items.len() == whole.len()
+                            && items.iter().zip(whole.iter()).all(|(i, m)| m(i))
+                    });
+                }
                 stub = match (&respond, &fail) {
                     (Some(r), _) => stub.respond(*r),
                     (_, Some(st)) => stub.fail(st.clone()),
@@ -190,8 +217,8 @@ pub(super) fn build_stub(spec: &StubSpec) -> Result<Mount, String> {
             }))
         }
         Method::ProcessOrders => {
-            if spec.stream.is_some() || spec.respond.is_some() || then_fail.is_some() {
-                return unsupported("respond/stream/then_fail");
+            if spec.stream.is_some() || spec.respond.is_some() || stream_end {
+                return unsupported("respond/stream/then_fail/then_hold");
             }
             let when = spec
                 .when

@@ -464,11 +464,12 @@ impl Stub<WatchOrderStatus> {
     /// # }
     /// ```
     pub fn stream(mut self, items: impl IntoIterator<Item = OrderStatusUpdate>) -> Self {
-        let (_, between, end) = self.take_script();
+        let (_, between, end, hold) = self.take_script();
         self.responder = Some(Script::Stream {
             items: items.into_iter().collect(),
             between,
             end,
+            hold,
         });
         self
     }
@@ -483,11 +484,12 @@ impl Stub<WatchOrderStatus> {
     /// # }
     /// ```
     pub fn delay_between(mut self, delay: Duration) -> Self {
-        let (items, _, end) = self.take_script();
+        let (items, _, end, hold) = self.take_script();
         self.responder = Some(Script::Stream {
             items,
             between: Some(delay),
             end,
+            hold,
         });
         self
     }
@@ -503,25 +505,62 @@ impl Stub<WatchOrderStatus> {
     /// # }
     /// ```
     pub fn then_fail(mut self, status: Status) -> Self {
-        let (items, between, _) = self.take_script();
+        let (items, between, _, _) = self.take_script();
         self.responder = Some(Script::Stream {
             items,
             between,
             end: Some(status),
+            hold: false,
         });
         self
     }
 
-    /// The stream set so far: messages, pause, end (nothing after `fail`,
-    /// which a stream replaces).
-    fn take_script(&mut self) -> (Vec<OrderStatusUpdate>, Option<Duration>, Option<Status>) {
+    /// Keeps the stream open after its messages, until the caller's
+    /// deadline or cancel, as a watch of an order that does not change
+    /// (instead of ending with OK).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::prelude::*;
+    /// Stub::on(WatchOrderStatus).stream([OrderStatusUpdate::default()]).then_hold().mount(&mock);
+    /// let mut req = tonic::Request::new(WatchOrderStatusRequest::default());
+    /// req.set_timeout(std::time::Duration::from_millis(50));
+    /// let mut updates = mock.client().watch_order_status(req).await.unwrap().into_inner();
+    /// assert!(updates.message().await.unwrap().is_some());
+    /// let held = updates.message().await.unwrap_err(); // open until the deadline
+    /// assert_eq!(held.code(), tonic::Code::DeadlineExceeded);
+    /// # }
+    /// ```
+    pub fn then_hold(mut self) -> Self {
+        let (items, between, _, _) = self.take_script();
+        self.responder = Some(Script::Stream {
+            items,
+            between,
+            end: None,
+            hold: true,
+        });
+        self
+    }
+
+    /// The stream set so far: messages, pause, end, hold (nothing after
+    /// `fail`, which a stream replaces).
+    fn take_script(
+        &mut self,
+    ) -> (
+        Vec<OrderStatusUpdate>,
+        Option<Duration>,
+        Option<Status>,
+        bool,
+    ) {
         match self.responder.take() {
             Some(Script::Stream {
                 items,
                 between,
                 end,
-            }) => (items, between, end),
-            _ => (Vec::new(), None, None),
+                hold,
+            }) => (items, between, end, hold),
+            _ => (Vec::new(), None, None, false),
         }
     }
 }

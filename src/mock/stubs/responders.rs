@@ -83,7 +83,7 @@ impl<R: Rpc> Respond for Replies<R> {
 }
 
 /// A server stream: refused at the start with a status, or these messages
-/// (with an optional pause between them), then OK or `end`.
+/// (with an optional pause between them), then OK, `end`, or held open.
 #[doc(hidden)]
 #[derive(Clone)]
 pub enum Script<T> {
@@ -97,6 +97,9 @@ pub enum Script<T> {
         between: Option<Duration>,
         /// The status after the messages; OK when `None`.
         end: Option<Status>,
+        /// Instead of ending, stay open until the caller's deadline or
+        /// cancel (as a watch of an order that does not change).
+        hold: bool,
     },
 }
 
@@ -106,6 +109,7 @@ impl<T> Default for Script<T> {
             items: Vec::new(),
             between: None,
             end: None,
+            hold: false,
         }
     }
 }
