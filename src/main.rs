@@ -29,6 +29,43 @@ enum Command {
     /// no --endpoint is given. Exit code 0: all passed; 1: a check failed;
     /// 2: usage or connection error.
     Verify(Box<VerifyArgs>),
+    /// Forward every OrderService call to --upstream (a transparent proxy:
+    /// all four streaming patterns, metadata, deadlines, statuses and error
+    /// details passed through) and write what was forwarded to --out as a
+    /// scenario file that `serve --scenario` replays. The file is rewritten
+    /// after every call; `authorization` and --redact headers are never
+    /// written. Ctrl-C (or SIGTERM) stops.
+    Record(RecordArgs),
+}
+
+#[derive(clap::Args)]
+struct RecordArgs {
+    /// The real target (http:// or https://).
+    #[arg(long)]
+    upstream: String,
+    /// A PEM CA certificate to trust for an https:// upstream.
+    #[arg(long, value_name = "PEM")]
+    tls_ca: Option<std::path::PathBuf>,
+    /// Metadata to send upstream on every call, 'name: value' (repeatable;
+    /// never written to the file).
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    headers: Vec<String>,
+    /// A bearer token to send upstream on every call (never written).
+    #[arg(long)]
+    token: Option<String>,
+    /// Metadata never to write to the file (repeatable; `authorization`
+    /// never is).
+    #[arg(long, value_name = "NAME")]
+    redact: Vec<String>,
+    /// Address to listen on; port 0 picks a free port. The bound address is printed.
+    #[arg(long, default_value = "127.0.0.1:50052")]
+    listen: SocketAddr,
+    /// The scenario file to write.
+    #[arg(long, value_name = "FILE.toml")]
+    out: std::path::PathBuf,
+    /// On SIGINT or SIGTERM, how long in-flight calls may take to finish.
+    #[arg(long, default_value_t = 5000)]
+    grace_ms: u64,
 }
 
 #[derive(clap::Args)]
@@ -132,7 +169,74 @@ async fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Verify(args) => verify(*args).await,
+        Command::Record(args) => record(args).await,
     }
+}
+
+async fn record(args: RecordArgs) -> ExitCode {
+    use orders_testkit::scenario::Recorder;
+    let fail = |message: String| {
+        eprintln!("orders-testkit record: {message}");
+        ExitCode::from(2)
+    };
+    if !(args.upstream.starts_with("http://") || args.upstream.starts_with("https://")) {
+        return fail(format!(
+            "--upstream must start with http:// or https://, got {:?}",
+            args.upstream
+        ));
+    }
+    let endpoint = match orders_testkit::transport::endpoint(&args.upstream, args.tls_ca.as_deref())
+    {
+        Ok(endpoint) => endpoint,
+        Err(e) => return fail(e),
+    };
+    let mut builder = Recorder::builder(endpoint.connect_lazy());
+    for h in &args.headers {
+        let Some((name, value)) = h.split_once(':') else {
+            return fail(format!("-H takes 'name: value', got {h:?}"));
+        };
+        builder = match builder.header(name, value) {
+            Ok(builder) => builder,
+            Err(e) => return fail(format!("-H: {e}")),
+        };
+    }
+    if let Some(token) = &args.token {
+        builder = match builder.token(token) {
+            Ok(builder) => builder,
+            // Not echoed: A-3.
+            Err(_) => return fail("--token is not a valid header value".into()),
+        };
+    }
+    for name in &args.redact {
+        builder = builder.redact(name);
+    }
+    let recorder = match builder.listen(args.listen).await {
+        Ok(recorder) => recorder,
+        Err(e) => return fail(format!("cannot listen on {}: {e}", args.listen)),
+    };
+    let signals = match ShutdownSignals::install() {
+        Ok(signals) => signals,
+        Err(e) => return fail(format!("cannot wait for signals: {e}")),
+    };
+    let addr = recorder.local_addr().unwrap_or(args.listen);
+    println!(
+        "orders-testkit recording orders.v1.OrderService for {} into {} on {addr}",
+        args.upstream,
+        args.out.display()
+    );
+    let _ = std::io::stdout().flush();
+    if let Err(e) = recorder.write_until(&args.out, signals.recv()).await {
+        return fail(format!("cannot write {}: {e}", args.out.display()));
+    }
+    eprintln!("orders-testkit: shutting down");
+    // Calls that end within the grace period are written too.
+    let text = recorder
+        .shutdown(Duration::from_millis(args.grace_ms))
+        .await;
+    if let Err(e) = std::fs::write(&args.out, text) {
+        return fail(format!("cannot write {}: {e}", args.out.display()));
+    }
+    ExitCode::SUCCESS
 }
 
 async fn serve(args: ServeArgs) -> ExitCode {

@@ -142,9 +142,11 @@ pub(crate) fn lazy_channel(
 /// the header-list size every client of the testkit accepts.
 ///
 /// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let endpoint = orders_testkit::transport::endpoint("http://127.0.0.1:50051", None).unwrap();
 /// let _channel = endpoint.connect_lazy();
 /// assert!(orders_testkit::transport::endpoint("not a url", None).is_err());
+/// # }
 /// ```
 pub fn endpoint(url: &str, tls_ca: Option<&std::path::Path>) -> Result<Endpoint, String> {
     #[cfg_attr(not(feature = "tls"), allow(unused_mut))]

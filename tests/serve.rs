@@ -6,102 +6,14 @@
 mod common;
 
 use common::GUARD;
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, ChildStderr, Command, ExitStatus, Output, Stdio};
+use common::process::Served;
+
+use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 
 use orders_testkit::pb::order_service_client::OrderServiceClient;
 use orders_testkit::pb::{GetOrderRequest, OrderAction, OrderActionType};
 use tokio_stream::wrappers::ReceiverStream;
-
-struct Served {
-    child: Option<Child>,
-    addr: SocketAddr,
-    stderr: Option<BufReader<ChildStderr>>,
-}
-
-impl Served {
-    fn start(extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_orders-testkit"))
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the binary starts");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx.recv_timeout(GUARD).expect("the address is printed");
-        let addr = line
-            .split_whitespace()
-            .last()
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("no address in {line:?}"));
-        let stderr = child.stderr.take().map(BufReader::new);
-        Self {
-            child: Some(child),
-            addr,
-            stderr,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn signal(&self, sig: &str) {
-        let pid = self.child.as_ref().unwrap().id().to_string();
-        let ok = Command::new("kill")
-            .args([sig, &pid])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill {sig} {pid}");
-    }
-
-    /// Blocks until the server says on stderr that it is shutting down.
-    fn await_shutdown_line(&mut self) {
-        let mut stderr = self.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            while stderr.read_line(&mut line).unwrap_or(0) > 0 {
-                if line.contains("shutting down") {
-                    let _ = tx.send(());
-                    return;
-                }
-                line.clear();
-            }
-        });
-        rx.recv_timeout(GUARD)
-            .expect("the server announces its shutdown");
-    }
-
-    fn wait(mut self) -> ExitStatus {
-        let mut child = self.child.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(child.wait());
-        });
-        rx.recv_timeout(GUARD).expect("the server exits").unwrap()
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
 
 #[tokio::test]
 async fn serve_prints_address_serves_and_exits_zero_on_sigterm() {

@@ -205,7 +205,9 @@ impl Call {
     /// # let mock = orders_testkit::OrderMock::start().await;
     /// use orders_testkit::rpc::CreateOrder;
     /// let created = mock.client().create_order(orders_testkit::pb::CreateOrderRequest {
-    ///     customer_id: "c".into(), ..Default::default()
+    ///     customer_id: "c".into(),
+    ///     items: vec![orders_testkit::pb::LineItem { product_id: "p".into(), quantity: 1, price_cents: 5 }],
+    ///     ..Default::default()
     /// }).await.unwrap().into_inner();
     /// let calls = mock.journal().wait_for_ended(1).await;
     /// assert_eq!(calls[0].responses_of(CreateOrder), vec![created]);

@@ -268,7 +268,12 @@ impl OrderMockBuilder {
                 stubs: Arc::clone(&stubs),
                 fallthrough: self.fallthrough,
             }));
-        let journal = Journal::new();
+        // A recording keeps every call; a mock, the latest ones.
+        let journal = if self.verbatim {
+            Journal::unbounded()
+        } else {
+            Journal::new()
+        };
         // Data flows: (wire behaviour) -> journal (sees every call, and the
         // INTERNAL a panic became) -> panics caught -> auth -> faults -> E-6
         // sanitizing -> stubs -> model.

@@ -118,6 +118,17 @@ impl RecorderBuilder {
     }
 }
 
+/// The calls of `journal` that ended, as a scenario file.
+fn ended_recording(journal: &Journal, redact: &[String]) -> String {
+    let calls: Vec<_> = journal
+        .calls()
+        .into_iter()
+        .filter(|c| c.outcome != Outcome::InFlight)
+        .collect();
+    let redact: Vec<&str> = redact.iter().map(String::as_str).collect();
+    recording(&calls, &redact)
+}
+
 /// A transparent gRPC proxy for `orders.v1.OrderService` that records:
 /// all four streaming patterns forwarded as they come, metadata passed
 /// through, the caller's deadline sent on, statuses and
@@ -176,15 +187,7 @@ impl Recorder {
     /// its status has passed through the recorder, before its caller sees
     /// it; calls still in flight are left for a later write).
     pub fn scenario(&self) -> String {
-        let calls: Vec<_> = self
-            .mock
-            .journal()
-            .calls()
-            .into_iter()
-            .filter(|c| c.outcome != Outcome::InFlight)
-            .collect();
-        let redact: Vec<&str> = self.redact.iter().map(String::as_str).collect();
-        recording(&calls, &redact)
+        ended_recording(self.mock.journal(), &self.redact)
     }
 
     /// Writes [`scenario`](Self::scenario) to `path` (through a temporary
@@ -196,8 +199,40 @@ impl Recorder {
         std::fs::rename(&tmp, path)
     }
 
-    /// Stops accepting calls and waits up to `grace` for those in flight.
-    pub async fn shutdown(self, grace: std::time::Duration) {
+    /// Writes the recording to `path` now, again after every call that
+    /// ends, and a last time when `stop` resolves (what
+    /// `orders-testkit record --out FILE` does until Ctrl-C).
+    pub async fn write_until(
+        &self,
+        path: &Path,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> io::Result<()> {
+        let ended = |calls: &[crate::journal::Call]| {
+            calls
+                .iter()
+                .filter(|c| c.outcome != Outcome::InFlight)
+                .count()
+        };
+        let mut stop = std::pin::pin!(stop);
+        self.write_to(path)?;
+        let mut written = 0;
+        loop {
+            tokio::select! {
+                _ = &mut stop => break,
+                calls = self.journal().wait_until(|calls| ended(calls) > written) => {
+                    written = ended(&calls);
+                    self.write_to(path)?;
+                }
+            }
+        }
+        self.write_to(path)
+    }
+
+    /// Stops accepting calls, waits up to `grace` for those in flight, and
+    /// returns the recording of every call that ended.
+    pub async fn shutdown(self, grace: std::time::Duration) -> String {
+        let journal = self.mock.journal().clone();
         self.mock.shutdown(grace).await;
+        ended_recording(&journal, &self.redact)
     }
 }

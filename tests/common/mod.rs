@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+#[cfg(feature = "cli")]
+pub mod process;
+
 use orders_testkit::payload::ErrorPayload;
 use orders_testkit::pb::{CreateOrderRequest, LineItem, OrderAction, OrderActionType};
 use tonic::Request;

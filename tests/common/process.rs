@@ -1,0 +1,106 @@
+//! The `orders-testkit` binary as a child process (tests with the `cli`
+//! feature).
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+
+use super::GUARD;
+
+/// The `orders-testkit` binary running `serve` (or any command that
+/// prints its bound address as the last word of its first line).
+pub struct Served {
+    child: Option<Child>,
+    pub addr: SocketAddr,
+    stderr: Option<BufReader<ChildStderr>>,
+}
+
+impl Served {
+    /// `orders-testkit serve --addr 127.0.0.1:0 EXTRA...`.
+    pub fn start(extra: &[&str]) -> Self {
+        let mut args = vec!["serve", "--addr", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        Self::spawn(&args)
+    }
+
+    /// `orders-testkit ARGS...`, once it has printed its address.
+    pub fn spawn(args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_orders-testkit"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx.recv_timeout(GUARD).expect("the address is printed");
+        let addr: SocketAddr = line
+            .split_whitespace()
+            .last()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        let stderr = child.stderr.take().map(BufReader::new);
+        Self {
+            child: Some(child),
+            addr,
+            stderr,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().unwrap().id().to_string();
+        let ok = Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig} {pid}");
+    }
+
+    /// Blocks until the server says on stderr that it is shutting down.
+    pub fn await_shutdown_line(&mut self) {
+        let mut stderr = self.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            while stderr.read_line(&mut line).unwrap_or(0) > 0 {
+                if line.contains("shutting down") {
+                    let _ = tx.send(());
+                    return;
+                }
+                line.clear();
+            }
+        });
+        rx.recv_timeout(GUARD)
+            .expect("the server announces its shutdown");
+    }
+
+    pub fn wait(mut self) -> ExitStatus {
+        let mut child = self.child.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+        rx.recv_timeout(GUARD).expect("the server exits").unwrap()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
