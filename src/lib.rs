@@ -103,6 +103,9 @@ pub mod scenario;
 mod seed;
 pub mod service;
 pub mod status;
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub mod tls;
 pub mod transport;
 pub mod wire;
 

@@ -161,6 +161,32 @@ struct ServeArgs {
     /// On SIGINT or SIGTERM, how long in-flight calls may take to finish.
     #[arg(long, default_value_t = 5000)]
     grace_ms: u64,
+    /// Serve over TLS with this certificate chain (PEM, leaf first); needs --tls-key.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+    /// Mutual TLS: require client certificates that chain to this CA (PEM).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    client_ca: Option<std::path::PathBuf>,
+}
+
+/// The TLS of `serve`, from its flags (`None`: plaintext).
+fn server_tls(args: &ServeArgs) -> Result<Option<orders_testkit::tls::ServerTls>, String> {
+    use orders_testkit::tls::ServerTls;
+    let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
+        return Ok(None);
+    };
+    let read = |flag: &str, path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| format!("cannot read {flag} {}: {e}", path.display()))
+    };
+    let (cert, key) = (read("--tls-cert", cert)?, read("--tls-key", key)?);
+    let tls = match &args.client_ca {
+        Some(ca) => ServerTls::mutual(&cert, &key, &read("--client-ca", ca)?),
+        None => ServerTls::from_pem(&cert, &key),
+    };
+    tls.map(Some).map_err(|e| e.to_string())
 }
 
 #[tokio::main]
@@ -255,6 +281,14 @@ async fn serve(args: ServeArgs) -> ExitCode {
     if args.fail_fast_ms > 0 {
         builder = builder.fail_fast(Duration::from_millis(args.fail_fast_ms));
     }
+    match server_tls(&args) {
+        Ok(Some(tls)) => builder = builder.tls(tls),
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("orders-testkit: {e}");
+            return ExitCode::from(2);
+        }
+    }
     for (i, raw) in args.tokens.iter().enumerate() {
         match raw.parse::<orders_testkit::auth::TokenGrant>() {
             Ok(grant) => builder = builder.token(grant.token, grant.permission),
@@ -283,7 +317,12 @@ async fn serve(args: ServeArgs) -> ExitCode {
         scenario.install(&mock);
     }
     let addr = mock.local_addr().unwrap_or(args.addr);
-    println!("orders-testkit serving orders.v1.OrderService on {addr}");
+    let tls = if args.tls_cert.is_some() {
+        " over TLS"
+    } else {
+        ""
+    };
+    println!("orders-testkit serving orders.v1.OrderService{tls} on {addr}");
     let _ = std::io::stdout().flush();
     signals.recv().await;
     eprintln!("orders-testkit: shutting down");

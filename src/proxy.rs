@@ -95,6 +95,7 @@ impl Upstream {
     }
 
     /// Sets `name: value` on every forwarded call.
+    #[cfg(feature = "scenario")]
     pub(crate) fn with_header(mut self, name: AsciiMetadataKey, value: AsciiMetadataValue) -> Self {
         Arc::make_mut(&mut self.headers).push((name, value));
         self

@@ -269,6 +269,20 @@ impl ServerTasks {
         IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
         S: HttpService,
     {
+        self.serve_after(incoming, |io| std::future::ready(Some(io)), service);
+    }
+
+    /// As [`serve`](Self::serve), each connection first going through
+    /// `handshake` (TLS), in its own task so that a slow client holds up
+    /// no other; a failed handshake (`None`) closes the connection.
+    pub(crate) fn serve_after<I, IO, H, F, IO2, S>(&self, incoming: I, handshake: H, service: S)
+    where
+        I: Stream<Item = IO> + Send + 'static,
+        H: Fn(IO) -> F + Send + 'static,
+        F: Future<Output = Option<IO2>> + Send + 'static,
+        IO2: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+        S: HttpService,
+    {
         let tasks = self.handles();
         let guard = self.live.enter();
         self.tracker.spawn(async move {
@@ -282,11 +296,18 @@ impl ServerTasks {
                         None => break,
                     },
                 };
-                let conn = serve_connection(io, service.clone(), tasks.clone());
+                let handshake = handshake(io);
+                let (service, handles) = (service.clone(), tasks.clone());
                 let guard = tasks.live.enter();
                 tasks.tracker.spawn(async move {
                     let _live = guard;
-                    conn.await
+                    let io = tokio::select! {
+                        io = handshake => io,
+                        _ = handles.abort.cancelled() => None,
+                    };
+                    if let Some(io) = io {
+                        serve_connection(io, service, handles).await;
+                    }
                 });
             }
         });

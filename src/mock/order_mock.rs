@@ -99,6 +99,9 @@ pub struct OrderMockBuilder {
     /// Passes answers on as they are, without E-6 sanitizing (a recorder
     /// must keep what the target said).
     verbatim: bool,
+    /// TLS on the TCP listener.
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::ServerTls>,
 }
 
 impl OrderMockBuilder {
@@ -236,6 +239,29 @@ impl OrderMockBuilder {
         self
     }
 
+    /// Serves the TCP listener of [`serve_tcp`](Self::serve_tcp) over TLS
+    /// (HTTP/2 by ALPN; mutual TLS with [`ServerTls::mutual`](crate::tls::ServerTls::mutual)).
+    /// The in-process channel stays plaintext.
+    ///
+    /// *Needs the `tls` feature.*
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::{OrderMock, tls::ServerTls};
+    /// let tls = ServerTls::from_pem(
+    ///     &std::fs::read("server.pem").unwrap(),
+    ///     &std::fs::read("server.key").unwrap(),
+    /// ).unwrap();
+    /// let mock = OrderMock::builder().tls(tls).serve_tcp("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    /// println!("https://localhost:{}", mock.local_addr().unwrap().port());
+    /// # }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::tls::ServerTls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
     /// Starts the mock in process. Must be called inside a Tokio runtime.
     pub async fn start(self) -> OrderMock {
         self.launch(None)
@@ -259,6 +285,10 @@ impl OrderMockBuilder {
     }
 
     fn launch(self, listener: Option<TcpListener>) -> OrderMock {
+        #[cfg(feature = "tls")]
+        let tls = self.tls.clone();
+        #[cfg(not(feature = "tls"))]
+        let tls: Option<std::convert::Infallible> = None;
         let store = self.store.unwrap_or_default();
         let health = HealthReporter::new();
         let stubs = Arc::new(StubTable::default());
@@ -303,7 +333,15 @@ impl OrderMockBuilder {
                 let _ = conn.set_nodelay(true);
                 Some(conn)
             });
-            server.tasks().serve(incoming, service);
+            match tls {
+                #[cfg(feature = "tls")]
+                Some(tls) => {
+                    server
+                        .tasks()
+                        .serve_after(incoming, move |io| tls.accept(io), service)
+                }
+                _ => server.tasks().serve(incoming, service),
+            }
             addr
         });
         // Ready: it accepts calls from now on (H-1).
