@@ -87,6 +87,8 @@ pub mod grpc_frame;
 mod header_match;
 pub mod health;
 pub mod journal;
+pub mod json;
+pub mod matching;
 pub mod mock;
 pub mod model;
 pub mod payload;

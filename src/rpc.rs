@@ -160,9 +160,9 @@ pub trait Rpc: sealed::Sealed + Copy + Send + Sync + 'static {
     /// The method.
     const METHOD: Method;
     /// The request message (one per message of a client stream).
-    type Request: Clone + Send + Sync + fmt::Debug + 'static;
+    type Request: crate::json::Proto + Send + Sync + fmt::Debug;
     /// The response message (one per message of a server stream).
-    type Response: Clone + Send + Sync + fmt::Debug + 'static;
+    type Response: crate::json::Proto + Send + Sync + fmt::Debug;
 
     /// The typed request inside a decoded message of this method.
     fn request(message: &RequestMessage) -> Option<&Self::Request>;

@@ -40,6 +40,7 @@ use tokio::time::Instant;
 use tonic::Code;
 use tonic::metadata::MetadataMap;
 
+use crate::matching::Mismatch;
 use crate::rpc::{Method, RequestMessage, ResponseMessage, Rpc};
 
 mod layer;
@@ -170,6 +171,10 @@ pub struct Call {
     /// for calls the mock's service never saw (a fault or auth answered,
     /// or the server is not a mock).
     pub answered_by: Vec<Answerer>,
+    /// When stubs were mounted for its RPC and none matched: the closest
+    /// one and how the call differs from it (for ProcessOrders, the first
+    /// action no stub matched).
+    pub near_miss: Option<NearMiss>,
     /// How the call ended.
     pub outcome: Outcome,
     /// When the call arrived.
@@ -280,6 +285,36 @@ impl fmt::Display for Answerer {
     }
 }
 
+/// The stub closest to matching a call that no stub matched, and how the
+/// call differs from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// ```
+/// use orders_testkit::journal::NearMiss;
+/// use orders_testkit::matching::Mismatch;
+/// let miss = NearMiss {
+///     stub: "GetOrder \"o-1\"".into(),
+///     differences: vec![Mismatch::new("order_id", "\"o-1\"", "\"o-2\"")],
+/// };
+/// assert_eq!(miss.to_string(), "closest stub GetOrder \"o-1\": order_id: wanted \"o-1\", got \"o-2\"");
+/// ```
+pub struct NearMiss {
+    /// The stub, as reports name it.
+    pub stub: String,
+    /// How the call differs from it.
+    pub differences: Vec<Mismatch>,
+}
+
+impl fmt::Display for NearMiss {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "closest stub {}: ", self.stub)?;
+        for (i, d) in self.differences.iter().enumerate() {
+            write!(f, "{}{d}", if i == 0 { "" } else { "; " })?;
+        }
+        Ok(())
+    }
+}
+
 /// Lets the service behind a [`JournalLayer`] say who answered a call: the
 /// layer puts one in each request's extensions.
 #[derive(Debug, Clone)]
@@ -303,6 +338,15 @@ impl CallMark {
         if let Some(mark) = extensions.get::<CallMark>() {
             mark.answered(who);
         }
+    }
+
+    /// Records the stub the call came closest to (the first one given).
+    pub(crate) fn missed(&self, near: NearMiss) {
+        self.journal.update(self.seq, |c| {
+            if c.near_miss.is_none() {
+                c.near_miss = Some(near);
+            }
+        });
     }
 }
 
@@ -345,6 +389,9 @@ impl fmt::Display for Call {
         }
         for (i, who) in self.answered_by.iter().enumerate() {
             write!(f, "{} {who}", if i == 0 { " answered by" } else { "," })?;
+        }
+        if let Some(near) = &self.near_miss {
+            write!(f, " (no stub matched; {near})")?;
         }
         match &self.outcome {
             Outcome::InFlight => write!(f, " -> in flight"),
@@ -498,6 +545,7 @@ impl Journal {
                 responses: Vec::new(),
                 undecodable_responses: 0,
                 answered_by: Vec::new(),
+                near_miss: None,
                 outcome: Outcome::InFlight,
                 started: Instant::now(),
                 ended: None,

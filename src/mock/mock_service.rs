@@ -11,7 +11,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::stubs::{Matched, Replies, Script, SingleResponseRpc, StubSlot, StubTable};
 use crate::deadline::{UntilDeadline, deadline_of, wait_within as wait};
-use crate::journal::{Answerer, CallMark};
+use crate::journal::{Answerer, CallMark, NearMiss};
 use crate::pb::order_service_server::OrderService;
 use crate::pb::{
     CreateOrderRequest, CreateOrderResponse, GetOrderRequest, LineItem, Order, OrderAction,
@@ -61,6 +61,13 @@ fn mark_stub<R: StubSlot>(extensions: &http::Extensions, matched: &Matched<R>) {
     CallMark::mark(extensions, Answerer::Stub(matched.name.clone()));
 }
 
+/// Records the stub a call that no stub matched came closest to.
+fn mark_missed(extensions: &http::Extensions, near: Option<NearMiss>) {
+    if let (Some(mark), Some(near)) = (extensions.get::<CallMark>(), near) {
+        mark.missed(near);
+    }
+}
+
 impl MockService {
     /// Marks the call as falling through; the fallthrough to use.
     fn fall(&self, extensions: &http::Extensions) -> &Fallthrough {
@@ -81,12 +88,16 @@ impl MockService {
         if let Err(status) = self.reference.admit(request.metadata()) {
             return Ok(Err(status));
         }
-        let Some(matched) = self
+        let matched = match self
             .stubs
             .slot::<R>()
             .select(request.metadata(), std::slice::from_ref(request.get_ref()))
-        else {
-            return Err(request);
+        {
+            Ok(matched) => matched,
+            Err(near) => {
+                mark_missed(request.extensions(), near);
+                return Err(request);
+            }
         };
         mark_stub(request.extensions(), &matched);
         let deadline = deadline_of(request.metadata());
@@ -164,9 +175,8 @@ impl OrderService for MockService {
     ) -> Result<Response<Self::WatchOrderStatusStream>, Status> {
         self.reference.admit(request.metadata())?;
         let slot = self.stubs.slot::<WatchOrderStatus>();
-        let Some(matched) =
-            slot.select(request.metadata(), std::slice::from_ref(request.get_ref()))
-        else {
+        let selected = slot.select(request.metadata(), std::slice::from_ref(request.get_ref()));
+        let Ok(matched) = selected.map_err(|near| mark_missed(request.extensions(), near)) else {
             return match self.fall(request.extensions()) {
                 Fallthrough::Model => self.reference.watch_order_status(request).await,
                 Fallthrough::Proxy(upstream) => upstream.watch_order_status(request).await,
@@ -209,11 +219,11 @@ impl OrderService for MockService {
         while let Some(item) = inbound.next().await {
             items.push(item?);
         }
-        let Some(matched) = self
+        let selected = self
             .stubs
             .slot::<SubmitLineItems>()
-            .select(&metadata, &items)
-        else {
+            .select(&metadata, &items);
+        let Ok(matched) = selected.map_err(|near| mark_missed(&extensions, near)) else {
             return match self.fall(&extensions) {
                 Fallthrough::Model => self.reference.total(items).await.map(Response::new),
                 Fallthrough::Proxy(upstream) => {
@@ -259,18 +269,21 @@ impl OrderService for MockService {
                 let one = std::slice::from_ref(&action);
                 let matched = this.stubs.slot::<ProcessOrders>().select(&metadata, one);
                 let answerer = match &matched {
-                    Some(m) => Answerer::Stub(m.name.clone()),
-                    None => this.fallthrough.answerer(),
+                    Ok(m) => Answerer::Stub(m.name.clone()),
+                    Err(_) => this.fallthrough.answerer(),
                 };
                 if let Some(mark) = &mark {
                     mark.answered(answerer);
+                    if let Err(Some(near)) = &matched {
+                        mark.missed(near.clone());
+                    }
                 }
                 let result = match matched {
-                    Some(matched) => match wait(matched.delay, deadline).await {
+                    Ok(matched) => match wait(matched.delay, deadline).await {
                         Ok(()) => matched.answer.to(one),
                         Err(status) => Err(status),
                     },
-                    None => match session.as_mut() {
+                    Err(_) => match session.as_mut() {
                         Some(session) => session.act(action).await,
                         None if matches!(this.fallthrough, Fallthrough::Refuse) => {
                             Err(unmatched(Method::ProcessOrders))

@@ -446,8 +446,13 @@ impl OrderMock {
     /// Checks every stub expectation now; the report lists them and the
     /// calls received. The same check runs when the mock is dropped.
     pub fn verify(&self) -> Verification {
+        let calls = self.journal.calls();
         Verification {
-            expectations: self.stubs.expectations(),
+            expectations: self.stubs.expectations(&calls),
+            unmatched: calls
+                .iter()
+                .filter_map(|c| Some((c.seq, c.near_miss.clone()?)))
+                .collect(),
             calls: self.journal.render(),
         }
     }
@@ -545,7 +550,7 @@ impl Drop for OrderMock {
     fn drop(&mut self) {
         self.server.tasks().abort();
         // The journal is rendered only when there is something to report.
-        if !std::thread::panicking() && self.stubs.expectations().iter().any(|e| !e.met) {
+        if !std::thread::panicking() && self.stubs.expectations(&[]).iter().any(|e| !e.met) {
             panic!(
                 "OrderMock dropped with unmet expectations\n{}",
                 self.verify()

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use super::stubs::ExpectationReport;
+use crate::journal::NearMiss;
 
 /// The outcome of checking every stub expectation, with the calls received.
 ///
@@ -25,6 +26,10 @@ use super::stubs::ExpectationReport;
 pub struct Verification {
     /// Every expectation, in mount order per RPC.
     pub expectations: Vec<ExpectationReport>,
+    /// The calls no stub matched although stubs were mounted for their
+    /// RPC (they went to the model, a proxy, or nobody), with the closest
+    /// stub: not a failure, an explanation.
+    pub unmatched: Vec<(u64, NearMiss)>,
     /// The journal, one call per line (authorization redacted).
     pub calls: String,
 }
@@ -77,6 +82,15 @@ impl fmt::Display for Verification {
                 "  {mark} {}: expected {}, matched {}",
                 e.stub, e.expected, e.hits
             )?;
+            for near in &e.near_calls {
+                writeln!(f, "         near miss: {near}")?;
+            }
+        }
+        if !self.unmatched.is_empty() {
+            writeln!(f, "calls no stub matched:")?;
+            for (seq, near) in &self.unmatched {
+                writeln!(f, "  call #{seq}: {near}")?;
+            }
         }
         writeln!(f, "calls received:")?;
         f.write_str(&self.calls)

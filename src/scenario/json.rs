@@ -2,39 +2,13 @@
 //! shows them), and the subset matcher a stub's `when` becomes.
 
 use prost::Message;
-use prost_reflect::{DynamicMessage, SerializeOptions};
+use prost_reflect::DynamicMessage;
 use serde_json::Value;
 
-/// The orders.v1 messages a scenario can hold, by their full proto name.
-pub(super) trait ProtoMessage: prost::Message + Default + Sized {
-    const NAME: &'static str;
-}
-
-macro_rules! proto_message {
-    ($($ty:ident),*) => {
-        $(impl ProtoMessage for crate::pb::$ty {
-            const NAME: &'static str = concat!("orders.v1.", stringify!($ty));
-        })*
-    };
-}
-proto_message!(
-    Order,
-    CreateOrderRequest,
-    CreateOrderResponse,
-    GetOrderRequest,
-    WatchOrderStatusRequest,
-    OrderStatusUpdate,
-    LineItem,
-    SubmitLineItemsResponse,
-    OrderAction,
-    OrderResult
-);
-
-pub(super) fn descriptor<T: ProtoMessage>() -> Result<prost_reflect::MessageDescriptor, String> {
-    crate::descriptors::pool()
-        .get_message_by_name(T::NAME)
-        .ok_or_else(|| format!("{} is not in the descriptor pool", T::NAME))
-}
+pub(super) use crate::json::Proto as ProtoMessage;
+use crate::json::{descriptor, normalise};
+use crate::matching::{Matcher, Mismatch, diff};
+use tonic::metadata::MetadataMap;
 
 /// A message of type `T` from a TOML table in the protobuf JSON mapping.
 pub(super) fn message<T: ProtoMessage>(table: &toml::Table) -> Result<T, String> {
@@ -46,13 +20,18 @@ pub(super) fn message<T: ProtoMessage>(table: &toml::Table) -> Result<T, String>
         .map_err(|e| format!("not a valid {}: {e}", T::NAME))
 }
 
-/// Subset match: every field in `when` equals the request's field, both in
-/// the protobuf JSON mapping.
-pub(super) fn matcher<T: ProtoMessage>(
-    when: &toml::Table,
-) -> Result<impl Fn(&T) -> bool + Send + Sync + 'static, String> {
-    // Normalise through the message type, so that `orderId` and `order_id`,
-    // 5 and "5" for int64, compare alike.
+/// A stub's `when`: every field the table lists equals the request's (a
+/// list element by element, with its length), in the protobuf JSON
+/// mapping, so that `orderId` and `order_id`, 5 and "5" for int64 compare
+/// alike. It says which fields differ.
+pub(super) struct When<T> {
+    expected: Value,
+    keys: Vec<String>,
+    _message: std::marker::PhantomData<fn() -> T>,
+}
+
+/// The `when` table as a [`When`] matcher of `T`.
+pub(super) fn matcher<T: ProtoMessage>(when: &toml::Table) -> Result<When<T>, String> {
     let expected: T = message(when)?;
     let expected = to_json(&expected);
     let keys: Vec<String> = when
@@ -64,27 +43,26 @@ pub(super) fn matcher<T: ProtoMessage>(
                 .unwrap_or_else(|| k.clone())
         })
         .collect();
-    Ok(move |req: &T| {
-        let got = to_json(req);
-        keys.iter()
-            .all(|k| got.get(k).unwrap_or(&Value::Null) == expected.get(k).unwrap_or(&Value::Null))
+    Ok(When {
+        expected,
+        keys,
+        _message: std::marker::PhantomData,
     })
 }
 
-pub(super) fn normalise(key: &str) -> String {
-    key.replace('_', "").to_ascii_lowercase()
+impl<T: ProtoMessage> Matcher<T> for When<T> {
+    fn mismatches(&self, message: &T, _: &MetadataMap) -> Vec<Mismatch> {
+        let got = to_json(message);
+        let mut out = Vec::new();
+        for k in &self.keys {
+            let want = self.expected.get(k).unwrap_or(&Value::Null);
+            diff(k, want, got.get(k).unwrap_or(&Value::Null), true, &mut out);
+        }
+        out
+    }
 }
 
+/// `msg` in the JSON mapping with JSON names, every field included.
 pub(super) fn to_json<T: ProtoMessage>(msg: &T) -> Value {
-    let options = SerializeOptions::new()
-        .skip_default_fields(false)
-        .stringify_64_bit_integers(false);
-    descriptor::<T>()
-        .ok()
-        .and_then(|desc| DynamicMessage::decode(desc, msg.encode_to_vec().as_slice()).ok())
-        .and_then(|d| {
-            d.serialize_with_options(serde_json::value::Serializer, &options)
-                .ok()
-        })
-        .unwrap_or(Value::Null)
+    crate::json::to_json(msg, false)
 }

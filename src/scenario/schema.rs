@@ -9,6 +9,7 @@ use toml::Spanned;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use crate::matching::{self, Check};
 use crate::rpc::Method;
 
 #[derive(Debug, Deserialize)]
@@ -52,6 +53,12 @@ pub(super) struct StubSpec {
     pub(super) when: Option<toml::Table>,
     /// SubmitLineItems: the whole stream, message by message.
     pub(super) when_stream: Option<Vec<toml::Table>>,
+    /// Field paths (`items[0].quantity`) and their checks.
+    #[serde(default)]
+    pub(super) when_fields: BTreeMap<String, CheckSpec>,
+    /// Metadata keys and their checks.
+    #[serde(default)]
+    pub(super) when_metadata: BTreeMap<String, CheckSpec>,
     #[serde(default)]
     pub(super) when_header: BTreeMap<String, String>,
     pub(super) respond: Option<toml::Table>,
@@ -67,6 +74,55 @@ pub(super) struct StubSpec {
     pub(super) between_ms: Option<u64>,
     pub(super) up_to: Option<usize>,
     pub(super) priority: Option<u8>,
+}
+
+/// One check of `when_fields` or `when_metadata`: exactly one of `eq`,
+/// `regex`, `min`/`max` (inclusive), `present`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CheckSpec {
+    pub(super) eq: Option<toml::Value>,
+    pub(super) regex: Option<String>,
+    pub(super) min: Option<i64>,
+    pub(super) max: Option<i64>,
+    pub(super) present: Option<bool>,
+}
+
+/// The [`Check`] a [`CheckSpec`] states, or why it states none.
+pub(super) fn check(what: &str, spec: &CheckSpec) -> Result<Check, String> {
+    let ranged = spec.min.is_some() || spec.max.is_some();
+    let given = [
+        spec.eq.is_some(),
+        spec.regex.is_some(),
+        ranged,
+        spec.present.is_some(),
+    ];
+    if given.iter().filter(|g| **g).count() != 1 {
+        return Err(format!(
+            "{what}: give exactly one of eq, regex, min/max, present"
+        ));
+    }
+    if let Some(v) = &spec.eq {
+        let json = serde_json::to_value(v).map_err(|e| format!("{what}: {e}"))?;
+        return Ok(matching::eq(json));
+    }
+    if let Some(re) = &spec.regex {
+        regex::Regex::new(re).map_err(|e| format!("{what}: invalid regex: {e}"))?;
+        return Ok(matching::regex(re));
+    }
+    if let Some(present) = spec.present {
+        return Ok(if present {
+            matching::present()
+        } else {
+            matching::absent()
+        });
+    }
+    Ok(match (spec.min, spec.max) {
+        (Some(a), Some(b)) => matching::range(a..=b),
+        (Some(a), None) => matching::range(a..),
+        (None, Some(b)) => matching::range(..=b),
+        (None, None) => matching::range(..),
+    })
 }
 
 #[derive(Debug, Deserialize)]

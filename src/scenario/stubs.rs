@@ -6,8 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::json::{matcher, message};
-use super::schema::{StubSpec, method, status};
+use super::schema::{StubSpec, check, method, status};
 use crate::OrderMock;
+use crate::matching::Check;
+use crate::matching::Matcher as _;
 use crate::mock::Stub;
 use crate::mock::stubs::StubSlot;
 use crate::rpc::{CreateOrder, GetOrder, Method, ProcessOrders, SubmitLineItems, WatchOrderStatus};
@@ -30,6 +32,8 @@ pub(super) struct Common {
     delay: Option<Duration>,
     up_to: Option<usize>,
     priority: Option<u8>,
+    fields: Vec<(String, Check)>,
+    metadata: Vec<(String, Check)>,
 }
 
 impl Common {
@@ -39,6 +43,12 @@ impl Common {
         }
         for (k, v) in &self.headers {
             stub = stub.when_header(k, v);
+        }
+        for (path, check) in &self.fields {
+            stub = stub.when_field(path, check.clone());
+        }
+        for (name, check) in &self.metadata {
+            stub = stub.when_metadata(name, check.clone());
         }
         if let Some(d) = self.delay {
             stub = stub.delay(d);
@@ -78,6 +88,16 @@ pub(super) fn build_stub(spec: &StubSpec) -> Result<Mount, String> {
         delay: spec.delay_ms.map(Duration::from_millis),
         up_to: spec.up_to,
         priority: spec.priority,
+        fields: spec
+            .when_fields
+            .iter()
+            .map(|(path, c)| Ok((path.clone(), check(&format!("when_fields {path:?}"), c)?)))
+            .collect::<Result<_, String>>()?,
+        metadata: spec
+            .when_metadata
+            .iter()
+            .map(|(name, c)| Ok((name.clone(), check(&format!("when_metadata {name:?}"), c)?)))
+            .collect::<Result<_, String>>()?,
     };
     let unsupported = |what: &str| Err::<Mount, String>(format!("{what} is not for {m} stubs"));
     if spec.when_stream.is_some() && m != Method::SubmitLineItems {
@@ -105,7 +125,7 @@ pub(super) fn build_stub(spec: &StubSpec) -> Result<Mount, String> {
                     let mount = Mount(Arc::new(move |mock: &OrderMock| {
                         let mut stub = common.apply(Stub::on($rpc));
                         if let Some(w) = when.clone() {
-                            stub = stub.when(move |r| w(r));
+                            stub = stub.matching(w);
                         }
                         stub = match (&respond, &replies, &spec_fail) {
                             (Some(r), _, _) => stub.respond(r.clone()),
@@ -152,7 +172,7 @@ pub(super) fn build_stub(spec: &StubSpec) -> Result<Mount, String> {
             Mount(Arc::new(move |mock: &OrderMock| {
                 let mut stub = common.apply(Stub::on(WatchOrderStatus));
                 if let Some(w) = when.clone() {
-                    stub = stub.when(move |r| w(r));
+                    stub = stub.matching(w);
                 }
                 if let Some(st) = &fail {
                     stub = stub.fail(st.clone());
@@ -200,12 +220,16 @@ pub(super) fn build_stub(spec: &StubSpec) -> Result<Mount, String> {
             Mount(Arc::new(move |mock: &OrderMock| {
                 let mut stub = common.apply(Stub::on(SubmitLineItems));
                 if let Some(w) = when.clone() {
-                    stub = stub.when_each(move |r| w(r));
+                    stub = stub.matching(w);
                 }
                 if let Some(whole) = whole.clone() {
                     stub = stub.when_all(move |items| {
+                        let none = tonic::metadata::MetadataMap::new();
                         items.len() == whole.len()
-                            && items.iter().zip(whole.iter()).all(|(i, m)| m(i))
+                            && items
+                                .iter()
+                                .zip(whole.iter())
+                                .all(|(i, m)| m.mismatches(i, &none).is_empty())
                     });
                 }
                 stub = match (&respond, &fail) {
@@ -238,7 +262,7 @@ pub(super) fn build_stub(spec: &StubSpec) -> Result<Mount, String> {
             Mount(Arc::new(move |mock: &OrderMock| {
                 let mut stub = common.apply(Stub::on(ProcessOrders));
                 if let Some(w) = when.clone() {
-                    stub = stub.when(move |r| w(r));
+                    stub = stub.matching(w);
                 }
                 stub = match (&replies, &fail) {
                     (Some(rs), _) => stub.replies(rs.iter().cloned().map(Ok)),

@@ -34,10 +34,13 @@ use std::time::Duration;
 
 use tonic::Status;
 
+use self::conditions::Cond;
 use super::times::Times;
+use crate::matching::{Check, Field, Matcher, Metadata, Partial};
 use crate::pb::OrderStatusUpdate;
-use crate::rpc::{ProcessOrders, Rpc, SubmitLineItems, WatchOrderStatus};
+use crate::rpc::{ProcessOrders, SubmitLineItems, WatchOrderStatus};
 
+mod conditions;
 mod kinds;
 mod responders;
 mod table;
@@ -46,31 +49,8 @@ pub use kinds::{PerMessageRpc, SingleResponseRpc, UnaryRpc};
 pub(crate) use responders::Script;
 #[doc(hidden)]
 pub use responders::{Replies, Reply, Respond};
-pub use table::{ExpectationReport, MountTarget, Slot, StubSlot, StubTable};
+pub use table::{ExpectationReport, MountTarget, NearCall, Slot, StubSlot, StubTable};
 pub(crate) use table::{Matched, sealed};
-
-type Pred<T> = Arc<dyn Fn(&T) -> bool + Send + Sync>;
-type SlicePred<T> = Arc<dyn Fn(&[T]) -> bool + Send + Sync>;
-
-enum Matcher<R: Rpc> {
-    /// Unary and server streaming: the request; bidi: the action; client
-    /// streaming: every message.
-    Each(Pred<R::Request>),
-    /// Client streaming: all messages at once.
-    All(SlicePred<R::Request>),
-    /// Metadata equal to `value`, or present when `value` is `None`.
-    Header(crate::header_match::HeaderMatch),
-}
-
-impl<R: Rpc> Clone for Matcher<R> {
-    fn clone(&self) -> Self {
-        match self {
-            Self::Each(p) => Self::Each(p.clone()),
-            Self::All(p) => Self::All(p.clone()),
-            Self::Header(h) => Self::Header(h.clone()),
-        }
-    }
-}
 
 /// A stub under construction for the RPC `R`; [`mount`](Self::mount) it on
 /// a mock. Start one with [`Stub::on`](Self::on).
@@ -114,7 +94,7 @@ impl<R: Rpc> Clone for Matcher<R> {
 /// ```
 pub struct Stub<R: StubSlot> {
     name: Option<String>,
-    matchers: Vec<Matcher<R>>,
+    matchers: Vec<Cond<R>>,
     responder: Option<R::Responder>,
     limit: Option<usize>,
     priority: u8,
@@ -210,13 +190,8 @@ impl<R: StubSlot> Stub<R> {
     /// Stub::on(GetOrder).when_header("x-tenant", "acme").respond(Order::default()).mount(&mock);
     /// # }
     /// ```
-    pub fn when_header(mut self, name: &str, value: &str) -> Self {
-        self.matchers
-            .push(Matcher::Header(crate::header_match::HeaderMatch {
-                name: name.to_ascii_lowercase(),
-                value: Some(value.to_string()),
-            }));
-        self
+    pub fn when_header(self, name: &str, value: &str) -> Self {
+        self.when_metadata(name, crate::matching::eq(value))
     }
 
     /// Matches only calls whose metadata has `name`, whatever its value.
@@ -228,12 +203,75 @@ impl<R: StubSlot> Stub<R> {
     /// Stub::on(CreateOrder).when_header_present("x-debug").fail(tonic::Status::internal("debug")).mount(&mock);
     /// # }
     /// ```
-    pub fn when_header_present(mut self, name: &str) -> Self {
+    pub fn when_header_present(self, name: &str) -> Self {
+        self.when_metadata(name, crate::matching::present())
+    }
+
+    /// Matches only calls whose metadata `name` passes `check`
+    /// ([`eq`](crate::matching::eq), [`regex`](crate::matching::regex),
+    /// [`present`](crate::matching::present), [`absent`](crate::matching::absent), …).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::prelude::*;
+    /// use orders_testkit::matching::{absent, regex};
+    /// Stub::on(GetOrder)
+    ///     .when_metadata("x-tenant", regex("^acme-"))
+    ///     .when_metadata("x-debug", absent())
+    ///     .respond(Order::default())
+    ///     .mount(&mock);
+    /// # }
+    /// ```
+    pub fn when_metadata(mut self, name: &str, check: Check) -> Self {
         self.matchers
-            .push(Matcher::Header(crate::header_match::HeaderMatch {
-                name: name.to_ascii_lowercase(),
-                value: None,
-            }));
+            .push(Cond::Metadata(Metadata::new(name, check)));
+        self
+    }
+
+    /// Matches only calls whose message has the field at `path` passing
+    /// `check` (each message of a client stream; each action of
+    /// ProcessOrders). Paths: `customer_id`, `items[0].product_id`,
+    /// `shipping_address.city` (proto or JSON names).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::prelude::*;
+    /// use orders_testkit::matching::{eq, range};
+    /// Stub::on(CreateOrder)
+    ///     .when_field("customer_id", eq("c-1"))
+    ///     .when_field("items[0].quantity", range(100..))
+    ///     .fail(tonic::Status::resource_exhausted("bulk orders are queued"))
+    ///     .mount(&mock);
+    /// # }
+    /// ```
+    pub fn when_field(self, path: &str, check: Check) -> Self {
+        self.matching(Field::new(path, check))
+    }
+
+    /// Matches only calls whose message equals `expected` in every field
+    /// `expected` sets; fields left at their default are not compared.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::prelude::*;
+    /// Stub::on(GetOrder)
+    ///     .when_matches(GetOrderRequest { order_id: "o-1".into() })
+    ///     .respond(Order { order_id: "o-1".into(), ..Default::default() })
+    ///     .mount(&mock);
+    /// # }
+    /// ```
+    pub fn when_matches(self, expected: R::Request) -> Self {
+        self.matching(Partial::new(expected))
+    }
+
+    /// Matches only calls that `matcher` accepts (each message of a client
+    /// stream): a [`Matcher`] of your own, which can say why a call
+    /// differs.
+    pub fn matching(mut self, matcher: impl Matcher<R::Request>) -> Self {
+        self.matchers.push(Cond::EachMatches(Arc::new(matcher)));
         self
     }
 
@@ -358,7 +396,7 @@ impl<R: PerMessageRpc> Stub<R> {
     /// # }
     /// ```
     pub fn when(mut self, pred: impl Fn(&R::Request) -> bool + Send + Sync + 'static) -> Self {
-        self.matchers.push(Matcher::Each(Arc::new(pred)));
+        self.matchers.push(Cond::Each(Arc::new(pred)));
         self
     }
 }
@@ -377,7 +415,7 @@ impl Stub<SubmitLineItems> {
         mut self,
         pred: impl Fn(&crate::pb::LineItem) -> bool + Send + Sync + 'static,
     ) -> Self {
-        self.matchers.push(Matcher::Each(Arc::new(pred)));
+        self.matchers.push(Cond::Each(Arc::new(pred)));
         self
     }
 
@@ -394,7 +432,7 @@ impl Stub<SubmitLineItems> {
         mut self,
         pred: impl Fn(&[crate::pb::LineItem]) -> bool + Send + Sync + 'static,
     ) -> Self {
-        self.matchers.push(Matcher::All(Arc::new(pred)));
+        self.matchers.push(Cond::All(Arc::new(pred)));
         self
     }
 

@@ -9,10 +9,14 @@ use std::time::Duration;
 use tonic::metadata::MetadataMap;
 
 use super::responders::{Replies, Respond, Script};
-use super::{Matcher, Stub, StubHandle};
+use super::{Stub, StubHandle};
+use crate::journal::{Answerer, Call, NearMiss};
+use crate::matching::Mismatch;
 use crate::mock::times::Times;
 use crate::pb::OrderStatusUpdate;
-use crate::rpc::{CreateOrder, GetOrder, ProcessOrders, Rpc, SubmitLineItems, WatchOrderStatus};
+use crate::rpc::{
+    CreateOrder, GetOrder, Method, ProcessOrders, Rpc, SubmitLineItems, WatchOrderStatus,
+};
 
 pub(crate) struct Entry<R: StubSlot> {
     stub: Stub<R>,
@@ -32,7 +36,55 @@ pub(crate) struct Matched<R: StubSlot> {
     pub(crate) answer: <R::Responder as Respond>::Answer,
 }
 
+/// The calls an unmet expectation lists: the closest few.
+const NEAR_CALLS: usize = 3;
+
 impl<R: StubSlot> Entry<R> {
+    /// The calls to this RPC the stub did not answer, closest first, with
+    /// how each differs from the stub (per action for ProcessOrders: the
+    /// closest action).
+    fn near_calls(&self, calls: &[Call]) -> Vec<NearCall> {
+        let name = self.describe();
+        let mut near: Vec<NearCall> = calls
+            .iter()
+            .filter(|c| c.method == Some(R::METHOD))
+            .filter(|c| !c.answered_by.contains(&Answerer::Stub(name.clone())))
+            .map(|c| {
+                let requests: Vec<R::Request> =
+                    c.requests.iter().filter_map(R::request).cloned().collect();
+                let per_message = R::METHOD == Method::ProcessOrders;
+                let mut differences = if per_message {
+                    requests
+                        .chunks(1)
+                        .map(|one| self.mismatches(&c.metadata, one))
+                        .min_by_key(Vec::len)
+                        .unwrap_or_default()
+                } else {
+                    self.mismatches(&c.metadata, &requests)
+                };
+                if differences.is_empty() {
+                    let by: Vec<String> = c.answered_by.iter().map(ToString::to_string).collect();
+                    differences.push(Mismatch::new(
+                        "(stub)",
+                        "this stub to answer",
+                        if by.is_empty() {
+                            "answered before the stubs (a fault, auth or fail-fast)".to_string()
+                        } else {
+                            format!("answered by {}", by.join(", "))
+                        },
+                    ));
+                }
+                NearCall {
+                    call: c.seq,
+                    differences,
+                }
+            })
+            .collect();
+        near.sort_by_key(|n| n.differences.len());
+        near.truncate(NEAR_CALLS);
+        near
+    }
+
     fn describe(&self) -> String {
         match &self.stub.name {
             Some(name) => format!("{} {name:?}", R::METHOD),
@@ -40,12 +92,17 @@ impl<R: StubSlot> Entry<R> {
         }
     }
 
-    fn matches(&self, metadata: &MetadataMap, requests: &[R::Request]) -> bool {
-        self.stub.matchers.iter().all(|m| match m {
-            Matcher::Each(p) => requests.iter().all(|r| p(r)),
-            Matcher::All(p) => p(requests),
-            Matcher::Header(h) => h.matches(metadata.as_ref()),
-        })
+    /// How a call differs from this stub's conditions; empty: it matches.
+    pub(crate) fn mismatches(
+        &self,
+        metadata: &MetadataMap,
+        requests: &[R::Request],
+    ) -> Vec<Mismatch> {
+        self.stub
+            .matchers
+            .iter()
+            .flat_map(|m| m.mismatches(metadata, requests))
+            .collect()
     }
 }
 
@@ -74,50 +131,67 @@ impl<R: StubSlot> Slot<R> {
         self.lock().is_empty()
     }
 
-    /// The first stub, in priority order, that matches and is not used up;
-    /// its match is counted.
+    /// The first stub, in priority order, that matches and is not used up
+    /// (its match counted); else the closest one and how the call differs
+    /// from it (fewest differences; the first tried among equals), when
+    /// any stub is mounted.
     pub(crate) fn select(
         &self,
         metadata: &MetadataMap,
         requests: &[R::Request],
-    ) -> Option<Matched<R>> {
+    ) -> Result<Matched<R>, Option<NearMiss>> {
         let entries = self.lock();
+        let mut closest: Option<NearMiss> = None;
         for entry in entries.iter() {
+            let mut differences = entry.mismatches(metadata, requests);
             let hits = entry.hits.load(Ordering::SeqCst);
-            if entry.stub.limit.is_some_and(|limit| hits >= limit) {
-                continue;
+            let used_up = entry.stub.limit.is_some_and(|limit| hits >= limit);
+            if differences.is_empty() && !used_up {
+                // A used-up sequence no longer matches.
+                if let Some(answer) = entry.responder.take() {
+                    entry.hits.fetch_add(1, Ordering::SeqCst);
+                    return Ok(Matched {
+                        name: entry.describe(),
+                        delay: entry.stub.delay,
+                        answer,
+                    });
+                }
             }
-            // A panicking matcher does not match (and does not take the server down).
-            let matched = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                entry.matches(metadata, requests)
-            }))
-            .unwrap_or(false);
-            if !matched {
-                continue;
+            if differences.is_empty() {
+                differences.push(Mismatch::new(
+                    "(stub)",
+                    "an answer left",
+                    format!("used up after {hits} matches"),
+                ));
             }
-            // A used-up sequence no longer matches.
-            let Some(answer) = entry.responder.take() else {
-                continue;
-            };
-            entry.hits.fetch_add(1, Ordering::SeqCst);
-            return Some(Matched {
-                name: entry.describe(),
-                delay: entry.stub.delay,
-                answer,
-            });
+            if closest
+                .as_ref()
+                .is_none_or(|c| differences.len() < c.differences.len())
+            {
+                closest = Some(NearMiss {
+                    stub: entry.describe(),
+                    differences,
+                });
+            }
         }
-        None
+        Err(closest)
     }
 
-    fn report(&self, out: &mut Vec<ExpectationReport>) {
+    fn report(&self, calls: &[Call], out: &mut Vec<ExpectationReport>) {
         for entry in self.lock().iter() {
             if let Some(expected) = entry.stub.expected {
                 let hits = entry.hits.load(Ordering::SeqCst);
+                let met = expected.contains(hits);
                 out.push(ExpectationReport {
                     stub: entry.describe(),
                     expected,
                     hits,
-                    met: expected.contains(hits),
+                    met,
+                    near_calls: if met {
+                        Vec::new()
+                    } else {
+                        entry.near_calls(calls)
+                    },
                 });
             }
         }
@@ -228,13 +302,15 @@ impl StubTable {
     }
 
     /// Every expectation, met or not.
-    pub(crate) fn expectations(&self) -> Vec<ExpectationReport> {
+    /// Every expectation, met or not; an unmet one with the `calls` that
+    /// came closest.
+    pub(crate) fn expectations(&self, calls: &[Call]) -> Vec<ExpectationReport> {
         let mut out = Vec::new();
-        self.create.report(&mut out);
-        self.get.report(&mut out);
-        self.watch.report(&mut out);
-        self.submit.report(&mut out);
-        self.process.report(&mut out);
+        self.create.report(calls, &mut out);
+        self.get.report(calls, &mut out);
+        self.watch.report(calls, &mut out);
+        self.submit.report(calls, &mut out);
+        self.process.report(calls, &mut out);
         out
     }
 }
@@ -261,4 +337,26 @@ pub struct ExpectationReport {
     pub hits: usize,
     /// Whether the expectation is met.
     pub met: bool,
+    /// When it is not: the calls to its RPC it did not answer, closest
+    /// first (at most three), and how each differs from the stub.
+    pub near_calls: Vec<NearCall>,
+}
+
+/// A call that came near a stub with an unmet expectation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NearCall {
+    /// The call's position in the journal.
+    pub call: u64,
+    /// How it differs from the stub.
+    pub differences: Vec<Mismatch>,
+}
+
+impl fmt::Display for NearCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "call #{}: ", self.call)?;
+        for (i, d) in self.differences.iter().enumerate() {
+            write!(f, "{}{d}", if i == 0 { "" } else { "; " })?;
+        }
+        Ok(())
+    }
 }
