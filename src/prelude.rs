@@ -7,7 +7,7 @@
 //! let mock = OrderMock::start().await;
 //! Stub::on(GetOrder)
 //!     .when(|req| req.order_id == "o-1")
-//!     .respond(Order { order_id: "o-1".into(), ..Default::default() })
+//!     .respond(Order { order_id: "o-1".into(), status: OrderStatus::Pending.into(), ..Default::default() })
 //!     .expect(1..=1) // or a `Times`
 //!     .mount(&mock);
 //! mock.inject(Fault::fail(tonic::Status::unavailable("warming up")).on(CreateOrder).first(1));

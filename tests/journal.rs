@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use common::*;
 use orders_testkit::journal::Outcome;
-use orders_testkit::pb::{GetOrderRequest, Order, OrderActionType as A, WatchOrderStatusRequest};
+use orders_testkit::pb::{
+    GetOrderRequest, Order, OrderActionType as A, OrderStatus, WatchOrderStatusRequest,
+};
 use orders_testkit::rpc::{
     CreateOrder, GetOrder, Method, ProcessOrders, SubmitLineItems, WatchOrderStatus,
 };
@@ -19,7 +21,10 @@ async fn journal_records_every_call_in_order_across_patterns() {
     let mock = OrderMock::start().await;
     Stub::on(GetOrder)
         .when(|r| r.order_id == "stubbed")
-        .respond(Order::default())
+        .respond(Order {
+            status: OrderStatus::Pending as i32,
+            ..Default::default()
+        })
         .mount(&mock);
     let mut c = mock.client();
     let id = create(&mock).await;

@@ -147,7 +147,10 @@ async fn a_metadata_miss_is_explained_too() {
         .when_metadata("x-tenant", regex("^acme"))
         .when_metadata("x-debug", absent())
         .when_metadata("x-request-id", present())
-        .respond(Order::default())
+        .respond(Order {
+            status: OrderStatus::Pending as i32,
+            ..Default::default()
+        })
         .mount(&mock);
     let mut req = Request::new(GetOrderRequest {
         order_id: "o-1".into(),
@@ -268,7 +271,10 @@ async fn a_custom_matcher_matches_and_explains() {
     let stub = Stub::on(GetOrder)
         .named("vip")
         .matching(Vip)
-        .respond(Order::default())
+        .respond(Order {
+            status: OrderStatus::Pending as i32,
+            ..Default::default()
+        })
         .mount(&mock);
     let mut client = mock.client();
     assert!(

@@ -304,6 +304,7 @@ async fn a_mock_proxies_only_what_no_stub_matches() {
         .named("local")
         .respond(Order {
             customer_id: "stubbed".into(),
+            status: OrderStatus::Pending as i32,
             ..Default::default()
         })
         .mount(&mock);

@@ -116,6 +116,7 @@ async fn e6_the_mock_sanitizes_what_its_stubs_leak() {
     let mock = OrderMock::start().await;
     Stub::on(GetOrder)
         .fail(Status::internal("boom at src/lib.rs:1"))
+        .off_contract()
         .mount(&mock);
     let st = mock
         .client()

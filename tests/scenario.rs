@@ -199,7 +199,7 @@ fn scenario_errors_name_the_line() {
 async fn scenario_when_matches_fields_in_either_spelling() {
     let scenario = Scenario::parse(
         "s.toml",
-        "[[stubs]]\nrpc = \"GetOrder\"\nwhen = { order_id = \"a\" }\nrespond = { orderId = \"a\", customerId = \"snake\" }\n\n[[stubs]]\nrpc = \"GetOrder\"\nwhen = { orderId = \"b\" }\nrespond = { order_id = \"b\", customer_id = \"camel\" }\n",
+        "[[stubs]]\nrpc = \"GetOrder\"\nwhen = { order_id = \"a\" }\nrespond = { orderId = \"a\", customerId = \"snake\", status = \"ORDER_STATUS_PENDING\" }\n\n[[stubs]]\nrpc = \"GetOrder\"\nwhen = { orderId = \"b\" }\nrespond = { order_id = \"b\", customer_id = \"camel\", status = \"ORDER_STATUS_SHIPPED\" }\n",
     )
     .unwrap();
     let mock = scenario.start().await;

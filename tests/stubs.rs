@@ -282,6 +282,7 @@ async fn server_stream_stub_ends_ok_and_fail_fails_at_once() {
     Stub::on(WatchOrderStatus)
         .when(|r| r.order_id == "gone")
         .fail(Status::not_found("gone"))
+        .off_contract()
         .mount(&mock);
     let mut c = mock.client();
     let mut s = c
@@ -398,6 +399,7 @@ async fn bidi_scripted_replies_end_with_a_status_midway() {
     };
     Stub::on(ProcessOrders)
         .replies([Ok(ok("a")), Err(Status::aborted("processor crashed"))])
+        .off_contract()
         .mount(&mock);
     let (tx, rx) = mpsc::unbounded_channel::<OrderAction>();
     let mut out = mock

@@ -250,7 +250,7 @@ impl Call {
 /// use orders_testkit::journal::Answerer;
 ///
 /// let mock = OrderMock::start().await;
-/// Stub::on(GetOrder).named("o-1").respond(Order::default()).up_to(1).mount(&mock);
+/// Stub::on(GetOrder).named("o-1").respond(Order { status: OrderStatus::Pending.into(), ..Default::default() }).up_to(1).mount(&mock);
 /// let mut client = mock.client();
 /// let _ = client.get_order(GetOrderRequest { order_id: "o-1".into() }).await;
 /// let _ = client.get_order(GetOrderRequest { order_id: "o-1".into() }).await;

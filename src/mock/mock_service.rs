@@ -105,8 +105,7 @@ impl MockService {
             return Ok(Err(e));
         }
         Ok(matched
-            .answer
-            .to(std::slice::from_ref(request.get_ref()))
+            .reply(std::slice::from_ref(request.get_ref()))
             .map(Response::new))
     }
 }
@@ -186,7 +185,7 @@ impl OrderService for MockService {
         mark_stub(request.extensions(), &matched);
         let deadline = deadline_of(request.metadata());
         wait(matched.delay, deadline).await?;
-        match matched.answer {
+        match matched.script() {
             Script::Refuse(status) => Err(status),
             Script::Stream {
                 items,
@@ -234,7 +233,7 @@ impl OrderService for MockService {
         };
         mark_stub(&extensions, &matched);
         wait(matched.delay, deadline).await?;
-        matched.answer.to(&items).map(Response::new)
+        matched.reply(&items).map(Response::new)
     }
 
     type ProcessOrdersStream = BoxStream<OrderResult>;
@@ -280,7 +279,7 @@ impl OrderService for MockService {
                 }
                 let result = match matched {
                     Ok(matched) => match wait(matched.delay, deadline).await {
-                        Ok(()) => matched.answer.to(one),
+                        Ok(()) => matched.reply(one),
                         Err(status) => Err(status),
                     },
                     Err(_) => match session.as_mut() {

@@ -12,6 +12,7 @@
 //! # }
 //! ```
 
+pub mod drift;
 mod mock_service;
 mod order_mock;
 pub mod stubs;

@@ -202,7 +202,7 @@ impl OrderMockBuilder {
     /// let id = real.seed_order(Order { customer_id: "c-1".into(), ..Default::default() });
     ///
     /// let mock = OrderMock::builder().proxy(real.channel()).start().await;
-    /// Stub::on(GetOrder).when(|r| r.order_id == "o-stub").respond(Order::default()).mount(&mock);
+    /// Stub::on(GetOrder).when(|r| r.order_id == "o-stub").respond(Order { status: OrderStatus::Pending.into(), ..Default::default() }).mount(&mock);
     /// let got = mock.client().get_order(GetOrderRequest { order_id: id }).await.unwrap();
     /// assert_eq!(got.into_inner().customer_id, "c-1");
     /// assert_eq!(mock.journal().wait_for_ended(1).await[0].answered_by, [Answerer::Proxy]);
@@ -449,6 +449,7 @@ impl OrderMock {
         let calls = self.journal.calls();
         Verification {
             expectations: self.stubs.expectations(&calls),
+            drifts: self.stubs.drifts(),
             unmatched: calls
                 .iter()
                 .filter_map(|c| Some((c.seq, c.near_miss.clone()?)))
@@ -550,9 +551,12 @@ impl Drop for OrderMock {
     fn drop(&mut self) {
         self.server.tasks().abort();
         // The journal is rendered only when there is something to report.
-        if !std::thread::panicking() && self.stubs.expectations(&[]).iter().any(|e| !e.met) {
+        if !std::thread::panicking()
+            && (self.stubs.expectations(&[]).iter().any(|e| !e.met)
+                || !self.stubs.drifts().is_empty())
+        {
             panic!(
-                "OrderMock dropped with unmet expectations\n{}",
+                "OrderMock dropped with unmet expectations or off-contract stubs\n{}",
                 self.verify()
             );
         }

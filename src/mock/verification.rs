@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::stubs::ExpectationReport;
+use super::stubs::{DriftReport, ExpectationReport};
 use crate::journal::NearMiss;
 
 /// The outcome of checking every stub expectation, with the calls received.
@@ -26,6 +26,9 @@ use crate::journal::NearMiss;
 pub struct Verification {
     /// Every expectation, in mount order per RPC.
     pub expectations: Vec<ExpectationReport>,
+    /// Every rule of the contract a stub's answer broke (stubs marked
+    /// `off_contract` are not checked): each one fails the verification.
+    pub drifts: Vec<DriftReport>,
     /// The calls no stub matched although stubs were mounted for their
     /// RPC (they went to the model, a proxy, or nobody), with the closest
     /// stub: not a failure, an explanation.
@@ -35,7 +38,7 @@ pub struct Verification {
 }
 
 impl Verification {
-    /// Whether every expectation is met.
+    /// Whether every expectation is met and no stub answered off contract.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -44,10 +47,10 @@ impl Verification {
     /// # }
     /// ```
     pub fn is_ok(&self) -> bool {
-        self.expectations.iter().all(|e| e.met)
+        self.expectations.iter().all(|e| e.met) && self.drifts.is_empty()
     }
 
-    /// Panics with the report unless every expectation is met.
+    /// Panics with the report unless [`is_ok`](Self::is_ok).
     #[track_caller]
     ///
     /// ```
@@ -85,6 +88,9 @@ impl fmt::Display for Verification {
             for near in &e.near_calls {
                 writeln!(f, "         near miss: {near}")?;
             }
+        }
+        for d in &self.drifts {
+            writeln!(f, "  FAIL {d}")?;
         }
         if !self.unmatched.is_empty() {
             writeln!(f, "calls no stub matched:")?;

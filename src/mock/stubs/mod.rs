@@ -12,7 +12,7 @@
 //! let mock = OrderMock::start().await;
 //! Stub::on(GetOrder)
 //!     .when(|req| req.order_id == "o-1")
-//!     .respond(Order { order_id: "o-1".into(), customer_id: "c".into(), ..Default::default() })
+//!     .respond(Order { order_id: "o-1".into(), customer_id: "c".into(), status: orders_testkit::pb::OrderStatus::Pending.into(), ..Default::default() })
 //!     .up_to(1)
 //!     .expect(1)
 //!     .mount(&mock);
@@ -49,7 +49,7 @@ pub use kinds::{PerMessageRpc, SingleResponseRpc, UnaryRpc};
 pub(crate) use responders::Script;
 #[doc(hidden)]
 pub use responders::{Replies, Reply, Respond};
-pub use table::{ExpectationReport, MountTarget, NearCall, Slot, StubSlot, StubTable};
+pub use table::{DriftReport, ExpectationReport, MountTarget, NearCall, Slot, StubSlot, StubTable};
 pub(crate) use table::{Matched, sealed};
 
 /// A stub under construction for the RPC `R`; [`mount`](Self::mount) it on
@@ -100,6 +100,7 @@ pub struct Stub<R: StubSlot> {
     priority: u8,
     expected: Option<Times>,
     delay: Option<Duration>,
+    off_contract: bool,
 }
 
 impl<R: StubSlot> fmt::Debug for Stub<R> {
@@ -126,9 +127,9 @@ impl<R: StubSlot> fmt::Debug for Stub<R> {
 /// use orders_testkit::rpc::GetOrder;
 ///
 /// let mock = OrderMock::start().await;
-/// Stub::on(GetOrder).respond(Order::default()).mount(&mock); // DEFAULT_PRIORITY
+/// Stub::on(GetOrder).respond(Order { status: orders_testkit::pb::OrderStatus::Pending.into(), ..Default::default() }).mount(&mock); // DEFAULT_PRIORITY
 /// // One step more urgent than the default: tried first.
-/// let vip = Order { order_id: "vip".into(), ..Default::default() };
+/// let vip = Order { order_id: "vip".into(), status: orders_testkit::pb::OrderStatus::Pending.into(), ..Default::default() };
 /// Stub::on(GetOrder).priority(DEFAULT_PRIORITY - 1).respond(vip).mount(&mock);
 /// let got = mock.client().get_order(orders_testkit::pb::GetOrderRequest::default()).await.unwrap();
 /// assert_eq!(got.into_inner().order_id, "vip");
@@ -163,6 +164,7 @@ impl<R: StubSlot> Stub<R> {
             priority: DEFAULT_PRIORITY,
             expected: None,
             delay: None,
+            off_contract: false,
         }
     }
 
@@ -172,7 +174,7 @@ impl<R: StubSlot> Stub<R> {
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
     /// use orders_testkit::prelude::*;
-    /// Stub::on(GetOrder).named("the o-1 lookup").respond(Order::default()).expect(0..).mount(&mock);
+    /// Stub::on(GetOrder).named("the o-1 lookup").respond(Order { status: OrderStatus::Pending.into(), ..Default::default() }).expect(0..).mount(&mock);
     /// assert!(mock.verify().to_string().contains("the o-1 lookup"));
     /// # }
     /// ```
@@ -187,7 +189,7 @@ impl<R: StubSlot> Stub<R> {
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
     /// use orders_testkit::prelude::*;
-    /// Stub::on(GetOrder).when_header("x-tenant", "acme").respond(Order::default()).mount(&mock);
+    /// Stub::on(GetOrder).when_header("x-tenant", "acme").respond(Order { status: OrderStatus::Pending.into(), ..Default::default() }).mount(&mock);
     /// # }
     /// ```
     pub fn when_header(self, name: &str, value: &str) -> Self {
@@ -219,7 +221,7 @@ impl<R: StubSlot> Stub<R> {
     /// Stub::on(GetOrder)
     ///     .when_metadata("x-tenant", regex("^acme-"))
     ///     .when_metadata("x-debug", absent())
-    ///     .respond(Order::default())
+    ///     .respond(Order { status: OrderStatus::Pending.into(), ..Default::default() })
     ///     .mount(&mock);
     /// # }
     /// ```
@@ -259,7 +261,7 @@ impl<R: StubSlot> Stub<R> {
     /// use orders_testkit::prelude::*;
     /// Stub::on(GetOrder)
     ///     .when_matches(GetOrderRequest { order_id: "o-1".into() })
-    ///     .respond(Order { order_id: "o-1".into(), ..Default::default() })
+    ///     .respond(Order { order_id: "o-1".into(), status: OrderStatus::Pending.into(), ..Default::default() })
     ///     .mount(&mock);
     /// # }
     /// ```
@@ -281,7 +283,7 @@ impl<R: StubSlot> Stub<R> {
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
     /// use orders_testkit::prelude::*;
-    /// let h = Stub::on(GetOrder).respond(Order::default()).up_to(1).mount(&mock);
+    /// let h = Stub::on(GetOrder).respond(Order { status: OrderStatus::Pending.into(), ..Default::default() }).up_to(1).mount(&mock);
     /// let mut c = mock.client();
     /// c.get_order(GetOrderRequest { order_id: "a".into() }).await.unwrap();
     /// assert!(c.get_order(GetOrderRequest { order_id: "a".into() }).await.is_err()); // the model: no such order
@@ -300,8 +302,8 @@ impl<R: StubSlot> Stub<R> {
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
     /// use orders_testkit::prelude::*;
-    /// Stub::on(GetOrder).respond(Order { customer_id: "first".into(), ..Default::default() }).priority(1).mount(&mock);
-    /// Stub::on(GetOrder).respond(Order { customer_id: "newer".into(), ..Default::default() }).mount(&mock);
+    /// Stub::on(GetOrder).respond(Order { customer_id: "first".into(), status: OrderStatus::Pending.into(), ..Default::default() }).priority(1).mount(&mock);
+    /// Stub::on(GetOrder).respond(Order { customer_id: "newer".into(), status: OrderStatus::Pending.into(), ..Default::default() }).mount(&mock);
     /// let o = mock.client().get_order(GetOrderRequest { order_id: "x".into() }).await.unwrap();
     /// assert_eq!(o.into_inner().customer_id, "first");
     /// # }
@@ -318,7 +320,7 @@ impl<R: StubSlot> Stub<R> {
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
     /// use orders_testkit::prelude::*;
-    /// Stub::on(GetOrder).respond(Order::default()).expect(1..=2).mount(&mock);
+    /// Stub::on(GetOrder).respond(Order { status: OrderStatus::Pending.into(), ..Default::default() }).expect(1..=2).mount(&mock);
     /// mock.client().get_order(GetOrderRequest { order_id: "x".into() }).await.unwrap();
     /// mock.verify().assert_ok();
     /// # }
@@ -336,12 +338,31 @@ impl<R: StubSlot> Stub<R> {
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
     /// use orders_testkit::prelude::*;
-    /// Stub::on(GetOrder).respond(Order::default()).delay(std::time::Duration::from_millis(5)).mount(&mock);
+    /// Stub::on(GetOrder).respond(Order { status: OrderStatus::Pending.into(), ..Default::default() }).delay(std::time::Duration::from_millis(5)).mount(&mock);
     /// assert!(mock.client().get_order(GetOrderRequest { order_id: "x".into() }).await.is_ok());
     /// # }
     /// ```
     pub fn delay(mut self, delay: Duration) -> Self {
         self.delay = Some(delay);
+        self
+    }
+
+    /// Lets this stub break the contract on purpose (a test of how a client
+    /// copes with a misbehaving server): its answers are not checked
+    /// against CONTRACT.md (see [`drift`](crate::mock::drift)).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::prelude::*;
+    /// let mock = OrderMock::start().await;
+    /// // NOT_FOUND without its ResourceInfo (E-3): deliberate here.
+    /// Stub::on(GetOrder).fail(tonic::Status::not_found("gone")).off_contract().mount(&mock);
+    /// let _ = mock.client().get_order(GetOrderRequest::default()).await;
+    /// mock.verify().assert_ok();
+    /// # }
+    /// ```
+    pub fn off_contract(mut self) -> Self {
+        self.off_contract = true;
         self
     }
 
@@ -372,7 +393,7 @@ impl<R: StubSlot> Stub<R> {
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
     /// use orders_testkit::prelude::*;
-    /// let handle = Stub::on(GetOrder).respond(Order::default()).mount(&mock);
+    /// let handle = Stub::on(GetOrder).respond(Order { status: OrderStatus::Pending.into(), ..Default::default() }).mount(&mock);
     /// assert_eq!(handle.hits(), 0);
     /// # }
     /// ```
@@ -561,7 +582,8 @@ impl Stub<WatchOrderStatus> {
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
     /// use orders_testkit::prelude::*;
-    /// Stub::on(WatchOrderStatus).stream([OrderStatusUpdate::default()]).then_hold().mount(&mock);
+    /// let pending = OrderStatusUpdate { order_id: "o-1".into(), status: OrderStatus::Pending.into(), ..Default::default() };
+    /// Stub::on(WatchOrderStatus).stream([pending]).then_hold().mount(&mock);
     /// let mut req = tonic::Request::new(WatchOrderStatusRequest::default());
     /// req.set_timeout(std::time::Duration::from_millis(50));
     /// let mut updates = mock.client().watch_order_status(req).await.unwrap().into_inner();
@@ -666,7 +688,7 @@ impl StubHandle {
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
     /// use orders_testkit::prelude::*;
-    /// let h = Stub::on(GetOrder).respond(Order::default()).mount(&mock);
+    /// let h = Stub::on(GetOrder).respond(Order { status: OrderStatus::Pending.into(), ..Default::default() }).mount(&mock);
     /// mock.client().get_order(GetOrderRequest { order_id: "x".into() }).await.unwrap();
     /// assert_eq!(h.hits(), 1);
     /// # }

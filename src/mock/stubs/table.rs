@@ -12,6 +12,7 @@ use super::responders::{Replies, Respond, Script};
 use super::{Stub, StubHandle};
 use crate::journal::{Answerer, Call, NearMiss};
 use crate::matching::Mismatch;
+use crate::mock::drift::{self, Drift};
 use crate::mock::times::Times;
 use crate::pb::OrderStatusUpdate;
 use crate::rpc::{
@@ -24,16 +25,69 @@ pub(crate) struct Entry<R: StubSlot> {
     responder: R::Responder,
     hits: Arc<AtomicUsize>,
     order: u64,
+    /// The rules its answers broke (the first few).
+    drifts: Arc<Mutex<Vec<Drift>>>,
 }
+
+/// How many broken rules a stub keeps for its report.
+const DRIFTS_KEPT: usize = 8;
 
 /// A matched stub: its name, its delay and the answer it took.
 pub(crate) struct Matched<R: StubSlot> {
     /// The stub, as reports name it.
     pub(crate) name: String,
+    /// Where its answers' broken rules go; `None` for an off-contract stub.
+    drifts: Option<Arc<Mutex<Vec<Drift>>>>,
     /// How long to wait before answering.
     pub(crate) delay: Option<Duration>,
     /// What the responder gave for this match.
     pub(crate) answer: <R::Responder as Respond>::Answer,
+}
+
+/// Keeps the first few broken rules of a stub (none for an off-contract one).
+fn note(drifts: &Option<Arc<Mutex<Vec<Drift>>>>, found: Vec<Drift>) {
+    let Some(drifts) = drifts else { return };
+    let mut drifts = drifts.lock().unwrap_or_else(|p| p.into_inner());
+    for drift in found {
+        if drifts.len() < DRIFTS_KEPT && !drifts.contains(&drift) {
+            drifts.push(drift);
+        }
+    }
+}
+
+impl<R: StubSlot<Responder = Replies<R>>> Matched<R> {
+    /// The stub's reply to `requests`, checked against the contract as it
+    /// is sent.
+    pub(crate) fn reply(self, requests: &[R::Request]) -> Result<R::Response, tonic::Status> {
+        let reply = self.answer.to(requests);
+        if self.drifts.is_some() {
+            let found = match &reply {
+                Err(status) => drift::of_status(status),
+                Ok(message) => R::METHOD
+                    .decode_response(&prost::Message::encode_to_vec(message))
+                    .map(|m| drift::of_message(&m))
+                    .unwrap_or_default(),
+            };
+            note(&self.drifts, found);
+        }
+        reply
+    }
+}
+
+impl Matched<WatchOrderStatus> {
+    /// The stub's watch answer, checked against the contract.
+    pub(crate) fn script(self) -> Script<OrderStatusUpdate> {
+        if self.drifts.is_some() {
+            note(
+                &self.drifts,
+                match &self.answer {
+                    Script::Refuse(status) => drift::of_status(status),
+                    Script::Stream { items, end, .. } => drift::of_watch(items, end.as_ref()),
+                },
+            );
+        }
+        self.answer
+    }
 }
 
 /// The calls an unmet expectation lists: the closest few.
@@ -152,6 +206,7 @@ impl<R: StubSlot> Slot<R> {
                     entry.hits.fetch_add(1, Ordering::SeqCst);
                     return Ok(Matched {
                         name: entry.describe(),
+                        drifts: (!entry.stub.off_contract).then(|| Arc::clone(&entry.drifts)),
                         delay: entry.stub.delay,
                         answer,
                     });
@@ -175,6 +230,16 @@ impl<R: StubSlot> Slot<R> {
             }
         }
         Err(closest)
+    }
+
+    fn drifts(&self, out: &mut Vec<DriftReport>) {
+        for entry in self.lock().iter() {
+            let drifts = entry.drifts.lock().unwrap_or_else(|p| p.into_inner());
+            out.extend(drifts.iter().map(|d| DriftReport {
+                stub: entry.describe(),
+                drift: d.clone(),
+            }));
+        }
     }
 
     fn report(&self, calls: &[Call], out: &mut Vec<ExpectationReport>) {
@@ -288,6 +353,7 @@ impl StubTable {
             responder,
             hits: Arc::clone(&hits),
             order,
+            drifts: Arc::default(),
         });
         let mut entries = R::slot(self).lock();
         entries.push(entry);
@@ -302,6 +368,17 @@ impl StubTable {
     }
 
     /// Every expectation, met or not.
+    /// Every rule a stub's answers broke.
+    pub(crate) fn drifts(&self) -> Vec<DriftReport> {
+        let mut out = Vec::new();
+        self.create.drifts(&mut out);
+        self.get.drifts(&mut out);
+        self.watch.drifts(&mut out);
+        self.submit.drifts(&mut out);
+        self.process.drifts(&mut out);
+        out
+    }
+
     /// Every expectation, met or not; an unmet one with the `calls` that
     /// came closest.
     pub(crate) fn expectations(&self, calls: &[Call]) -> Vec<ExpectationReport> {
@@ -340,6 +417,29 @@ pub struct ExpectationReport {
     /// When it is not: the calls to its RPC it did not answer, closest
     /// first (at most three), and how each differs from the stub.
     pub near_calls: Vec<NearCall>,
+}
+
+/// A rule of the contract a stub's answer broke.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriftReport {
+    /// The stub, as reports name it.
+    pub stub: String,
+    /// The rule, what is wrong, and the answer.
+    pub drift: Drift,
+}
+
+impl fmt::Display for DriftReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} answered off contract: {} {} (CONTRACT.md#{}): {}",
+            self.stub,
+            self.drift.rule,
+            self.drift.problem,
+            self.drift.rule.to_ascii_lowercase(),
+            self.drift.answer
+        )
+    }
 }
 
 /// A call that came near a stub with an unmet expectation.
