@@ -186,6 +186,8 @@ pub struct ServerTasks {
     abort: CancellationToken,
     tracker: TaskTracker,
     live: LiveCount,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    open: LiveCount,
 }
 
 /// The number of running tasks, observable without polling.
@@ -223,6 +225,8 @@ impl Drop for LiveGuard {
 pub struct TaskMonitor {
     tracker: TaskTracker,
     live: LiveCount,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    open: LiveCount,
 }
 
 impl TaskMonitor {
@@ -238,6 +242,37 @@ impl TaskMonitor {
     pub async fn wait_for_live(&self, pred: impl FnMut(&usize) -> bool) -> usize {
         let mut rx = self.live.0.subscribe();
         // The sender lives in this monitor too, so this cannot fail.
+        rx.wait_for(pred).await.map_or(0, |n| *n)
+    }
+
+    /// How many connections the server has accepted so far (in process and
+    /// over TCP): a client that reconnected after a GOAWAY or a dropped
+    /// connection shows here.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let mock = orders_testkit::OrderMock::start().await;
+    /// let _ = mock.client().get_order(orders_testkit::pb::GetOrderRequest::default()).await;
+    /// assert_eq!(mock.tasks().connections(), 1);
+    /// # }
+    /// ```
+    pub fn connections(&self) -> u64 {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Waits until the number of open connections satisfies `pred`;
+    /// returns it (a test sees a GOAWAY'd connection close without
+    /// sleeping).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let mock = orders_testkit::OrderMock::start().await;
+    /// let _ = mock.client().get_order(orders_testkit::pb::GetOrderRequest::default()).await;
+    /// assert_eq!(mock.tasks().wait_for_open_connections(|n| *n == 1).await, 1);
+    /// # }
+    /// ```
+    pub async fn wait_for_open_connections(&self, pred: impl FnMut(&usize) -> bool) -> usize {
+        let mut rx = self.open.0.subscribe();
         rx.wait_for(pred).await.map_or(0, |n| *n)
     }
 
@@ -258,6 +293,8 @@ impl ServerTasks {
         TaskMonitor {
             tracker: self.tracker.clone(),
             live: self.live.clone(),
+            accepted: std::sync::Arc::clone(&self.accepted),
+            open: self.open.clone(),
         }
     }
 
@@ -285,6 +322,8 @@ impl ServerTasks {
     {
         let tasks = self.handles();
         let guard = self.live.enter();
+        let accepted = std::sync::Arc::clone(&self.accepted);
+        let open = self.open.clone();
         self.tracker.spawn(async move {
             let _live = guard;
             tokio::pin!(incoming);
@@ -296,11 +335,14 @@ impl ServerTasks {
                         None => break,
                     },
                 };
+                accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let handshake = handshake(io);
                 let (service, handles) = (service.clone(), tasks.clone());
                 let guard = tasks.live.enter();
+                let opened = open.enter();
                 tasks.tracker.spawn(async move {
                     let _live = guard;
+                    let _open = opened;
                     let io = tokio::select! {
                         io = handshake => io,
                         _ = handles.abort.cancelled() => None,
@@ -363,12 +405,16 @@ struct Handles {
 #[derive(Debug, Clone)]
 pub struct ConnectionControl {
     token: CancellationToken,
+    goaway: CancellationToken,
+    goaway_now: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Default for ConnectionControl {
     fn default() -> Self {
         Self {
             token: CancellationToken::new(),
+            goaway: CancellationToken::new(),
+            goaway_now: Default::default(),
         }
     }
 }
@@ -387,6 +433,21 @@ impl ConnectionControl {
     /// Drops the connection at once: every call on it ends.
     pub fn drop_connection(&self) {
         self.token.cancel();
+    }
+
+    /// Sends GOAWAY: the connection takes no new calls; `now`: it closes at
+    /// once (after a moment to write the frame), else when its calls are done.
+    pub fn go_away(&self, now: bool) {
+        if now {
+            self.goaway_now
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        self.goaway.cancel();
+    }
+
+    /// Whether the connection was told to go away.
+    pub fn is_going_away(&self) -> bool {
+        self.goaway.is_cancelled()
     }
 }
 
@@ -471,6 +532,8 @@ where
     builder.max_concurrent_streams(MAX_CONCURRENT_STREAMS);
     let control = ConnectionControl::new();
     let dropped = control.token.clone();
+    let goaway = control.goaway.clone();
+    let goaway_now = std::sync::Arc::clone(&control.goaway_now);
     let service = WithConnection {
         inner: service,
         control,
@@ -481,14 +544,30 @@ where
         _ = conn.as_mut() => return,
         _ = tasks.abort.cancelled() => return,
         _ = dropped.cancelled() => return,
+        _ = goaway.cancelled() => {}
         _ = tasks.graceful.cancelled() => {}
     }
     conn.as_mut().graceful_shutdown();
+    // An immediate GOAWAY: long enough to write the frame, then closed.
+    let now = goaway_now.load(std::sync::atomic::Ordering::SeqCst);
+    let cut = async {
+        if now {
+            tokio::time::sleep(GOAWAY_NOW_WRITE).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
     tokio::select! {
         _ = conn => {}
         _ = tasks.abort.cancelled() => {}
+        _ = dropped.cancelled() => {}
+        _ = cut => {}
     }
 }
+
+/// How long an immediate GOAWAY lets the connection write the frame
+/// before closing it.
+const GOAWAY_NOW_WRITE: Duration = Duration::from_millis(20);
 
 /// Any HTTP/2 service served in process over duplex connections: the
 /// plumbing of [`OrderMock`](crate::OrderMock), usable for a service's own

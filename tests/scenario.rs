@@ -152,7 +152,7 @@ fn serve_refuses_a_broken_scenario_naming_file_line_and_problem() {
         "{stderr}"
     );
     assert!(stderr.ends_with(
-        "unknown fault kind \"explode\": expected status, delay, delay_between, hang, abort, reset, drop_connection or rate_limit"
+        "unknown fault kind \"explode\": expected status, delay, delay_between, hang, abort, reset, drop_connection, rate_limit or wire"
     ), "{stderr}");
 }
 

@@ -212,7 +212,7 @@ where
 }
 
 /// Applies the behaviour to one response.
-async fn reshape(b: &ServerBehaviour, res: Res) -> Res {
+pub(crate) async fn reshape(b: &ServerBehaviour, res: Res) -> Res {
     let (mut parts, body) = res.into_parts();
     if b.extra_metadata {
         parts.headers.insert(

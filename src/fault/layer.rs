@@ -11,6 +11,7 @@ use tower::{Layer, Service};
 
 use super::body::{ResetBody, ShapedBody, Shaping};
 use super::plan::{Decision, FaultPlan};
+use super::wire;
 use crate::deadline::{exceeded, wait_within};
 use crate::transport::ConnectionControl;
 
@@ -136,6 +137,18 @@ where
                 Box::pin(async move { inner.call(req).await.map(|r| shape(r, shaping)) })
             }
             Decision::Reset => Box::pin(async move { Ok(reset()) }),
+            Decision::Wire(fault) => {
+                let control = req.extensions().get::<ConnectionControl>().cloned();
+                // Only the faults that rewrite the service's answer call it.
+                let answer = fault.passes_through().then(|| inner.call(req));
+                Box::pin(async move {
+                    let answer = match answer {
+                        Some(fut) => Some(fut.await.map(boxed)?),
+                        None => None,
+                    };
+                    Ok(wire::apply(fault, answer, control).await)
+                })
+            }
             Decision::DropConnection => {
                 let control = req.extensions().get::<ConnectionControl>().cloned();
                 Box::pin(async move {

@@ -32,10 +32,12 @@ mod behaviour;
 mod body;
 mod layer;
 mod plan;
+mod wire;
 
 pub use behaviour::{BehaviourLayer, BehaviourService, ErrorFraming, ServerBehaviour};
 pub use layer::{FaultLayer, FaultService};
 pub use plan::FaultPlan;
+pub use wire::WireFault;
 
 /// The SplitMix64 mixing step the fault plan draws from, for other seeded
 /// choices (the contract suite derives its proptest seeds with it).
@@ -100,6 +102,8 @@ pub enum FaultKind {
     /// Drops the whole connection (the mock and `serve`; on servers that do
     /// not offer it, resets the stream instead).
     DropConnection,
+    /// A breakage of the gRPC protocol itself (see [`WireFault`]).
+    Wire(WireFault),
     /// Admits `limit` calls per `window`; beyond that answers
     /// `RESOURCE_EXHAUSTED` with a `RetryInfo` saying when to retry (E-7).
     RateLimit {
@@ -186,6 +190,27 @@ impl Fault {
             schedule: Schedule::Always,
             probability: None,
         }
+    }
+
+    /// Breaks the protocol in one of the ways a client must survive
+    /// (GOAWAY, trailers-only errors, a missing `grpc-status`, a wrong
+    /// `content-type`, bad details, a compressed flag without encoding, an
+    /// oversized message, an unknown code, a malformed `grpc-message`,
+    /// RST_STREAM, two messages on a unary response, deferred headers).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::prelude::*;
+    /// use orders_testkit::fault::WireFault;
+    ///
+    /// let mock = OrderMock::start().await;
+    /// mock.inject(Fault::wire(WireFault::RstStream(0x8)).on(GetOrder).first(1));
+    /// let err = mock.client().get_order(GetOrderRequest { order_id: "o".into() }).await.unwrap_err();
+    /// assert_eq!(err.code(), tonic::Code::Cancelled); // RST_STREAM(CANCEL), as tonic reads it
+    /// # }
+    /// ```
+    pub fn wire(fault: WireFault) -> Self {
+        Self::new(FaultKind::Wire(fault))
     }
 
     /// Answers this status as given, as [`Stub::fail`](crate::Stub::fail)

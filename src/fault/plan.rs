@@ -29,6 +29,7 @@ pub(crate) enum Decision {
     },
     Reset,
     DropConnection,
+    Wire(super::WireFault),
 }
 
 #[derive(Debug)]
@@ -215,6 +216,7 @@ impl FaultPlan {
                 },
                 FaultKind::Reset => Decision::Reset,
                 FaultKind::DropConnection => Decision::DropConnection,
+                FaultKind::Wire(w) => Decision::Wire(w.clone()),
                 FaultKind::RateLimit { limit, window } => {
                     let now = Instant::now();
                     while active

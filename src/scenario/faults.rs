@@ -3,7 +3,49 @@
 use std::time::Duration;
 
 use super::schema::{FaultSpec, StatusSpec, method, status};
-use crate::fault::{Fault, FaultKind};
+use crate::fault::{Fault, FaultKind, WireFault};
+
+/// The names of `kind = "wire"` faults (`wire = "..."`).
+const WIRE: &str = "goaway, goaway_now, trailers_only, no_status, content_type, invalid_details, \
+    compressed_without_encoding, oversized, unknown_code, malformed_message, rst_stream, \
+    two_messages or defer_headers";
+
+/// The [`WireFault`] a `kind = "wire"` fault names.
+fn wire(spec: &FaultSpec) -> Result<WireFault, String> {
+    let name = spec
+        .wire
+        .as_deref()
+        .ok_or_else(|| format!("fault kind \"wire\" needs wire = one of {WIRE}"))?;
+    let needs = |what: &str| format!("wire fault {name:?} needs {what}");
+    Ok(match name {
+        "goaway" => WireFault::GoAway,
+        "goaway_now" => WireFault::GoAwayNow,
+        "trailers_only" => WireFault::TrailersOnly(status(&StatusSpec {
+            code: spec.code.clone().ok_or_else(|| needs("code"))?,
+            message: spec.message.clone().unwrap_or_else(|| "injected".into()),
+            retry_after_ms: spec.retry_after_ms,
+            details: spec.details.clone(),
+            trailers: spec.trailers.clone(),
+        })?),
+        "no_status" => WireFault::NoStatus,
+        "content_type" => WireFault::ContentType(
+            spec.content_type
+                .clone()
+                .ok_or_else(|| needs("content_type"))?,
+        ),
+        "invalid_details" => WireFault::InvalidDetails,
+        "compressed_without_encoding" => WireFault::CompressedWithoutEncoding,
+        "oversized" => WireFault::Oversized(spec.bytes.unwrap_or(4 * 1024 * 1024 + 1)),
+        "unknown_code" => {
+            WireFault::UnknownCode(spec.code_number.ok_or_else(|| needs("code_number"))?)
+        }
+        "malformed_message" => WireFault::MalformedMessage,
+        "rst_stream" => WireFault::RstStream(spec.http2_code.ok_or_else(|| needs("http2_code"))?),
+        "two_messages" => WireFault::TwoMessages,
+        "defer_headers" => WireFault::DeferHeaders,
+        other => return Err(format!("unknown wire fault {other:?}: expected {WIRE}")),
+    })
+}
 
 pub(super) fn build_fault(spec: &FaultSpec) -> Result<Fault, String> {
     let ms = |v: Option<u64>, what: &str| {
@@ -58,9 +100,10 @@ pub(super) fn build_fault(spec: &FaultSpec) -> Result<Fault, String> {
             limit: spec.limit.ok_or("fault kind \"rate_limit\" needs limit")?,
             window: ms(spec.window_ms, "window_ms")?,
         },
+        "wire" => FaultKind::Wire(wire(spec)?),
         other => {
             return Err(format!(
-                "unknown fault kind {other:?}: expected status, delay, delay_between, hang, abort, reset, drop_connection or rate_limit"
+                "unknown fault kind {other:?}: expected status, delay, delay_between, hang, abort, reset, drop_connection, rate_limit or wire"
             ));
         }
     };

@@ -137,6 +137,16 @@ pub(super) struct FaultSpec {
     pub(super) details: Option<String>,
     #[serde(default)]
     pub(super) trailers: BTreeMap<String, String>,
+    /// For `kind = "wire"`: which breakage.
+    pub(super) wire: Option<String>,
+    /// For `wire = "content_type"`.
+    pub(super) content_type: Option<String>,
+    /// For `wire = "oversized"`: the announced message length.
+    pub(super) bytes: Option<u32>,
+    /// For `wire = "unknown_code"`: the `grpc-status` number.
+    pub(super) code_number: Option<u32>,
+    /// For `wire = "rst_stream"`: the HTTP/2 error code.
+    pub(super) http2_code: Option<u32>,
     pub(super) delay_ms: Option<u64>,
     pub(super) jitter_ms: Option<u64>,
     pub(super) after_messages: Option<usize>,
