@@ -269,13 +269,21 @@ async fn record_then_replay_gives_the_same_bytes_statuses_and_details_on_all_fou
 }
 
 #[tokio::test]
-async fn the_callers_deadline_goes_upstream_and_the_journal_marks_proxied_calls() {
+async fn the_callers_deadline_and_metadata_go_upstream_with_the_recorders_headers() {
     let real = OrderMock::start().await;
-    let recorder = Recorder::builder(real.channel()).start().await;
+    let recorder = Recorder::builder(real.channel())
+        .header("x-api-key", "k-1")
+        .unwrap()
+        .token("t-1")
+        .unwrap()
+        .start()
+        .await;
     let mut req = Request::new(GetOrderRequest {
         order_id: "o-1".into(),
     });
     req.set_timeout(Duration::from_secs(5));
+    req.metadata_mut()
+        .insert("x-tenant", "acme".parse().unwrap());
     let err = OrderServiceClient::new(recorder.channel())
         .get_order(req)
         .await
@@ -287,8 +295,13 @@ async fn the_callers_deadline_goes_upstream_and_the_journal_marks_proxied_calls(
         sent_on <= Duration::from_secs(5) && sent_on > Duration::from_secs(1),
         "{sent_on:?}"
     );
+    assert_eq!(upstream[0].header("x-tenant"), Some("acme"), "passed through");
+    assert_eq!(upstream[0].header("x-api-key"), Some("k-1"), "-H added");
+    assert_eq!(upstream[0].header("authorization"), Some("Bearer t-1"));
     let recorded = recorder.journal().wait_for_ended(1).await;
     assert_eq!(recorded[0].answered_by, [Answerer::Proxy]);
+    let file = recorder.scenario();
+    assert!(!file.contains("k-1") && !file.contains("t-1"), "{file}");
 }
 
 #[tokio::test]
