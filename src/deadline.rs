@@ -63,8 +63,9 @@ pub fn timeout_of(metadata: &MetadataMap) -> Option<Duration> {
 /// assert_eq!(orders_testkit::deadline::timeout_in(&h), Some(std::time::Duration::from_millis(250)));
 /// ```
 pub fn timeout_in(headers: &http::HeaderMap) -> Option<Duration> {
+    static NAME: http::HeaderName = http::HeaderName::from_static(GRPC_TIMEOUT);
     headers
-        .get(GRPC_TIMEOUT)
+        .get(&NAME)
         .and_then(|v| v.to_str().ok())
         .and_then(parse_grpc_timeout)
 }

@@ -76,18 +76,19 @@ pub struct Sanitize<S> {
 /// Rewrites the status in `headers` (response headers or trailers) when
 /// it must be sanitized.
 fn clean(headers: &mut HeaderMap, strict: bool) {
-    let Some(status) = crate::wire::status_of(headers) else {
-        return;
+    // Most statuses are not INTERNAL or UNKNOWN: look at the code first.
+    let code = match crate::wire::code_of(headers) {
+        Some(code @ (Code::Internal | Code::Unknown)) => code,
+        _ => return,
     };
-    if !matches!(status.code(), Code::Internal | Code::Unknown) {
+    if !strict
+        && !crate::wire::parts_of(headers).is_some_and(|(_, message, _)| leaks_internals(&message))
+    {
         return;
     }
-    if !strict && !leaks_internals(status.message()) {
-        return;
-    }
-    headers.remove("grpc-message");
-    headers.remove("grpc-status-details-bin");
-    let _ = Status::new(status.code(), SANITIZED_MESSAGE).add_header(headers);
+    headers.remove(&crate::wire::GRPC_MESSAGE);
+    headers.remove(&crate::wire::GRPC_DETAILS);
+    let _ = Status::new(code, SANITIZED_MESSAGE).add_header(headers);
 }
 
 impl<S, B, ResBody> Service<http::Request<B>> for Sanitize<S>

@@ -55,6 +55,71 @@ pub fn repair_details(headers: &mut HeaderMap) -> bool {
     true
 }
 
+/// `grpc-status`, as a header name built once.
+pub(crate) static GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
+/// `grpc-message`, as a header name built once.
+pub(crate) static GRPC_MESSAGE: http::HeaderName = http::HeaderName::from_static("grpc-message");
+/// `grpc-status-details-bin`, as a header name built once.
+pub(crate) static GRPC_DETAILS: http::HeaderName =
+    http::HeaderName::from_static("grpc-status-details-bin");
+
+/// The code of the status in `headers`, if any: the cheap first look
+/// before reading a whole status.
+pub(crate) fn code_of(headers: &HeaderMap) -> Option<tonic::Code> {
+    headers
+        .get(&GRPC_STATUS)
+        .map(|v| tonic::Code::from_bytes(v.as_bytes()))
+}
+
+/// The code, message and details of the status in `headers`, without
+/// copying the headers (as [`status_of`] does for tonic's metadata) and
+/// never panicking: a message that is not valid percent-encoded UTF-8 is
+/// read lossily, details that are not base64 are dropped.
+pub(crate) fn parts_of(headers: &HeaderMap) -> Option<(tonic::Code, String, bytes::Bytes)> {
+    let code = code_of(headers)?;
+    let message = headers
+        .get(&GRPC_MESSAGE)
+        .map(|v| {
+            let bytes = v.as_bytes();
+            if bytes.contains(&b'%') {
+                percent_decode(bytes)
+            } else {
+                String::from_utf8_lossy(bytes).into_owned()
+            }
+        })
+        .unwrap_or_default();
+    let details = headers
+        .get(&GRPC_DETAILS)
+        .and_then(|v| ENGINE.decode(v.as_bytes()).ok())
+        .map(bytes::Bytes::from)
+        .unwrap_or_default();
+    Some((code, message, details))
+}
+
+/// gRPC's percent-decoding of `grpc-message`, lossy on invalid UTF-8.
+fn percent_decode(bytes: &[u8]) -> String {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push(hi << 4 | lo);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// A status from headers or trailers, never panicking.
 pub fn status_of(headers: &HeaderMap) -> Option<tonic::Status> {
     if headers

@@ -295,7 +295,11 @@ async fn the_callers_deadline_and_metadata_go_upstream_with_the_recorders_header
         sent_on <= Duration::from_secs(5) && sent_on > Duration::from_secs(1),
         "{sent_on:?}"
     );
-    assert_eq!(upstream[0].header("x-tenant"), Some("acme"), "passed through");
+    assert_eq!(
+        upstream[0].header("x-tenant"),
+        Some("acme"),
+        "passed through"
+    );
     assert_eq!(upstream[0].header("x-api-key"), Some("k-1"), "-H added");
     assert_eq!(upstream[0].header("authorization"), Some("Bearer t-1"));
     let recorded = recorder.journal().wait_for_ended(1).await;

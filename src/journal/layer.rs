@@ -171,8 +171,8 @@ where
             }
         };
         // A trailers-only response carries its status in the headers.
-        if let Some(status) = crate::wire::status_of(res.headers()) {
-            end.finish(Outcome::of(&status));
+        if let Some(outcome) = Outcome::from_headers(res.headers()) {
+            end.finish(outcome);
             return Poll::Ready(Ok(res));
         }
         let (parts, body) = res.into_parts();
@@ -209,18 +209,13 @@ where
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = self.project();
         let frame = ready!(this.inner.poll_frame(cx));
-        if let (Some(Ok(frame)), Some(method)) = (&frame, *this.method)
+        if let (Some(Ok(frame)), Some(_)) = (&frame, *this.method)
             && let Some(data) = frame.data_ref()
         {
             this.decoder.push(data);
             while let Some(message) = this.decoder.next_message() {
-                let decoded = message
-                    .ok()
-                    .and_then(|bytes| method.decode_request(&bytes).ok());
-                this.journal.update(*this.seq, |c| match decoded {
-                    Some(m) => c.requests.push(m),
-                    None => c.undecodable += 1,
-                });
+                this.journal
+                    .update(*this.seq, |c| c.push_request(message.ok()));
             }
         }
         Poll::Ready(frame)
@@ -263,23 +258,18 @@ impl Body for RecordingResponse {
         let this = self.project();
         let frame = ready!(this.inner.poll_frame(cx));
         if let (Some(Ok(frame)), Some(end)) = (&frame, this.end.as_ref())
-            && let (Some(data), Some(method)) = (frame.data_ref(), end.method)
+            && let (Some(data), Some(_)) = (frame.data_ref(), end.method)
         {
             this.decoder.push(data);
             while let Some(message) = this.decoder.next_message() {
-                let decoded = message
-                    .ok()
-                    .and_then(|bytes| method.decode_response(&bytes).ok());
-                end.journal.update(end.seq, |c| match decoded {
-                    Some(m) => c.responses.push(m),
-                    None => c.undecodable_responses += 1,
-                });
+                end.journal
+                    .update(end.seq, |c| c.push_response(message.ok()));
             }
         }
         let ended = match &frame {
-            Some(Ok(f)) => f.trailers_ref().map(|trailers| {
-                crate::wire::status_of(trailers).map_or(Outcome::NoStatus, |s| Outcome::of(&s))
-            }),
+            Some(Ok(f)) => f
+                .trailers_ref()
+                .map(|trailers| Outcome::from_headers(trailers).unwrap_or(Outcome::NoStatus)),
             Some(Err(_)) | None => Some(Outcome::NoStatus),
         };
         if let Some(outcome) = ended

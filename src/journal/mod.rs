@@ -85,13 +85,14 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// The outcome of a call that ended with `status`.
-    pub(crate) fn of(status: &tonic::Status) -> Self {
-        Outcome::Status {
-            code: status.code(),
-            message: status.message().to_string(),
-            details: status.details().to_vec().into(),
-        }
+    /// The outcome the status in `headers` says, if there is one.
+    pub(crate) fn from_headers(headers: &http::HeaderMap) -> Option<Self> {
+        let (code, message, details) = crate::wire::parts_of(headers)?;
+        Some(Outcome::Status {
+            code,
+            message,
+            details,
+        })
     }
 
     /// The status the call ended with (details included), if any.
@@ -181,6 +182,50 @@ pub struct Call {
     pub started: Instant,
     /// When it ended, if it has.
     pub ended: Option<Instant>,
+    /// Request messages as received, decoded into `requests` when read.
+    raw_requests: Vec<bytes::Bytes>,
+    /// Response messages as sent, decoded into `responses` when read.
+    raw_responses: Vec<bytes::Bytes>,
+}
+
+impl Call {
+    /// Decodes the messages recorded since the last read (off the call
+    /// path: a call only stores its frames).
+    fn settle(&mut self) {
+        let Some(method) = self.method else {
+            return;
+        };
+        for raw in self.raw_requests.drain(..) {
+            match method.decode_request(&raw) {
+                Ok(m) => self.requests.push(m),
+                Err(_) => self.undecodable += 1,
+            }
+        }
+        for raw in self.raw_responses.drain(..) {
+            match method.decode_response(&raw) {
+                Ok(m) => self.responses.push(m),
+                Err(_) => self.undecodable_responses += 1,
+            }
+        }
+    }
+
+    /// Records a request message as received (`None`: not decodable).
+    pub(crate) fn push_request(&mut self, message: Option<bytes::Bytes>) {
+        match message {
+            Some(raw) if self.method.is_some() => self.raw_requests.push(raw),
+            Some(_) => {}
+            None => self.undecodable += 1,
+        }
+    }
+
+    /// Records a response message as sent (`None`: not decodable).
+    pub(crate) fn push_response(&mut self, message: Option<bytes::Bytes>) {
+        match message {
+            Some(raw) if self.method.is_some() => self.raw_responses.push(raw),
+            Some(_) => {}
+            None => self.undecodable_responses += 1,
+        }
+    }
 }
 
 impl Call {
@@ -489,7 +534,19 @@ impl Journal {
         Self::default()
     }
 
+    /// The state for readers: every call's recorded messages decoded.
     fn lock(&self) -> MutexGuard<'_, State> {
+        let mut state = self.lock_raw();
+        for call in state.calls.iter_mut() {
+            if !call.raw_requests.is_empty() || !call.raw_responses.is_empty() {
+                call.settle();
+            }
+        }
+        state
+    }
+
+    /// The state for writers on the call path, as it is.
+    fn lock_raw(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -516,12 +573,21 @@ impl Journal {
 
     pub(crate) fn update(&self, seq: u64, f: impl FnOnce(&mut Call)) {
         {
-            let mut state = self.lock();
+            let mut state = self.lock_raw();
             if let Ok(i) = state.calls.binary_search_by_key(&seq, |c| c.seq) {
                 f(&mut state.calls[i]);
             }
         }
-        self.changed.send_modify(|v| *v += 1);
+        self.notify();
+    }
+
+    /// Wakes whoever waits on the journal (nobody, most of the time: then
+    /// nothing is done).
+    fn notify(&self) {
+        self.changed.send_if_modified(|v| {
+            *v += 1;
+            self.changed.receiver_count() > 0
+        });
     }
 
     pub(crate) fn start(
@@ -531,7 +597,7 @@ impl Journal {
         deadline: Option<Duration>,
     ) -> u64 {
         let seq = {
-            let mut state = self.lock();
+            let mut state = self.lock_raw();
             let seq = state.next_seq;
             state.next_seq += 1;
             state.calls.push(Call {
@@ -549,6 +615,8 @@ impl Journal {
                 outcome: Outcome::InFlight,
                 started: Instant::now(),
                 ended: None,
+                raw_requests: Vec::new(),
+                raw_responses: Vec::new(),
             });
             // Past the bound, drop the earliest calls in a batch (an eighth of
             // the bound), so that keeping the bound costs little per call.
@@ -561,7 +629,7 @@ impl Journal {
             }
             seq
         };
-        self.changed.send_modify(|v| *v += 1);
+        self.notify();
         seq
     }
 
@@ -671,11 +739,11 @@ impl Journal {
     /// # }
     /// ```
     pub fn clear(&self) {
-        let mut state = self.lock();
+        let mut state = self.lock_raw();
         state.calls.clear();
         state.dropped = 0;
         drop(state);
-        self.changed.send_modify(|v| *v += 1);
+        self.notify();
     }
 
     /// Whether every OrderService call carried a deadline (`grpc-timeout`).
