@@ -76,8 +76,14 @@ pub const DUPLEX_BUFFER: usize = 256 * 1024;
 /// 16 KiB, which a `BadRequest` of a few hundred violations outgrows).
 pub const MAX_HEADER_LIST_SIZE: u32 = 16 * 1024 * 1024;
 
-/// Concurrent streams one connection may carry (hyper's default is 200).
+/// Concurrent streams one connection may carry (hyper's default is 200);
+/// a client with more calls open keeps the rest waiting for a free stream.
 pub const MAX_CONCURRENT_STREAMS: u32 = 2048;
+
+/// The HTTP/2 connection window of served connections (16 MiB): large
+/// enough that h2's budget of unread small DATA frames (half the window)
+/// never closes a connection before [`MAX_CONCURRENT_STREAMS`] is reached.
+pub const CONNECTION_WINDOW: u32 = 16 * 1024 * 1024;
 
 /// The authority in-process channels use; it never reaches a resolver.
 pub const IN_PROCESS_URI: &str = "http://in-process.orders-testkit.invalid";
@@ -530,6 +536,13 @@ where
     // covers 1,000 watchers on one channel (benches/scale.rs); with no limit
     // at all, 10,000 concurrent unary calls broke the connection.
     builder.max_concurrent_streams(MAX_CONCURRENT_STREAMS);
+    // h2 closes a connection with ENHANCE_YOUR_CALM ("too_many_data_frames")
+    // once unread small DATA frames exhaust a budget of half the connection
+    // window (each frame under 256 bytes costs 256 minus its size). With
+    // hyper's 1 MiB window that is about 2,100 pending small requests: the
+    // cause of the "broken pipe" at 10,000 concurrent unary calls without a
+    // stream limit. A 16 MiB window holds about 34,000.
+    builder.initial_connection_window_size(CONNECTION_WINDOW);
     let control = ConnectionControl::new();
     let dropped = control.token.clone();
     let goaway = control.goaway.clone();
