@@ -161,6 +161,10 @@ struct ServeArgs {
     /// On SIGINT or SIGTERM, how long in-flight calls may take to finish.
     #[arg(long, default_value_t = 5000)]
     grace_ms: u64,
+    /// Keep the latest N calls in the journal (memory stays flat under
+    /// sustained load); 0 keeps every call.
+    #[arg(long, value_name = "N", default_value_t = orders_testkit::journal::DEFAULT_BOUND)]
+    journal_max: usize,
     /// Serve over TLS with this certificate chain (PEM, leaf first); needs --tls-key.
     #[arg(long, value_name = "PEM", requires = "tls_key")]
     tls_cert: Option<std::path::PathBuf>,
@@ -273,7 +277,10 @@ async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut builder = OrderMock::builder();
+    let mut builder = OrderMock::builder().journal(match args.journal_max {
+        0 => orders_testkit::journal::Journal::unbounded(),
+        n => orders_testkit::journal::Journal::bounded(n),
+    });
     if let Some(scenario) = &scenario {
         builder = scenario.configure(builder);
     }

@@ -102,6 +102,8 @@ pub struct OrderMockBuilder {
     /// TLS on the TCP listener.
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::ServerTls>,
+    /// The journal to record into (bounded at the default when unset).
+    journal: Option<Journal>,
 }
 
 impl OrderMockBuilder {
@@ -262,6 +264,28 @@ impl OrderMockBuilder {
         self
     }
 
+    /// Records into `journal`: [`Journal::bounded(n)`](Journal::bounded)
+    /// keeps the latest `n` calls (what a long-running `serve` wants,
+    /// `serve --journal-max N`), [`Journal::unbounded()`](Journal::unbounded)
+    /// keeps all. By default the latest 100,000.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::{OrderMock, journal::Journal};
+    /// let mock = OrderMock::builder().journal(Journal::bounded(2)).start().await;
+    /// for _ in 0..20 {
+    ///     let _ = mock.client().get_order(orders_testkit::pb::GetOrderRequest::default()).await;
+    /// }
+    /// mock.journal().wait_until(|calls| calls.last().is_some_and(|c| c.ended.is_some())).await;
+    /// assert!(mock.journal().len() <= 2 + 2 / 8 + 1);
+    /// assert!(mock.journal().dropped() >= 17);
+    /// # }
+    /// ```
+    pub fn journal(mut self, journal: Journal) -> Self {
+        self.journal = Some(journal);
+        self
+    }
+
     /// Starts the mock in process. Must be called inside a Tokio runtime.
     pub async fn start(self) -> OrderMock {
         self.launch(None)
@@ -299,10 +323,10 @@ impl OrderMockBuilder {
                 fallthrough: self.fallthrough,
             }));
         // A recording keeps every call; a mock, the latest ones.
-        let journal = if self.verbatim {
-            Journal::unbounded()
-        } else {
-            Journal::new()
+        let journal = match self.journal {
+            Some(journal) => journal,
+            None if self.verbatim => Journal::unbounded(),
+            None => Journal::new(),
         };
         // Data flows: (wire behaviour) -> journal (sees every call, and the
         // INTERNAL a panic became) -> panics caught -> auth -> faults -> E-6
