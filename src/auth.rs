@@ -207,13 +207,12 @@ pub struct AuthService<S> {
     tokens: Tokens,
 }
 
-impl<S, B> Service<http::Request<B>> for AuthService<S>
+impl<S, B, ResBody> Service<http::Request<B>> for AuthService<S>
 where
-    S: Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
+    S: Service<http::Request<B>, Response = http::Response<ResBody>>,
+    ResBody: Default,
 {
-    type Response = http::Response<tonic::body::Body>;
+    type Response = http::Response<ResBody>;
     type Error = S::Error;
     type Future = futures_util::future::Either<
         std::future::Ready<Result<Self::Response, S::Error>>,

@@ -43,15 +43,34 @@ pub fn leaks_internals(message: &str) -> bool {
 }
 
 /// Layer of [`Sanitize`].
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct SanitizeLayer {
-    strict: bool,
+    mode: Mode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Leaks,
+    Strict,
+    Off,
+}
+
+impl Default for SanitizeLayer {
+    fn default() -> Self {
+        Self { mode: Mode::Leaks }
+    }
 }
 
 impl SanitizeLayer {
     /// Replaces every `INTERNAL`/`UNKNOWN` message, leaky or not.
     pub fn strict() -> Self {
-        Self { strict: true }
+        Self { mode: Mode::Strict }
+    }
+
+    /// Passes every status on as it is (a recorder keeps what the target
+    /// said), with the same service type as the other modes.
+    pub(crate) fn off() -> Self {
+        Self { mode: Mode::Off }
     }
 }
 
@@ -61,7 +80,7 @@ impl<S> Layer<S> for SanitizeLayer {
     fn layer(&self, inner: S) -> Self::Service {
         Sanitize {
             inner,
-            strict: self.strict,
+            mode: self.mode,
         }
     }
 }
@@ -70,12 +89,16 @@ impl<S> Layer<S> for SanitizeLayer {
 #[derive(Debug, Clone)]
 pub struct Sanitize<S> {
     inner: S,
-    strict: bool,
+    mode: Mode,
 }
 
 /// Rewrites the status in `headers` (response headers or trailers) when
 /// it must be sanitized.
-fn clean(headers: &mut HeaderMap, strict: bool) {
+fn clean(headers: &mut HeaderMap, mode: Mode) {
+    if mode == Mode::Off {
+        return;
+    }
+    let strict = mode == Mode::Strict;
     // Most statuses are not INTERNAL or UNKNOWN: look at the code first.
     let code = match crate::wire::code_of(headers) {
         Some(code @ (Code::Internal | Code::Unknown)) => code,
@@ -94,35 +117,64 @@ fn clean(headers: &mut HeaderMap, strict: bool) {
 impl<S, B, ResBody> Service<http::Request<B>> for Sanitize<S>
 where
     S: Service<http::Request<B>, Response = http::Response<ResBody>>,
-    S::Future: Send + 'static,
-    ResBody: Body<Data = Bytes> + Send + 'static,
-    ResBody::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    ResBody: Body<Data = Bytes>,
 {
-    type Response = http::Response<tonic::body::Body>;
+    type Response = http::Response<CleanTrailers<ResBody>>;
     type Error = S::Error;
-    type Future =
-        Pin<Box<dyn std::future::Future<Output = Result<Self::Response, S::Error>> + Send>>;
+    type Future = SanitizeFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        let strict = self.strict;
-        let fut = self.inner.call(req);
-        Box::pin(async move {
-            let mut res = fut.await?;
-            clean(res.headers_mut(), strict);
-            Ok(res.map(|b| tonic::body::Body::new(CleanTrailers { inner: b, strict })))
-        })
+        SanitizeFuture {
+            inner: self.inner.call(req),
+            mode: self.mode,
+        }
     }
 }
 
 pin_project! {
-    struct CleanTrailers<B> {
+    /// The future of [`Sanitize`]: cleans the response headers (a
+    /// trailers-only status) and wraps the body to clean its trailers.
+    pub struct SanitizeFuture<F> {
+        #[pin]
+        inner: F,
+        mode: Mode,
+    }
+}
+
+impl<F, B, E> std::future::Future for SanitizeFuture<F>
+where
+    F: std::future::Future<Output = Result<http::Response<B>, E>>,
+{
+    type Output = Result<http::Response<CleanTrailers<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mode = *this.mode;
+        let mut res = ready!(this.inner.poll(cx))?;
+        clean(res.headers_mut(), mode);
+        Poll::Ready(Ok(res.map(|inner| CleanTrailers { inner, mode })))
+    }
+}
+
+pin_project! {
+    /// A response body whose trailers are sanitized.
+    pub struct CleanTrailers<B> {
         #[pin]
         inner: B,
-        strict: bool,
+        mode: Mode,
+    }
+}
+
+impl<B: Default> Default for CleanTrailers<B> {
+    fn default() -> Self {
+        Self {
+            inner: B::default(),
+            mode: Mode::Off,
+        }
     }
 }
 
@@ -139,7 +191,7 @@ impl<B: Body<Data = Bytes>> Body for CleanTrailers<B> {
         Poll::Ready(frame.map(|f| {
             f.map(|frame| match frame.into_trailers() {
                 Ok(mut trailers) => {
-                    clean(&mut trailers, *this.strict);
+                    clean(&mut trailers, *this.mode);
                     Frame::trailers(trailers)
                 }
                 Err(frame) => frame,

@@ -44,29 +44,37 @@ use tokio_util::task::TaskTracker;
 use tonic::transport::{Channel, Endpoint};
 
 /// What the testkit serves on a connection: any cloneable HTTP service
-/// that answers every request (tonic's `Routes`, or a layer around them).
+/// that answers every request (tonic's `Routes`, or a layer around them),
+/// with any response body.
 pub trait HttpService:
     tower::Service<
         http::Request<Incoming>,
-        Response = http::Response<tonic::body::Body>,
+        Response = http::Response<<Self as HttpService>::ResBody>,
         Error = Infallible,
         Future: Send + 'static,
     > + Clone
     + Send
     + 'static
 {
+    /// The response body.
+    type ResBody: http_body::Body<Data = bytes::Bytes, Error: Into<tower::BoxError>>
+        + Send
+        + 'static;
 }
 
-impl<S> HttpService for S where
+impl<S, B> HttpService for S
+where
     S: tower::Service<
             http::Request<Incoming>,
-            Response = http::Response<tonic::body::Body>,
+            Response = http::Response<B>,
             Error = Infallible,
             Future: Send + 'static,
         > + Clone
         + Send
-        + 'static
+        + 'static,
+    B: http_body::Body<Data = bytes::Bytes, Error: Into<tower::BoxError>> + Send + 'static,
 {
+    type ResBody = B;
 }
 
 /// Bytes buffered in each direction of an in-process connection.
@@ -464,12 +472,23 @@ struct WithConnection<S> {
     control: ConnectionControl,
 }
 
+/// The response body of a served connection: the service's, or the
+/// testkit's own refusal of a request that is not gRPC.
+type ConnBody<B> = http_body_util::Either<tonic::body::Body, B>;
+
+fn service_body<B>(res: http::Response<B>) -> http::Response<ConnBody<B>> {
+    res.map(http_body_util::Either::Right)
+}
+
 impl<S: HttpService> tower::Service<http::Request<Incoming>> for WithConnection<S> {
-    type Response = http::Response<tonic::body::Body>;
+    type Response = http::Response<ConnBody<S::ResBody>>;
     type Error = Infallible;
     type Future = futures_util::future::Either<
-        std::future::Ready<Result<http::Response<tonic::body::Body>, Infallible>>,
-        S::Future,
+        std::future::Ready<Result<Self::Response, Infallible>>,
+        futures_util::future::MapOk<
+            S::Future,
+            fn(http::Response<S::ResBody>) -> http::Response<ConnBody<S::ResBody>>,
+        >,
     >;
 
     fn poll_ready(
@@ -495,10 +514,15 @@ impl<S: HttpService> tower::Service<http::Request<Incoming>> for WithConnection<
                 tonic::Status::unknown(format!("invalid gRPC request content-type {shown:?}"))
                     .into_http::<tonic::body::Body>();
             *res.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
-            return Either::Left(std::future::ready(Ok(res)));
+            return Either::Left(std::future::ready(
+                Ok(res.map(http_body_util::Either::Left)),
+            ));
         }
         req.extensions_mut().insert(self.control.clone());
-        Either::Right(self.inner.call(req))
+        Either::Right(futures_util::TryFutureExt::map_ok(
+            self.inner.call(req),
+            service_body::<S::ResBody> as fn(_) -> _,
+        ))
     }
 }
 

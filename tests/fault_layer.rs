@@ -72,7 +72,7 @@ async fn call(plan: &FaultPlan, request: Req, messages: &[&'static [u8]]) -> (Re
         .map_err(|_| ())
         .unwrap();
     drop(svc);
-    (res, responder.await.unwrap())
+    (res.map(tonic::body::Body::new), responder.await.unwrap())
 }
 
 /// Reads a whole response: its messages and its final status.

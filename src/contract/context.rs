@@ -277,7 +277,16 @@ impl Ctx {
             grace: self.patience,
             stopped: self.stopped.clone(),
         };
+        // The journal's bodies are typed; the client stack speaks tonic's.
+        let prepare =
+            ServiceExt::<http::Request<_>>::map_request(prepare, |req: http::Request<_>| {
+                req.map(tonic::body::Body::new)
+            });
         let journaled = JournalLayer::new(self.journal.clone()).layer(prepare);
+        let journaled = ServiceExt::<http::Request<tonic::body::Body>>::map_response(
+            journaled,
+            |res: http::Response<_>| res.map(tonic::body::Body::new),
+        );
         BoxCloneSyncService::new(ServiceExt::<http::Request<tonic::body::Body>>::map_err(
             journaled, CallError,
         ))

@@ -72,6 +72,94 @@ pub struct FaultService<S> {
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
+pin_project_lite::pin_project! {
+    /// The future of [`FaultService`]: the service's own when no fault
+    /// fires (no allocation), else the fault's.
+    #[project = FaultFutureProj]
+    #[allow(missing_docs)]
+    pub enum FaultFuture<F, E> {
+        /// No fault: the service's answer as it comes (`inner`: its future).
+        Pass { #[pin] inner: F },
+        /// A fault's answer (`inner`: the fault's future).
+        Fault { inner: BoxFuture<Result<http::Response<tonic::body::Body>, E>> },
+    }
+}
+
+impl<F, B, E> Future for FaultFuture<F, E>
+where
+    F: Future<Output = Result<http::Response<B>, E>>,
+{
+    type Output = Result<http::Response<FaultBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            FaultFutureProj::Pass { inner } => inner
+                .poll(cx)
+                .map(|r| r.map(|res| res.map(|inner| FaultBody::Pass { inner }))),
+            FaultFutureProj::Fault { inner } => inner
+                .as_mut()
+                .poll(cx)
+                .map(|r| r.map(|res| res.map(|inner| FaultBody::Fault { inner }))),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response body of [`FaultService`]: the service's own, or a
+    /// fault's.
+    #[project = FaultBodyProj]
+    #[allow(missing_docs)]
+    pub enum FaultBody<B> {
+        /// The service's body, untouched.
+        Pass { #[pin] inner: B },
+        /// A fault's body.
+        Fault { #[pin] inner: tonic::body::Body },
+    }
+}
+
+impl<B> Default for FaultBody<B> {
+    fn default() -> Self {
+        FaultBody::Fault {
+            inner: tonic::body::Body::default(),
+        }
+    }
+}
+
+impl<B> Body for FaultBody<B>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<tower::BoxError>,
+{
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Status>>> {
+        match self.project() {
+            FaultBodyProj::Pass { inner } => inner
+                .poll_frame(cx)
+                .map(|f| f.map(|r| r.map_err(|e| Status::from_error(e.into())))),
+            FaultBodyProj::Fault { inner } => inner.poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            FaultBody::Pass { inner } => inner.is_end_stream(),
+            FaultBody::Fault { inner } => inner.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match self {
+            FaultBody::Pass { inner } => inner.size_hint(),
+            FaultBody::Fault { inner } => inner.size_hint(),
+        }
+    }
+}
+
 fn respond(status: Status) -> http::Response<tonic::body::Body> {
     status.into_http()
 }
@@ -85,24 +173,31 @@ where
     ResBody: Body<Data = Bytes> + Send + 'static,
     ResBody::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    type Response = http::Response<tonic::body::Body>;
+    type Response = http::Response<FaultBody<ResBody>>;
     type Error = S::Error;
-    type Future = BoxFuture<Result<Self::Response, S::Error>>;
+    type Future = FaultFuture<S::Future, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: http::Request<ReqBody>) -> Self::Future {
-        // The ready service handles this call; a fresh clone takes its place.
+        let Some(decision) = self.plan.decide(req.uri().path(), req.headers()) else {
+            return FaultFuture::Pass {
+                inner: self.inner.call(req),
+            };
+        };
+        // The ready service goes into the fault's future; a fresh clone
+        // takes its place.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let deadline =
             crate::deadline::timeout_in(req.headers()).map(|t| tokio::time::Instant::now() + t);
-        let decision = self.plan.decide(req.uri().path(), req.headers());
         let boxed = |res: http::Response<ResBody>| res.map(tonic::body::Body::new);
-        match decision {
-            Decision::Pass => Box::pin(async move { inner.call(req).await.map(boxed) }),
+        let fault = |f: BoxFuture<Result<http::Response<tonic::body::Body>, S::Error>>| {
+            FaultFuture::Fault { inner: f }
+        };
+        fault(match decision {
             Decision::Respond(status) => Box::pin(async move { Ok(respond(status)) }),
             Decision::Delay(delay) => Box::pin(async move {
                 if wait_within(Some(delay), deadline).await.is_err() {
@@ -162,7 +257,7 @@ where
                     }
                 })
             }
-        }
+        })
     }
 }
 

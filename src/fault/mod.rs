@@ -35,7 +35,7 @@ mod plan;
 mod wire;
 
 pub use behaviour::{BehaviourLayer, BehaviourService, ErrorFraming, ServerBehaviour};
-pub use layer::{FaultLayer, FaultService};
+pub use layer::{FaultBody, FaultFuture, FaultLayer, FaultService};
 pub use plan::FaultPlan;
 pub use wire::WireFault;
 

@@ -14,7 +14,6 @@ use super::{Fault, FaultKind};
 /// What the plan decided for one call.
 #[derive(Debug, Clone)]
 pub(crate) enum Decision {
-    Pass,
     Respond(Status),
     Delay(Duration),
     DelayBetween {
@@ -178,12 +177,12 @@ impl FaultPlan {
         self.len() == 0
     }
 
-    /// Decides what happens to one call, counting it for every fault whose
-    /// filters it passes.
-    pub(crate) fn decide(&self, path: &str, headers: &HeaderMap) -> Decision {
+    /// Decides what happens to one call (`None`: no fault, it passes),
+    /// counting it for every fault whose filters it passes.
+    pub(crate) fn decide(&self, path: &str, headers: &HeaderMap) -> Option<Decision> {
         let mut state = self.lock();
         let seed = state.seed;
-        let mut decision = Decision::Pass;
+        let mut decision = None;
         for (index, active) in state.faults.iter_mut().enumerate() {
             let f = &active.fault;
             if !f.paths.is_empty() && !f.paths.iter().any(|p| p == path) {
@@ -196,27 +195,27 @@ impl FaultPlan {
             let n = active.selected;
             let draw = mix(seed ^ ((index as u64) << 40) ^ n);
             let fires = f.schedule.includes(n) && f.probability.is_none_or(|p| unit(draw) < p);
-            if !fires || !matches!(decision, Decision::Pass) {
+            if !fires || decision.is_some() {
                 continue;
             }
             decision = match &f.kind {
-                FaultKind::Status(status) => Decision::Respond(status.clone()),
+                FaultKind::Status(status) => Some(Decision::Respond(status.clone())),
                 FaultKind::Delay { base, jitter } => {
-                    Decision::Delay(jittered(*base, *jitter, mix(draw)))
+                    Some(Decision::Delay(jittered(*base, *jitter, mix(draw))))
                 }
-                FaultKind::DelayBetween { base, jitter } => Decision::DelayBetween {
+                FaultKind::DelayBetween { base, jitter } => Some(Decision::DelayBetween {
                     base: *base,
                     jitter: *jitter,
                     seed: mix(draw),
-                },
-                FaultKind::Hang => Decision::Hang,
-                FaultKind::Abort { after, status } => Decision::Abort {
+                }),
+                FaultKind::Hang => Some(Decision::Hang),
+                FaultKind::Abort { after, status } => Some(Decision::Abort {
                     after: *after,
                     status: status.clone(),
-                },
-                FaultKind::Reset => Decision::Reset,
-                FaultKind::DropConnection => Decision::DropConnection,
-                FaultKind::Wire(w) => Decision::Wire(w.clone()),
+                }),
+                FaultKind::Reset => Some(Decision::Reset),
+                FaultKind::DropConnection => Some(Decision::DropConnection),
+                FaultKind::Wire(w) => Some(Decision::Wire(w.clone())),
                 FaultKind::RateLimit { limit, window } => {
                     let now = Instant::now();
                     while active
@@ -228,20 +227,20 @@ impl FaultPlan {
                     }
                     if active.admitted.len() < *limit {
                         active.admitted.push_back(now);
-                        Decision::Pass
+                        None
                     } else {
                         let retry = active
                             .admitted
                             .front()
                             .map_or(*window, |t| window.saturating_sub(now.duration_since(*t)));
-                        Decision::Respond(Status::with_error_details(
+                        Some(Decision::Respond(Status::with_error_details(
                             tonic::Code::ResourceExhausted,
                             format!(
                                 "rate limit exceeded: at most {limit} calls per {} ms",
                                 window.as_millis()
                             ),
                             ErrorDetails::with_retry_info(Some(retry)),
-                        ))
+                        )))
                     }
                 }
             };

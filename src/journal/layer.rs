@@ -71,13 +71,13 @@ pub struct JournalService<S> {
     journal: Journal,
 }
 
-impl<S, B> Service<http::Request<B>> for JournalService<S>
+impl<S, B, ResBody> Service<http::Request<B>> for JournalService<S>
 where
-    S: Service<http::Request<tonic::body::Body>, Response = http::Response<tonic::body::Body>>,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S: Service<http::Request<RecordingRequest<B>>, Response = http::Response<ResBody>>,
+    B: Body<Data = Bytes>,
+    ResBody: Body<Data = Bytes>,
 {
-    type Response = http::Response<tonic::body::Body>;
+    type Response = http::Response<RecordingResponse<ResBody>>;
     type Error = S::Error;
     type Future = JournalFuture<S::Future>;
 
@@ -88,7 +88,7 @@ where
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         if !self.journal.is_enabled() {
             return JournalFuture {
-                inner: self.inner.call(req.map(tonic::body::Body::new)),
+                inner: self.inner.call(req.map(RecordingRequest::off)),
                 end: None,
             };
         }
@@ -101,13 +101,12 @@ where
             journal: self.journal.clone(),
             seq,
         });
-        let body = tonic::body::Body::new(RecordingRequest {
+        let body = RecordingRequest {
             inner: body,
-            journal: self.journal.clone(),
-            seq,
+            record: Some((self.journal.clone(), seq)),
             method,
             decoder: FrameDecoder::default(),
-        });
+        };
         JournalFuture {
             inner: self.inner.call(http::Request::from_parts(parts, body)),
             end: Some(EndRecorder {
@@ -151,17 +150,17 @@ pin_project! {
     }
 }
 
-impl<F, E> Future for JournalFuture<F>
+impl<F, B, E> Future for JournalFuture<F>
 where
-    F: Future<Output = Result<http::Response<tonic::body::Body>, E>>,
+    F: Future<Output = Result<http::Response<B>, E>>,
 {
-    type Output = Result<http::Response<tonic::body::Body>, E>;
+    type Output = Result<http::Response<RecordingResponse<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let result = ready!(this.inner.poll(cx));
         let Some(end) = this.end.take() else {
-            return Poll::Ready(result);
+            return Poll::Ready(result.map(|res| res.map(RecordingResponse::off)));
         };
         let res = match result {
             Ok(res) => res,
@@ -173,26 +172,38 @@ where
         // A trailers-only response carries its status in the headers.
         if let Some(outcome) = Outcome::from_headers(res.headers()) {
             end.finish(outcome);
-            return Poll::Ready(Ok(res));
+            return Poll::Ready(Ok(res.map(RecordingResponse::off)));
         }
         let (parts, body) = res.into_parts();
-        let body = tonic::body::Body::new(RecordingResponse {
+        let body = RecordingResponse {
             inner: body,
             decoder: FrameDecoder::default(),
             end: Some(end),
-        });
+        };
         Poll::Ready(Ok(http::Response::from_parts(parts, body)))
     }
 }
 
 pin_project! {
-    struct RecordingRequest<B> {
+    /// A request body whose messages go into the journal as they pass.
+    pub struct RecordingRequest<B> {
         #[pin]
         inner: B,
-        journal: Journal,
-        seq: u64,
+        record: Option<(Journal, u64)>,
         method: Option<Method>,
         decoder: FrameDecoder,
+    }
+}
+
+impl<B> RecordingRequest<B> {
+    /// Passes `inner` through unrecorded (the journal is off).
+    fn off(inner: B) -> Self {
+        Self {
+            inner,
+            record: None,
+            method: None,
+            decoder: FrameDecoder::default(),
+        }
     }
 }
 
@@ -209,13 +220,13 @@ where
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = self.project();
         let frame = ready!(this.inner.poll_frame(cx));
-        if let (Some(Ok(frame)), Some(_)) = (&frame, *this.method)
+        if let (Some(Ok(frame)), Some(_), Some((journal, seq))) =
+            (&frame, *this.method, this.record.as_ref())
             && let Some(data) = frame.data_ref()
         {
             this.decoder.push(data);
             while let Some(message) = this.decoder.next_message() {
-                this.journal
-                    .update(*this.seq, |c| c.push_request(message.ok()));
+                journal.update(*seq, |c| c.push_request(message.ok()));
             }
         }
         Poll::Ready(frame)
@@ -231,14 +242,15 @@ where
 }
 
 pin_project! {
-    struct RecordingResponse {
+    /// A response body whose messages and end go into the journal.
+    pub struct RecordingResponse<B> {
         #[pin]
-        inner: tonic::body::Body,
+        inner: B,
         decoder: FrameDecoder,
         end: Option<EndRecorder>,
     }
 
-    impl PinnedDrop for RecordingResponse {
+    impl<B> PinnedDrop for RecordingResponse<B> {
         fn drop(this: Pin<&mut Self>) {
             if let Some(end) = this.project().end.take() {
                 end.finish(Outcome::NoStatus);
@@ -247,9 +259,26 @@ pin_project! {
     }
 }
 
-impl Body for RecordingResponse {
+impl<B> RecordingResponse<B> {
+    /// Passes `inner` through unrecorded.
+    fn off(inner: B) -> Self {
+        Self {
+            inner,
+            decoder: FrameDecoder::default(),
+            end: None,
+        }
+    }
+}
+
+impl<B: Default> Default for RecordingResponse<B> {
+    fn default() -> Self {
+        Self::off(B::default())
+    }
+}
+
+impl<B: Body<Data = Bytes>> Body for RecordingResponse<B> {
     type Data = Bytes;
-    type Error = tonic::Status;
+    type Error = B::Error;
 
     fn poll_frame(
         self: Pin<&mut Self>,

@@ -45,7 +45,7 @@ use crate::rpc::{Method, RequestMessage, ResponseMessage, Rpc};
 
 mod layer;
 
-pub use layer::{JournalFuture, JournalLayer, JournalService};
+pub use layer::{JournalFuture, JournalLayer, JournalService, RecordingRequest, RecordingResponse};
 
 /// How many calls a journal keeps unless told otherwise.
 pub const DEFAULT_BOUND: usize = 100_000;

@@ -333,21 +333,31 @@ impl OrderMockBuilder {
         // sanitizing -> stubs -> model.
         let faults = self.faults;
         let tokens: Tokens = self.tokens.into_iter().collect();
-        let behaviour = tower::util::option_layer(self.behaviour.map(BehaviourLayer::new));
-        let service = behaviour.layer(
-            JournalLayer::new(journal.clone()).layer(
-                CatchPanicLayer.layer(
-                    AuthLayer::new(tokens).layer(
-                        FaultLayer::new(faults.clone()).layer(
-                            tower::util::option_layer(
-                                (!self.verbatim).then(SanitizeLayer::default),
-                            )
-                            .layer(crate::reflection::add_reflection(routes).prepare()),
-                        ),
-                    ),
-                ),
+        let sanitize = if self.verbatim {
+            SanitizeLayer::off()
+        } else {
+            SanitizeLayer::default()
+        };
+        // Each layer passes typed bodies on; the body is boxed once, here.
+        let layered = JournalLayer::new(journal.clone()).layer(
+            CatchPanicLayer.layer(
+                AuthLayer::new(tokens)
+                    .layer(FaultLayer::new(faults.clone()).layer(
+                        sanitize.layer(crate::reflection::add_reflection(routes).prepare()),
+                    )),
             ),
         );
+        type Req = http::Request<hyper::body::Incoming>;
+        let service = match self.behaviour {
+            Some(behaviour) => tower::util::Either::Left(tower::ServiceExt::<Req>::map_response(
+                BehaviourLayer::new(behaviour).layer(layered),
+                behaved_body as fn(_) -> _,
+            )),
+            None => tower::util::Either::Right(tower::ServiceExt::<Req>::map_response(
+                layered,
+                plain_body as fn(_) -> _,
+            )),
+        };
 
         let server = InProcessServer::start(service.clone());
         let local_addr = listener.map(|listener| {
@@ -382,6 +392,17 @@ impl OrderMockBuilder {
             local_addr: local_addr.flatten(),
         }
     }
+}
+
+/// The mock's response body with a wire behaviour: one of two shapes, as
+/// one type and without boxing.
+fn behaved_body<L, R>(res: http::Response<L>) -> http::Response<http_body_util::Either<L, R>> {
+    res.map(http_body_util::Either::Left)
+}
+
+/// The mock's response body without a wire behaviour.
+fn plain_body<L, R>(res: http::Response<R>) -> http::Response<http_body_util::Either<L, R>> {
+    res.map(http_body_util::Either::Right)
 }
 
 impl OrderMock {
