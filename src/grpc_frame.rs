@@ -27,16 +27,56 @@ pub enum FrameError {
 #[derive(Debug, Default)]
 pub struct FrameDecoder {
     buf: BytesMut,
+    /// A chunk given whole, read without copying while no partial message
+    /// is buffered (the usual case: one message per chunk).
+    chunk: Bytes,
 }
 
 impl FrameDecoder {
     /// Appends bytes read from the body.
     pub fn push(&mut self, chunk: &[u8]) {
+        self.spill();
         self.buf.extend_from_slice(chunk);
+    }
+
+    /// Appends a chunk read from the body; whole messages in it are later
+    /// handed out without copying.
+    pub fn push_bytes(&mut self, chunk: Bytes) {
+        if self.buf.is_empty() && self.chunk.is_empty() {
+            self.chunk = chunk;
+        } else {
+            self.spill();
+            self.buf.extend_from_slice(&chunk);
+        }
+    }
+
+    /// Moves the unread part of the whole chunk into the buffer.
+    fn spill(&mut self) {
+        if !self.chunk.is_empty() {
+            let chunk = std::mem::take(&mut self.chunk);
+            self.buf.extend_from_slice(&chunk);
+        }
     }
 
     /// The next whole message, if one is buffered.
     pub fn next_message(&mut self) -> Option<Result<Bytes, FrameError>> {
+        if !self.chunk.is_empty() {
+            let c = &self.chunk;
+            if c.len() >= 5 {
+                let len = u32::from_be_bytes([c[1], c[2], c[3], c[4]]) as usize;
+                if c.len() >= 5 + len {
+                    let flag = c[0];
+                    let message = c.slice(5..5 + len);
+                    self.chunk.advance(5 + len);
+                    return Some(match flag {
+                        0 => Ok(message),
+                        1 => Err(FrameError::Compressed),
+                        other => Err(FrameError::BadFlag(other)),
+                    });
+                }
+            }
+            self.spill();
+        }
         if self.buf.len() < 5 {
             return None;
         }
@@ -56,7 +96,7 @@ impl FrameDecoder {
 
     /// Bytes buffered that do not yet form a whole message.
     pub fn pending(&self) -> usize {
-        self.buf.len()
+        self.buf.len() + self.chunk.len()
     }
 }
 

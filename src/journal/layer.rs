@@ -224,7 +224,7 @@ where
             (&frame, *this.method, this.record.as_ref())
             && let Some(data) = frame.data_ref()
         {
-            this.decoder.push(data);
+            this.decoder.push_bytes(data.clone());
             while let Some(message) = this.decoder.next_message() {
                 journal.update(*seq, |c| c.push_request(message.ok()));
             }
@@ -289,7 +289,7 @@ impl<B: Body<Data = Bytes>> Body for RecordingResponse<B> {
         if let (Some(Ok(frame)), Some(end)) = (&frame, this.end.as_ref())
             && let (Some(data), Some(_)) = (frame.data_ref(), end.method)
         {
-            this.decoder.push(data);
+            this.decoder.push_bytes(data.clone());
             while let Some(message) = this.decoder.next_message() {
                 end.journal
                     .update(end.seq, |c| c.push_response(message.ok()));
