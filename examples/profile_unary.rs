@@ -1,7 +1,10 @@
-//! A fixed workload for instruction-count profiling of the unary path:
-//! `valgrind --tool=callgrind target/release/examples/profile_unary mock`
-//! (or `bare`): 2,000 GetOrder calls on one current-thread runtime. With
-//! `mock-start` or `bare-start`: 200 start-ups, each with its first call.
+//! A fixed workload for instruction-count profiling, bare tonic against the
+//! mock on the same in-process transport:
+//! `valgrind --tool=callgrind target/release/examples/profile_unary MODE`
+//! where MODE is `bare`/`mock` (2,000 GetOrder calls), `bare-create`/
+//! `mock-create` (2,000 CreateOrder calls) or `bare-start`/`mock-start`
+//! (200 start-ups, each with its first GetOrder), all on one
+//! current-thread runtime.
 
 #[path = "../benches/common/bare.rs"]
 #[allow(dead_code)]
@@ -9,38 +12,78 @@ mod bare;
 
 use orders_testkit::OrderMock;
 use orders_testkit::pb::order_service_client::OrderServiceClient;
-use orders_testkit::pb::{GetOrderRequest, Order};
+use orders_testkit::pb::{CreateOrderRequest, GetOrderRequest, LineItem, Order, OrderStatus};
 use orders_testkit::transport::InProcessServer;
+use tonic::transport::Channel;
 
 const CALLS: usize = 2_000;
+const STARTS: usize = 200;
+
+/// A server of the kind `mock` says, with one order, and a client to it.
+async fn serve(
+    mock: bool,
+) -> (
+    Option<OrderMock>,
+    Option<InProcessServer>,
+    OrderServiceClient<Channel>,
+) {
+    if mock {
+        let mock = OrderMock::start().await;
+        mock.seed_order(Order {
+            order_id: "o-1".into(),
+            status: OrderStatus::Pending.into(),
+            ..Default::default()
+        });
+        let client = mock.client();
+        (Some(mock), None, client)
+    } else {
+        let server = InProcessServer::start(bare::routes());
+        let client = OrderServiceClient::new(server.channel());
+        (None, Some(server), client)
+    }
+}
+
+fn get() -> GetOrderRequest {
+    GetOrderRequest {
+        order_id: "o-1".into(),
+    }
+}
+
+fn create(i: usize) -> CreateOrderRequest {
+    CreateOrderRequest {
+        customer_id: format!("c-{i}"),
+        items: vec![LineItem {
+            product_id: "p-1".into(),
+            quantity: 2,
+            price_cents: 1999,
+        }],
+        ..Default::default()
+    }
+}
 
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_else(|| "mock".into());
+    let mock = which.starts_with("mock");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
-        let (_mock, _server, mut client) = if which == "bare" {
-            let server = InProcessServer::start(bare::routes());
-            let client = OrderServiceClient::new(server.channel());
-            (None, Some(server), client)
-        } else {
-            let mock = OrderMock::start().await;
-            mock.seed_order(Order {
-                order_id: "o-1".into(),
-                ..Default::default()
-            });
-            let client = mock.client();
-            (Some(mock), None, client)
-        };
-        for _ in 0..CALLS {
-            client
-                .get_order(GetOrderRequest {
-                    order_id: "o-1".into(),
-                })
-                .await
-                .unwrap();
+        if which.ends_with("-start") {
+            for _ in 0..STARTS {
+                let (_mock, _server, mut client) = serve(mock).await;
+                client.get_order(get()).await.unwrap();
+            }
+            println!("{which}: {STARTS} start-ups");
+            return;
+        }
+        let (_mock, _server, mut client) = serve(mock).await;
+        for i in 0..CALLS {
+            if which.ends_with("-create") {
+                client.create_order(create(i)).await.unwrap();
+            } else {
+                client.get_order(get()).await.unwrap();
+            }
         }
         println!("{which}: {CALLS} calls");
     });
