@@ -159,7 +159,11 @@ fn streams(c: &mut Criterion) {
             updated_at: None,
         })
         .collect();
-    Stub::on(WatchOrderStatus).stream(updates).mount(&mock);
+    // The same update a thousand times: a throughput load, not a watch.
+    Stub::on(WatchOrderStatus)
+        .stream(updates)
+        .off_contract()
+        .mount(&mock);
     let mut g = c.benchmark_group("server_stream");
     g.throughput(Throughput::Elements(bare::STREAM_LEN as u64));
     for (name, client) in [

@@ -209,19 +209,26 @@ impl Call {
         }
     }
 
-    /// Records a request message as received (`None`: not decodable).
+    /// Records a request message as received (`None`: not decodable); a
+    /// compact copy, so that the journal does not pin the connection's
+    /// read buffers.
     pub(crate) fn push_request(&mut self, message: Option<bytes::Bytes>) {
         match message {
-            Some(raw) if self.method.is_some() => self.raw_requests.push(raw),
+            Some(raw) if self.method.is_some() => {
+                self.raw_requests.push(bytes::Bytes::copy_from_slice(&raw))
+            }
             Some(_) => {}
             None => self.undecodable += 1,
         }
     }
 
-    /// Records a response message as sent (`None`: not decodable).
+    /// Records a response message as sent (`None`: not decodable), as a
+    /// compact copy.
     pub(crate) fn push_response(&mut self, message: Option<bytes::Bytes>) {
         match message {
-            Some(raw) if self.method.is_some() => self.raw_responses.push(raw),
+            Some(raw) if self.method.is_some() => {
+                self.raw_responses.push(bytes::Bytes::copy_from_slice(&raw))
+            }
             Some(_) => {}
             None => self.undecodable_responses += 1,
         }
