@@ -456,7 +456,7 @@ impl fmt::Display for Call {
 
 #[derive(Debug)]
 struct State {
-    calls: Vec<Call>,
+    calls: std::collections::VecDeque<Call>,
     next_seq: u64,
     /// At most this many calls are kept (`None`: all).
     bound: Option<usize>,
@@ -490,7 +490,7 @@ impl Journal {
     fn with_bound(bound: Option<usize>) -> Self {
         Self {
             state: Arc::new(Mutex::new(State {
-                calls: Vec::new(),
+                calls: std::collections::VecDeque::new(),
                 next_seq: 0,
                 bound,
                 dropped: 0,
@@ -607,7 +607,7 @@ impl Journal {
             let mut state = self.lock_raw();
             let seq = state.next_seq;
             state.next_seq += 1;
-            state.calls.push(Call {
+            state.calls.push_back(Call {
                 seq,
                 method: Method::from_path(path),
                 path: path.to_string(),
@@ -625,10 +625,9 @@ impl Journal {
                 raw_requests: Vec::new(),
                 raw_responses: Vec::new(),
             });
-            // Past the bound, drop the earliest calls in a batch (an eighth of
-            // the bound), so that keeping the bound costs little per call.
+            // Past the bound, drop the earliest calls (a ring: nothing moves).
             if let Some(bound) = state.bound
-                && state.calls.len() > bound + bound / 8
+                && state.calls.len() > bound
             {
                 let excess = state.calls.len() - bound;
                 state.calls.drain(..excess);
@@ -658,7 +657,7 @@ impl Journal {
     /// # }
     /// ```
     pub fn calls(&self) -> Vec<Call> {
-        self.lock().calls.clone()
+        self.lock().calls.iter().cloned().collect()
     }
 
     /// The calls to one RPC, in arrival order.
@@ -803,9 +802,9 @@ impl Journal {
         let mut rx = self.changed.subscribe();
         loop {
             {
-                let state = self.lock();
-                if pred(&state.calls) {
-                    return state.calls.clone();
+                let mut state = self.lock();
+                if pred(state.calls.make_contiguous()) {
+                    return state.calls.iter().cloned().collect();
                 }
             }
             if rx.changed().await.is_err() {
@@ -831,7 +830,7 @@ impl Journal {
                 let ended = state.calls.iter().filter(|c| c.ended.is_some()).count();
                 // Dropped calls count as ended: they are past.
                 if ended as u64 + state.dropped >= n as u64 {
-                    return state.calls.clone();
+                    return state.calls.iter().cloned().collect();
                 }
             }
             if rx.changed().await.is_err() {
@@ -851,7 +850,10 @@ impl Journal {
     pub fn render(&self) -> String {
         let (calls, dropped) = {
             let state = self.lock();
-            (state.calls.clone(), state.dropped)
+            (
+                state.calls.iter().cloned().collect::<Vec<_>>(),
+                state.dropped,
+            )
         };
         let mut out = String::new();
         if dropped > 0 {
