@@ -475,9 +475,16 @@ struct State {
 /// # }
 /// ```
 pub struct Journal {
-    state: Arc<Mutex<State>>,
-    changed: Arc<watch::Sender<u64>>,
-    enabled: Arc<std::sync::atomic::AtomicBool>,
+    shared: Arc<Shared>,
+}
+
+/// What every clone of a [`Journal`] shares (one allocation, one reference
+/// count to bump per clone).
+#[derive(Debug)]
+struct Shared {
+    state: Mutex<State>,
+    changed: watch::Sender<u64>,
+    enabled: std::sync::atomic::AtomicBool,
 }
 
 impl Default for Journal {
@@ -489,14 +496,16 @@ impl Default for Journal {
 impl Journal {
     fn with_bound(bound: Option<usize>) -> Self {
         Self {
-            state: Arc::new(Mutex::new(State {
-                calls: std::collections::VecDeque::new(),
-                next_seq: 0,
-                bound,
-                dropped: 0,
-            })),
-            changed: Arc::new(watch::Sender::new(0)),
-            enabled: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            shared: Arc::new(Shared {
+                state: Mutex::new(State {
+                    calls: std::collections::VecDeque::new(),
+                    next_seq: 0,
+                    bound,
+                    dropped: 0,
+                }),
+                changed: watch::Sender::new(0),
+                enabled: std::sync::atomic::AtomicBool::new(true),
+            }),
         }
     }
 
@@ -554,7 +563,7 @@ impl Journal {
 
     /// The state for writers on the call path, as it is.
     fn lock_raw(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.shared.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Turns recording on or off (on by default). Off, calls pass through
@@ -566,7 +575,7 @@ impl Journal {
     /// assert!(!journal.is_enabled());
     /// ```
     pub fn set_enabled(&self, on: bool) {
-        self.enabled.store(on, std::sync::atomic::Ordering::Relaxed);
+        self.shared.enabled.store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Whether calls are being recorded.
@@ -575,7 +584,7 @@ impl Journal {
     /// assert!(orders_testkit::journal::Journal::new().is_enabled());
     /// ```
     pub fn is_enabled(&self) -> bool {
-        self.enabled.load(std::sync::atomic::Ordering::Relaxed)
+        self.shared.enabled.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub(crate) fn update(&self, seq: u64, f: impl FnOnce(&mut Call)) {
@@ -591,9 +600,9 @@ impl Journal {
     /// Wakes whoever waits on the journal (nobody, most of the time: then
     /// nothing is done).
     fn notify(&self) {
-        self.changed.send_if_modified(|v| {
+        self.shared.changed.send_if_modified(|v| {
             *v += 1;
-            self.changed.receiver_count() > 0
+            self.shared.changed.receiver_count() > 0
         });
     }
 
@@ -799,7 +808,7 @@ impl Journal {
     /// # }
     /// ```
     pub async fn wait_until(&self, mut pred: impl FnMut(&[Call]) -> bool) -> Vec<Call> {
-        let mut rx = self.changed.subscribe();
+        let mut rx = self.shared.changed.subscribe();
         loop {
             {
                 let mut state = self.lock();
@@ -823,7 +832,7 @@ impl Journal {
     /// # }
     /// ```
     pub async fn wait_for_ended(&self, n: usize) -> Vec<Call> {
-        let mut rx = self.changed.subscribe();
+        let mut rx = self.shared.changed.subscribe();
         loop {
             {
                 let state = self.lock();
