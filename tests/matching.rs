@@ -178,6 +178,7 @@ async fn a_metadata_miss_is_explained_too() {
     );
 }
 
+#[cfg(feature = "scenario")]
 #[tokio::test]
 async fn a_scenario_file_stub_miss_is_explained() {
     let scenario = orders_testkit::scenario::Scenario::parse(
@@ -299,6 +300,7 @@ async fn a_custom_matcher_matches_and_explains() {
     );
 }
 
+#[cfg(feature = "scenario")]
 #[test]
 fn a_bad_check_in_a_scenario_is_refused_with_its_line() {
     let err = orders_testkit::scenario::Scenario::parse(

@@ -297,6 +297,7 @@ async fn wire_faults_follow_the_usual_selection() {
     .await;
 }
 
+#[cfg(feature = "scenario")]
 #[tokio::test]
 async fn a_scenario_file_states_wire_faults_as_data() {
     let scenario = orders_testkit::scenario::Scenario::parse(
