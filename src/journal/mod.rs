@@ -575,7 +575,9 @@ impl Journal {
     /// assert!(!journal.is_enabled());
     /// ```
     pub fn set_enabled(&self, on: bool) {
-        self.shared.enabled.store(on, std::sync::atomic::Ordering::Relaxed);
+        self.shared
+            .enabled
+            .store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Whether calls are being recorded.
@@ -584,7 +586,9 @@ impl Journal {
     /// assert!(orders_testkit::journal::Journal::new().is_enabled());
     /// ```
     pub fn is_enabled(&self) -> bool {
-        self.shared.enabled.load(std::sync::atomic::Ordering::Relaxed)
+        self.shared
+            .enabled
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub(crate) fn update(&self, seq: u64, f: impl FnOnce(&mut Call)) {
