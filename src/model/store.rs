@@ -21,7 +21,7 @@
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use prost::Message;
 use tokio::sync::{mpsc, watch};
@@ -427,12 +427,19 @@ impl Stream for Watch {
     type Item = OrderStatusUpdate;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if let Some(first) = self.first.take() {
-            return Poll::Ready(Some(first));
+        let next = match self.first.take() {
+            Some(first) => Some(first),
+            None => match self.updates.as_mut() {
+                Some(rx) => ready!(rx.poll_recv(cx)),
+                None => None,
+            },
+        };
+        // W-4: the stream ends right after a terminal status, whether or not
+        // the store has closed the channel yet (it does so under its lock,
+        // a moment after sending).
+        if next.as_ref().is_some_and(|u| is_terminal(u.status())) {
+            self.updates = None;
         }
-        match self.updates.as_mut() {
-            Some(rx) => rx.poll_recv(cx),
-            None => Poll::Ready(None),
-        }
+        Poll::Ready(next)
     }
 }
