@@ -2,7 +2,7 @@
 //! a partial message ([`Partial`], fields left at their default are not
 //! compared), a field by path ([`Field`]: `customer_id`,
 //! `items[0].product_id`) or a metadata value ([`Metadata`]) with a
-//! [`Check`] ([`eq`], [`regex`], [`range`], [`present`], [`absent`]), and
+//! [`Check`] ([`eq`], [`regex`](fn@regex), [`range`], [`present`], [`absent`]), and
 //! the [`Matcher`] trait for your own. A call no stub matches is explained
 //! by the closest stub's [`Mismatch`]es, in the journal and in
 //! [`OrderMock::verify`](crate::OrderMock::verify).
