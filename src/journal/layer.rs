@@ -14,7 +14,7 @@ use pin_project_lite::pin_project;
 use tonic::metadata::MetadataMap;
 use tower::{Layer, Service};
 
-use super::{CallMark, Journal, Outcome};
+use super::{Call, CallMark, Journal, Outcome};
 use crate::grpc_frame::FrameDecoder;
 use crate::rpc::Method;
 
@@ -115,6 +115,21 @@ where
                 method,
             }),
         }
+    }
+}
+
+/// Splits a data frame into messages and hands each to call `seq` of the
+/// journal with `push` (its requests or its responses).
+fn record_messages(
+    decoder: &mut FrameDecoder,
+    data: &Bytes,
+    journal: &Journal,
+    seq: u64,
+    push: fn(&mut Call, Option<Bytes>),
+) {
+    decoder.push_bytes(data.clone());
+    while let Some(message) = decoder.next_message() {
+        journal.update(seq, |c| push(c, message.ok()));
     }
 }
 
@@ -224,10 +239,7 @@ where
             (&frame, *this.method, this.record.as_ref())
             && let Some(data) = frame.data_ref()
         {
-            this.decoder.push_bytes(data.clone());
-            while let Some(message) = this.decoder.next_message() {
-                journal.update(*seq, |c| c.push_request(message.ok()));
-            }
+            record_messages(this.decoder, data, journal, *seq, Call::push_request);
         }
         Poll::Ready(frame)
     }
@@ -289,11 +301,13 @@ impl<B: Body<Data = Bytes>> Body for RecordingResponse<B> {
         if let (Some(Ok(frame)), Some(end)) = (&frame, this.end.as_ref())
             && let (Some(data), Some(_)) = (frame.data_ref(), end.method)
         {
-            this.decoder.push_bytes(data.clone());
-            while let Some(message) = this.decoder.next_message() {
-                end.journal
-                    .update(end.seq, |c| c.push_response(message.ok()));
-            }
+            record_messages(
+                this.decoder,
+                data,
+                &end.journal,
+                end.seq,
+                Call::push_response,
+            );
         }
         let ended = match &frame {
             Some(Ok(f)) => f

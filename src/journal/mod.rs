@@ -537,7 +537,7 @@ impl Journal {
     /// assert_eq!(orders_testkit::journal::Journal::new().dropped(), 0);
     /// ```
     pub fn dropped(&self) -> u64 {
-        self.lock().dropped
+        self.lock_raw().dropped
     }
 
     /// An empty journal keeping the latest [`DEFAULT_BOUND`] calls.
@@ -561,7 +561,8 @@ impl Journal {
         state
     }
 
-    /// The state for writers on the call path, as it is.
+    /// The state as it is, messages not decoded: for writers on the call
+    /// path and for readers that look at no message.
     fn lock_raw(&self) -> MutexGuard<'_, State> {
         self.shared.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -732,7 +733,7 @@ impl Journal {
     /// # }
     /// ```
     pub fn len(&self) -> usize {
-        self.lock().calls.len()
+        self.lock_raw().calls.len()
     }
 
     /// Whether no call was received.
@@ -767,7 +768,7 @@ impl Journal {
 
     /// Whether every OrderService call carried a deadline (`grpc-timeout`).
     pub fn every_call_had_deadline(&self) -> bool {
-        self.lock()
+        self.lock_raw()
             .calls
             .iter()
             .filter(|c| c.method.is_some())
@@ -788,7 +789,7 @@ impl Journal {
     /// # }
     /// ```
     pub fn every_call_had_header(&self, name: &str, value: &str) -> bool {
-        self.lock()
+        self.lock_raw()
             .calls
             .iter()
             .filter(|c| c.method.is_some())
