@@ -1,4 +1,5 @@
-//! Compiles `proto/orders/v1/orders.proto` with protox (no protoc needed) and
+//! Compiles `proto/orders/v1/orders.proto` (and the admin service's
+//! `proto/orders_testkit/admin/v1/admin.proto`) with protox (no protoc needed) and
 //! generates the prost messages and tonic client/server with tonic-prost-build.
 //! The encoded descriptor set, with source info so reflection shows the doc
 //! comments, is written to `$OUT_DIR/orders_descriptor.bin`.
@@ -77,5 +78,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .emit_rerun_if_changed(false)
         .compile_fds(compiler.file_descriptor_set())?;
+
+    // The admin service of `serve --admin`: a descriptor set of its own, so
+    // that reflection lists it only when it is served.
+    let mut admin = protox::Compiler::new(["proto"])?;
+    admin
+        .include_source_info(true)
+        .include_imports(true)
+        .open_file("orders_testkit/admin/v1/admin.proto")?;
+    fs::write(
+        out_dir.join("admin_descriptor.bin"),
+        admin.encode_file_descriptor_set(),
+    )?;
+    tonic_prost_build::configure()
+        .emit_rerun_if_changed(false)
+        .compile_fds(admin.file_descriptor_set())?;
     Ok(())
 }

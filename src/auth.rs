@@ -37,8 +37,12 @@ pub enum Permission {
     Read,
     /// CreateOrder, ProcessOrders.
     Write,
-    /// Everything.
+    /// Every OrderService method.
     ReadWrite,
+    /// The admin service and HTTP API of `serve --admin` only (not the
+    /// OrderService: an admin token scripts the mock, a client's token
+    /// calls it).
+    Admin,
 }
 
 impl Permission {
@@ -49,11 +53,12 @@ impl Permission {
             Permission::ReadWrite => true,
             Permission::Write => needs_write,
             Permission::Read => !needs_write,
+            Permission::Admin => false,
         }
     }
 }
 
-/// One `TOKEN=read|write|rw` pair (the `serve --token` syntax).
+/// One `TOKEN=read|write|rw|admin` pair (the `serve --token` syntax).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenGrant {
     /// The bearer token.
@@ -80,16 +85,17 @@ impl FromStr for TokenGrant {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let Some((token, permission)) = s.rsplit_once('=') else {
             return Err(TokenGrantError(
-                "expected TOKEN=read|write|rw (no '=' found)".into(),
+                "expected TOKEN=read|write|rw|admin (no '=' found)".into(),
             ));
         };
         let permission = match permission {
             "read" => Permission::Read,
             "write" => Permission::Write,
             "rw" | "read-write" => Permission::ReadWrite,
+            "admin" => Permission::Admin,
             other => {
                 return Err(TokenGrantError(format!(
-                    "unknown permission {other:?}: expected read, write or rw"
+                    "unknown permission {other:?}: expected read, write, rw or admin"
                 )));
             }
         };
@@ -132,6 +138,23 @@ impl Tokens {
 
     /// A-1 for one call: `Ok` or the status to answer.
     pub fn check(&self, method: Method, headers: &http::HeaderMap) -> Result<(), Status> {
+        match self.bearer(headers)? {
+            None => Err(Status::unauthenticated("unknown bearer token")),
+            Some(p) if !p.allows(method) => Err(Status::permission_denied(format!(
+                "this token may not call {method}: it needs {} permission",
+                if matches!(method, Method::CreateOrder | Method::ProcessOrders) {
+                    "write"
+                } else {
+                    "read"
+                }
+            ))),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// The permission of the one well-formed bearer token in `headers`
+    /// (`None`: unknown), or the status a missing or malformed one gets.
+    fn bearer(&self, headers: &http::HeaderMap) -> Result<Option<Permission>, Status> {
         let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
         let Some(value) = values.next() else {
             return Err(Status::unauthenticated(
@@ -155,17 +178,32 @@ impl Tokens {
                 "malformed authorization header: expected 'Bearer <token>'",
             ));
         };
-        match self.permission(token) {
+        Ok(self.permission(token))
+    }
+
+    /// The admin surface's check (`serve --admin`): with tokens configured,
+    /// a bearer token with [`Permission::Admin`]; `Ok` or the status to
+    /// answer (never naming the token, A-3).
+    ///
+    /// ```
+    /// use orders_testkit::auth::Tokens;
+    /// let tokens: Tokens = ["ops=admin".parse().unwrap(), "app=rw".parse().unwrap()].into_iter().collect();
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("authorization", "Bearer app".parse().unwrap());
+    /// assert_eq!(tokens.check_admin(&headers).unwrap_err().code(), tonic::Code::PermissionDenied);
+    /// headers.insert("authorization", "Bearer ops".parse().unwrap());
+    /// assert!(tokens.check_admin(&headers).is_ok());
+    /// ```
+    pub fn check_admin(&self, headers: &http::HeaderMap) -> Result<(), Status> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        match self.bearer(headers)? {
+            Some(Permission::Admin) => Ok(()),
+            Some(_) => Err(Status::permission_denied(
+                "this token may not use the admin API: it needs admin permission",
+            )),
             None => Err(Status::unauthenticated("unknown bearer token")),
-            Some(p) if !p.allows(method) => Err(Status::permission_denied(format!(
-                "this token may not call {method}: it needs {} permission",
-                if matches!(method, Method::CreateOrder | Method::ProcessOrders) {
-                    "write"
-                } else {
-                    "read"
-                }
-            ))),
-            Some(_) => Ok(()),
         }
     }
 }

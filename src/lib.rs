@@ -65,11 +65,15 @@
 //! journal, health and reflection. Each of these adds one part:
 //! `contract` (the contract suite and the embedded target: proptest, JUnit
 //! reports), `scenario` (TOML scenarios), `tls` (`https://` endpoints for
-//! the suite), `cli` (the `orders-testkit` binary; all of the above, on by
-//! default).
+//! the suite), `admin` (the admin gRPC service, HTTP API and live page of
+//! `serve --admin`), `cli` (the `orders-testkit` binary; all of the above,
+//! on by default).
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "admin")]
+#[cfg_attr(docsrs, doc(cfg(feature = "admin")))]
+pub mod admin;
 pub mod auth;
 pub mod catch_panic;
 pub mod cluster;

@@ -150,9 +150,10 @@ struct ServeArgs {
     #[arg(long, default_value_t = 0)]
     fail_fast_ms: u64,
     /// Require `authorization: Bearer TOKEN` on OrderService calls, with the
-    /// given permission (repeatable). Health and reflection stay open.
+    /// given permission (repeatable). Health and reflection stay open;
+    /// `admin` tokens open the admin surface (--admin) and nothing else.
     /// (Parsed here rather than by clap, whose errors would echo the token: A-3.)
-    #[arg(long = "token", value_name = "TOKEN=read|write|rw")]
+    #[arg(long = "token", value_name = "TOKEN=read|write|rw|admin")]
     tokens: Vec<String>,
     /// A TOML scenario: seeded orders, stubs and faults (messages in the
     /// protobuf JSON mapping). A bad file is reported and nothing starts.
@@ -174,6 +175,24 @@ struct ServeArgs {
     /// Mutual TLS: require client certificates that chain to this CA (PEM).
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     client_ca: Option<std::path::PathBuf>,
+    /// Serve the admin surface: the gRPC service
+    /// orders_testkit.admin.v1.Admin on --addr beside OrderService (AddStub,
+    /// RemoveStub, ListStubs, InjectFault, ClearFaults, SeedOrder, Reset,
+    /// ListCalls, TailCalls, Verify; listed by reflection), and the same as
+    /// HTTP/JSON with a live page of calls on --admin-addr. With --token,
+    /// both need a TOKEN=admin token. Without --admin none of it is served.
+    ///
+    ///   grpcurl -plaintext -d '{"stubJson": "{\"rpc\": \"GetOrder\", \"fail\": {\"code\": \"UNAVAILABLE\", \"message\": \"down\"}}"}' 127.0.0.1:50051 orders_testkit.admin.v1.Admin/AddStub
+    ///
+    ///   curl -d '{"rpc": "GetOrder", "fail": {"code": "UNAVAILABLE", "message": "down"}}' http://127.0.0.1:50080/api/stubs
+    ///
+    /// The page: http://127.0.0.1:50080/ (add ?access_token=T with tokens).
+    #[arg(long, verbatim_doc_comment)]
+    admin: bool,
+    /// Address of the admin HTTP API and page (loopback by default; port 0
+    /// picks a free port). The bound address is printed.
+    #[arg(long, default_value = "127.0.0.1:50080", requires = "admin")]
+    admin_addr: SocketAddr,
 }
 
 /// The TLS of `serve`, from its flags (`None`: plaintext).
@@ -288,6 +307,9 @@ async fn serve(args: ServeArgs) -> ExitCode {
     if args.fail_fast_ms > 0 {
         builder = builder.fail_fast(Duration::from_millis(args.fail_fast_ms));
     }
+    if args.admin {
+        builder = builder.admin();
+    }
     match server_tls(&args) {
         Ok(Some(tls)) => builder = builder.tls(tls),
         Ok(None) => {}
@@ -330,9 +352,28 @@ async fn serve(args: ServeArgs) -> ExitCode {
         ""
     };
     println!("orders-testkit serving orders.v1.OrderService{tls} on {addr}");
+    if args.admin {
+        match mock.serve_admin_http(args.admin_addr).await {
+            Ok(admin) => println!("orders-testkit admin API and page on http://{admin}/"),
+            Err(e) => {
+                eprintln!(
+                    "orders-testkit: cannot listen on {} (--admin-addr): {e}",
+                    args.admin_addr
+                );
+                return ExitCode::from(2);
+            }
+        }
+    }
     let _ = std::io::stdout().flush();
     signals.recv().await;
     eprintln!("orders-testkit: shutting down");
+    // Unmet expectations (from the scenario or the admin API) are reported
+    // here rather than by the mock's check on drop, which would panic.
+    let verification = mock.verify();
+    if !verification.is_ok() {
+        eprint!("orders-testkit: {verification}");
+    }
+    mock.clear_stubs();
     mock.shutdown(Duration::from_millis(args.grace_ms)).await;
     ExitCode::SUCCESS
 }

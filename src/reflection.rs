@@ -54,3 +54,29 @@ pub fn v1alpha() -> V1AlphaServer<impl V1Alpha> {
 pub fn add_reflection(routes: Routes) -> Routes {
     routes.add_service(v1()).add_service(v1alpha())
 }
+
+/// The reflection v1 and v1alpha services listing the admin service too
+/// (built once per process and shared).
+#[cfg(feature = "admin")]
+fn with_admin() -> (V1Server<impl V1>, V1AlphaServer<impl V1Alpha>) {
+    static V1_CELL: Cell = OnceLock::new();
+    static V1ALPHA_CELL: Cell = OnceLock::new();
+    let admin =
+        || builder().register_encoded_file_descriptor_set(crate::admin::pb::FILE_DESCRIPTOR_SET);
+    (
+        cached(&V1_CELL, || admin().build_v1().expect(VALID)),
+        cached(&V1ALPHA_CELL, || admin().build_v1alpha().expect(VALID)),
+    )
+}
+
+/// Adds both reflection services to `routes`, listing the admin service
+/// of `serve --admin` beside the others.
+pub(crate) fn add_reflection_with_admin(routes: Routes) -> Routes {
+    #[cfg(feature = "admin")]
+    {
+        let (v1, v1alpha) = with_admin();
+        routes.add_service(v1).add_service(v1alpha)
+    }
+    #[cfg(not(feature = "admin"))]
+    add_reflection(routes)
+}

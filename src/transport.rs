@@ -369,6 +369,25 @@ impl ServerTasks {
         });
     }
 
+    /// Runs `task` as one of these tasks: it stops with them (at the
+    /// start of a graceful shutdown, or on abort).
+    #[cfg_attr(not(feature = "admin"), allow(dead_code))]
+    pub(crate) fn spawn<F>(&self, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let (graceful, abort) = (self.graceful.clone(), self.abort.clone());
+        let guard = self.live.enter();
+        self.tracker.spawn(async move {
+            let _live = guard;
+            tokio::select! {
+                _ = task => {}
+                _ = graceful.cancelled() => {}
+                _ = abort.cancelled() => {}
+            }
+        });
+    }
+
     fn handles(&self) -> Handles {
         Handles {
             graceful: self.graceful.clone(),

@@ -150,6 +150,19 @@ impl FaultPlan {
         self.lock().faults.clear();
     }
 
+    /// The faults, in the order they are tried.
+    ///
+    /// ```
+    /// use orders_testkit::fault::{Fault, FaultPlan};
+    /// let plan = FaultPlan::new().with(Fault::hang().first(1));
+    /// for fault in plan.faults() {
+    ///     println!("{fault:?}");
+    /// }
+    /// ```
+    pub fn faults(&self) -> Vec<Fault> {
+        self.lock().faults.iter().map(|a| a.fault.clone()).collect()
+    }
+
     /// The seed.
     ///
     /// ```

@@ -44,8 +44,10 @@ use crate::matching::Mismatch;
 use crate::rpc::{Method, RequestMessage, ResponseMessage, Rpc};
 
 mod layer;
+mod tail;
 
 pub use layer::{JournalFuture, JournalLayer, JournalService, RecordingRequest, RecordingResponse};
+pub use tail::Tail;
 
 /// How many calls a journal keeps unless told otherwise.
 pub const DEFAULT_BOUND: usize = 100_000;
@@ -825,6 +827,13 @@ impl Journal {
                 return self.calls();
             }
         }
+    }
+
+    /// Follows the journal: every call recorded from now on, each once,
+    /// as it ends (see [`Tail`]).
+    pub fn tail(&self) -> Tail {
+        let next = self.lock_raw().next_seq;
+        Tail::new(self.clone(), next)
     }
 
     /// Waits until at least `n` calls have ended.

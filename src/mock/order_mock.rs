@@ -73,6 +73,9 @@ pub struct OrderMock {
     server: InProcessServer,
     channel: Channel,
     local_addr: Option<SocketAddr>,
+    /// The mock's parts, as the admin surface works on them.
+    #[cfg(feature = "admin")]
+    admin: crate::admin::Admin,
 }
 
 /// Settings for an [`OrderMock`], from [`OrderMock::builder`].
@@ -104,6 +107,9 @@ pub struct OrderMockBuilder {
     tls: Option<crate::tls::ServerTls>,
     /// The journal to record into (bounded at the default when unset).
     journal: Option<Journal>,
+    /// Serves the admin service beside OrderService.
+    #[cfg(feature = "admin")]
+    admin: bool,
 }
 
 impl OrderMockBuilder {
@@ -286,6 +292,32 @@ impl OrderMockBuilder {
         self
     }
 
+    /// Serves the admin service `orders_testkit.admin.v1.Admin` beside
+    /// OrderService (and lists it in reflection): stubs, faults, orders,
+    /// resets, the journal and `verify` for clients in any language. With
+    /// tokens, it needs one of [`Permission::Admin`]. See [`admin`](crate::admin).
+    ///
+    /// *Needs the `admin` feature.*
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::OrderMock;
+    /// use orders_testkit::admin::pb::{SeedOrderRequest, admin_client::AdminClient};
+    ///
+    /// let mock = OrderMock::builder().admin().start().await;
+    /// let seeded = AdminClient::new(mock.channel())
+    ///     .seed_order(SeedOrderRequest { order_json: r#"{"orderId": "o-1"}"#.into() })
+    ///     .await
+    ///     .unwrap();
+    /// assert!(mock.store().get(&seeded.into_inner().order_id).is_some());
+    /// # }
+    /// ```
+    #[cfg(feature = "admin")]
+    pub fn admin(mut self) -> Self {
+        self.admin = true;
+        self
+    }
+
     /// Starts the mock in process. Must be called inside a Tokio runtime.
     pub async fn start(self) -> OrderMock {
         self.launch(None)
@@ -312,10 +344,14 @@ impl OrderMockBuilder {
         #[cfg(feature = "tls")]
         let tls = self.tls.clone();
         #[cfg(not(feature = "tls"))]
-        let tls: Option<std::convert::Infallible> = None;
+        let tls: Option<Tls> = None;
         let store = self.store.unwrap_or_default();
         let health = HealthReporter::new();
         let stubs = Arc::new(StubTable::default());
+        #[cfg(feature = "admin")]
+        let with_admin = self.admin;
+        #[cfg(not(feature = "admin"))]
+        let with_admin = false;
         let routes =
             Routes::new(health.service()).add_service(OrderServiceServer::new(MockService {
                 reference: ReferenceService::new(Arc::clone(&store), self.config),
@@ -333,6 +369,11 @@ impl OrderMockBuilder {
         // sanitizing -> stubs -> model.
         let faults = self.faults;
         let tokens: Tokens = self.tokens.into_iter().collect();
+        let reflection = if with_admin {
+            crate::reflection::add_reflection_with_admin(routes)
+        } else {
+            crate::reflection::add_reflection(routes)
+        };
         let sanitize = if self.verbatim {
             SanitizeLayer::off()
         } else {
@@ -340,12 +381,9 @@ impl OrderMockBuilder {
         };
         // Each layer passes typed bodies on; the body is boxed once, here.
         let layered = JournalLayer::new(journal.clone()).layer(
-            CatchPanicLayer.layer(
-                AuthLayer::new(tokens)
-                    .layer(FaultLayer::new(faults.clone()).layer(
-                        sanitize.layer(crate::reflection::add_reflection(routes).prepare()),
-                    )),
-            ),
+            CatchPanicLayer.layer(AuthLayer::new(tokens.clone()).layer(
+                FaultLayer::new(faults.clone()).layer(sanitize.layer(reflection.prepare())),
+            )),
         );
         type Req = http::Request<hyper::body::Incoming>;
         let service = match self.behaviour {
@@ -358,7 +396,57 @@ impl OrderMockBuilder {
                 plain_body as fn(_) -> _,
             )),
         };
+        #[cfg(feature = "admin")]
+        let admin = crate::admin::Admin {
+            store: Arc::clone(&store),
+            stubs: Arc::clone(&stubs),
+            faults: faults.clone(),
+            journal: journal.clone(),
+            tokens,
+        };
+        #[cfg(feature = "admin")]
+        let (server, local_addr) = if with_admin {
+            run(
+                crate::admin::AdminRouter::new(service, admin.clone()),
+                listener,
+                tls,
+            )
+        } else {
+            run(service, listener, tls)
+        };
+        #[cfg(not(feature = "admin"))]
+        let (server, local_addr) = run(service, listener, tls);
+        // Ready: it accepts calls from now on (H-1).
+        health.set_status("", ServingStatus::Serving);
+        health.set_status(SERVICE_NAME, ServingStatus::Serving);
+        OrderMock {
+            store,
+            journal,
+            stubs,
+            faults,
+            health,
+            channel: server.channel(),
+            server,
+            local_addr,
+            #[cfg(feature = "admin")]
+            admin,
+        }
+    }
+}
 
+#[cfg(feature = "tls")]
+type Tls = crate::tls::ServerTls;
+#[cfg(not(feature = "tls"))]
+type Tls = std::convert::Infallible;
+
+/// Serves `service` in process, and on `listener` when given (over TLS
+/// when `tls` is).
+fn run<S: crate::transport::HttpService>(
+    service: S,
+    listener: Option<TcpListener>,
+    tls: Option<Tls>,
+) -> (InProcessServer, Option<SocketAddr>) {
+    {
         let server = InProcessServer::start(service.clone());
         let local_addr = listener.map(|listener| {
             let addr = listener.local_addr().ok();
@@ -378,19 +466,7 @@ impl OrderMockBuilder {
             }
             addr
         });
-        // Ready: it accepts calls from now on (H-1).
-        health.set_status("", ServingStatus::Serving);
-        health.set_status(SERVICE_NAME, ServingStatus::Serving);
-        OrderMock {
-            store,
-            journal,
-            stubs,
-            faults,
-            health,
-            channel: server.channel(),
-            server,
-            local_addr: local_addr.flatten(),
-        }
+        (server, local_addr.flatten())
     }
 }
 
@@ -491,16 +567,45 @@ impl OrderMock {
     /// Checks every stub expectation now; the report lists them and the
     /// calls received. The same check runs when the mock is dropped.
     pub fn verify(&self) -> Verification {
-        let calls = self.journal.calls();
-        Verification {
-            expectations: self.stubs.expectations(&calls),
-            drifts: self.stubs.drifts(),
-            unmatched: calls
-                .iter()
-                .filter_map(|c| Some((c.seq, c.near_miss.clone()?)))
-                .collect(),
-            calls: self.journal.render(),
-        }
+        Verification::of(&self.stubs, &self.journal)
+    }
+
+    /// Every mounted stub with its id and hit count, RPC by RPC, each in
+    /// the order they are tried.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::prelude::*;
+    /// let mock = OrderMock::start().await;
+    /// Stub::on(GetOrder).named("o-1").respond(Order { status: OrderStatus::Pending.into(), ..Default::default() }).mount(&mock);
+    /// for stub in mock.stubs() {
+    ///     println!("#{} {}: {} hit(s)", stub.id, stub.name, stub.hits);
+    /// }
+    /// # assert_eq!(mock.stubs()[0].name, "GetOrder \"o-1\"");
+    /// # }
+    /// ```
+    pub fn stubs(&self) -> Vec<crate::mock::stubs::StubInfo> {
+        self.stubs.list()
+    }
+
+    /// Unmounts one stub (its [`StubHandle::id`](crate::StubHandle::id));
+    /// whether it was mounted. Its expectation is no longer checked.
+    pub fn remove_stub(&self, id: u64) -> bool {
+        self.stubs.remove(id)
+    }
+
+    /// Unmounts every stub (their expectations with them); how many there were.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::prelude::*;
+    /// let mock = OrderMock::start().await;
+    /// Stub::on(GetOrder).fail(tonic::Status::unavailable("down")).expect(1).mount(&mock);
+    /// assert_eq!(mock.clear_stubs(), 1); // and the unmet expectation goes with it
+    /// # }
+    /// ```
+    pub fn clear_stubs(&self) -> usize {
+        self.stubs.clear()
     }
 
     /// Puts an order straight into the model, as if created earlier: an
@@ -560,6 +665,35 @@ impl OrderMock {
     /// The order store behind the mock, for direct inspection.
     pub fn store(&self) -> &Arc<Store> {
         &self.store
+    }
+
+    /// Serves the admin HTTP/JSON API and the live page of calls on `addr`
+    /// (port 0 picks a free port), until the mock stops; returns the bound
+    /// address. Routes and error format: [`admin`](crate::admin). With
+    /// tokens, the API needs one of [`Permission::Admin`], as an
+    /// `authorization: Bearer` header or an `access_token` query parameter.
+    ///
+    /// *Needs the `admin` feature.*
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// let mock = orders_testkit::OrderMock::start().await;
+    /// let addr = mock.serve_admin_http("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    /// // curl http://$addr/api/stubs
+    /// let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    /// tcp.write_all(b"GET /api/stubs HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").await.unwrap();
+    /// let mut answer = String::new();
+    /// tcp.read_to_string(&mut answer).await.unwrap();
+    /// assert!(answer.ends_with(r#"{"stubs":[]}"#), "{answer}");
+    /// # }
+    /// ```
+    #[cfg(feature = "admin")]
+    pub async fn serve_admin_http(&self, addr: SocketAddr) -> io::Result<SocketAddr> {
+        let listener = TcpListener::bind(addr).await?;
+        let bound = listener.local_addr()?;
+        crate::admin::serve_http(self.admin.clone(), listener, self.server.tasks());
+        Ok(bound)
     }
 
     /// The TCP address when started with [`OrderMockBuilder::serve_tcp`].

@@ -38,6 +38,20 @@ pub struct Verification {
 }
 
 impl Verification {
+    /// Checks the expectations of `stubs` against the calls in `journal`.
+    pub(crate) fn of(stubs: &super::stubs::StubTable, journal: &crate::journal::Journal) -> Self {
+        let calls = journal.calls();
+        Verification {
+            expectations: stubs.expectations(&calls),
+            drifts: stubs.drifts(),
+            unmatched: calls
+                .iter()
+                .filter_map(|c| Some((c.seq, c.near_miss.clone()?)))
+                .collect(),
+            calls: journal.render(),
+        }
+    }
+
     /// Whether every expectation is met and no stub answered off contract.
     ///
     /// ```

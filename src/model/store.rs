@@ -388,6 +388,27 @@ impl Store {
             .collect()
     }
 
+    /// Removes every order and idempotency key (a reset between tests).
+    /// Open watches end, as their orders are gone; fresh ids keep counting
+    /// on, so an id handed out before is not handed out again. Returns how
+    /// many orders there were.
+    ///
+    /// ```
+    /// let store = orders_testkit::model::Store::new();
+    /// let id = store.insert(Default::default());
+    /// assert_eq!(store.clear(), 1);
+    /// assert!(store.get(&id).is_none());
+    /// assert_ne!(store.insert(Default::default()), id);
+    /// ```
+    pub fn clear(&self) -> usize {
+        let mut inner = self.lock();
+        let orders = std::mem::take(&mut inner.orders);
+        inner.keys.clear();
+        let watchers: usize = orders.values().map(|o| o.watchers.len()).sum();
+        self.watchers_changed(&mut inner, 0, watchers);
+        orders.len()
+    }
+
     /// How many orders the store holds.
     pub fn order_count(&self) -> usize {
         self.lock().orders.len()

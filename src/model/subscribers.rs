@@ -21,25 +21,25 @@ pub type SubscriberId = u64;
 /// A list of subscribers, each with its own unbounded queue.
 #[derive(Debug)]
 pub struct Subscribers<T> {
-    next_id: SubscriberId,
     list: Vec<(SubscriberId, mpsc::UnboundedSender<T>)>,
 }
 
 impl<T> Default for Subscribers<T> {
     fn default() -> Self {
-        Self {
-            next_id: 0,
-            list: Vec::new(),
-        }
+        Self { list: Vec::new() }
     }
 }
+
+/// Ids are unique in the process, so that an id kept after its list was
+/// replaced (an order seeded again, or a store cleared) never names a
+/// subscriber of the new list.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl<T: Clone> Subscribers<T> {
     /// Adds a subscriber; it receives every value published from now on.
     pub fn subscribe(&mut self) -> (SubscriberId, mpsc::UnboundedReceiver<T>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let id = self.next_id;
-        self.next_id += 1;
+        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.list.push((id, tx));
         (id, rx)
     }

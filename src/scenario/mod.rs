@@ -46,6 +46,7 @@ use std::time::Duration;
 use crate::fault::{Fault, FaultPlan};
 use crate::{OrderMock, OrderMockBuilder};
 
+mod definitions;
 mod faults;
 mod json;
 mod record;
@@ -54,6 +55,7 @@ mod schema;
 mod source;
 mod stubs;
 
+pub use definitions::{StubDefinition, fault_from_json, order_from_json};
 pub use record::recording;
 pub use recorder::{InvalidHeader, Recorder, RecorderBuilder};
 pub use source::ScenarioError;
@@ -171,8 +173,9 @@ impl Scenario {
         for order in &self.orders {
             mock.seed_order(order.clone());
         }
+        use crate::mock::stubs::MountTarget as _;
         for stub in &self.stubs {
-            (stub.0)(mock);
+            (stub.0)(mock.stub_table());
         }
     }
 

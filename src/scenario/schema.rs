@@ -74,6 +74,47 @@ pub(super) struct StubSpec {
     pub(super) between_ms: Option<u64>,
     pub(super) up_to: Option<usize>,
     pub(super) priority: Option<u8>,
+    /// How many matches `verify` expects: a number, or `{ min, max }`.
+    pub(super) expect: Option<ExpectSpec>,
+}
+
+/// A stub's `expect`: exactly `n` matches, or a range (either end open).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(untagged)]
+pub(super) enum ExpectSpec {
+    Exactly(usize),
+    Range {
+        min: Option<usize>,
+        max: Option<usize>,
+    },
+}
+
+impl ExpectSpec {
+    pub(super) fn times(self) -> Result<crate::mock::Times, String> {
+        Ok(match self {
+            ExpectSpec::Exactly(n) => n.into(),
+            ExpectSpec::Range {
+                min: Some(a),
+                max: Some(b),
+            } if a <= b => (a..=b).into(),
+            ExpectSpec::Range {
+                min: Some(_),
+                max: Some(_),
+            } => return Err("expect: min is above max".into()),
+            ExpectSpec::Range {
+                min: Some(a),
+                max: None,
+            } => (a..).into(),
+            ExpectSpec::Range {
+                min: None,
+                max: Some(b),
+            } => (..=b).into(),
+            ExpectSpec::Range {
+                min: None,
+                max: None,
+            } => return Err("expect: give a number, or min and/or max".into()),
+        })
+    }
 }
 
 /// One check of `when_fields` or `when_metadata`: exactly one of `eq`,

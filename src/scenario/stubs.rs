@@ -7,16 +7,15 @@ use std::time::Duration;
 
 use super::json::{matcher, message};
 use super::schema::{StubSpec, check, method, status};
-use crate::OrderMock;
 use crate::matching::Check;
 use crate::matching::Matcher as _;
-use crate::mock::Stub;
-use crate::mock::stubs::StubSlot;
+use crate::mock::stubs::{StubSlot, StubTable};
+use crate::mock::{Stub, StubHandle, Times};
 use crate::rpc::{CreateOrder, GetOrder, Method, ProcessOrders, SubmitLineItems, WatchOrderStatus};
 
-/// Mounts one stub on a mock.
+/// Mounts one stub on a mock's stub table.
 #[derive(Clone)]
-pub(super) struct Mount(pub(super) Arc<dyn Fn(&OrderMock) + Send + Sync>);
+pub(super) struct Mount(pub(super) Arc<dyn Fn(&StubTable) -> StubHandle + Send + Sync>);
 
 impl fmt::Debug for Mount {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -32,6 +31,7 @@ pub(super) struct Common {
     delay: Option<Duration>,
     up_to: Option<usize>,
     priority: Option<u8>,
+    expect: Option<Times>,
     fields: Vec<(String, Check)>,
     metadata: Vec<(String, Check)>,
 }
@@ -59,14 +59,32 @@ impl Common {
         if let Some(p) = self.priority {
             stub = stub.priority(p);
         }
+        if let Some(t) = self.expect {
+            stub = stub.expect(t);
+        }
         stub
     }
 }
 
+/// Puts the key of the stub an error is about in front of it.
+fn in_key(key: &'static str) -> impl Fn(String) -> String {
+    move |problem| format!("{key}: {problem}")
+}
+
 pub(super) fn build_stub(spec: &StubSpec) -> Result<Mount, String> {
     let m = method(&spec.rpc)?;
-    let fail = spec.fail.as_ref().map(status).transpose()?;
-    let then_fail = spec.then_fail.as_ref().map(status).transpose()?;
+    let fail = spec
+        .fail
+        .as_ref()
+        .map(status)
+        .transpose()
+        .map_err(in_key("fail"))?;
+    let then_fail = spec
+        .then_fail
+        .as_ref()
+        .map(status)
+        .transpose()
+        .map_err(in_key("then_fail"))?;
     let responders = [
         spec.respond.is_some(),
         spec.stream.is_some(),
@@ -88,6 +106,7 @@ pub(super) fn build_stub(spec: &StubSpec) -> Result<Mount, String> {
         delay: spec.delay_ms.map(Duration::from_millis),
         up_to: spec.up_to,
         priority: spec.priority,
+        expect: spec.expect.map(|e| e.times()).transpose()?,
         fields: spec
             .when_fields
             .iter()
@@ -113,16 +132,27 @@ pub(super) fn build_stub(spec: &StubSpec) -> Result<Mount, String> {
             }
             macro_rules! unary {
                 ($rpc:ident, $req:ty, $res:ty) => {{
-                    let when = spec.when.as_ref().map(matcher::<$req>).transpose()?;
-                    let respond = spec.respond.as_ref().map(message::<$res>).transpose()?;
+                    let when = spec
+                        .when
+                        .as_ref()
+                        .map(matcher::<$req>)
+                        .transpose()
+                        .map_err(in_key("when"))?;
+                    let respond = spec
+                        .respond
+                        .as_ref()
+                        .map(message::<$res>)
+                        .transpose()
+                        .map_err(in_key("respond"))?;
                     let replies = spec
                         .replies
                         .as_ref()
                         .map(|r| r.iter().map(message::<$res>).collect::<Result<Vec<_>, _>>())
-                        .transpose()?;
+                        .transpose()
+                        .map_err(in_key("replies"))?;
                     let when = when.map(Arc::new);
                     let spec_fail = fail.clone();
-                    let mount = Mount(Arc::new(move |mock: &OrderMock| {
+                    let mount = Mount(Arc::new(move |mock: &StubTable| {
                         let mut stub = common.apply(Stub::on($rpc));
                         if let Some(w) = when.clone() {
                             stub = stub.matching(w);
@@ -133,7 +163,7 @@ pub(super) fn build_stub(spec: &StubSpec) -> Result<Mount, String> {
                             (_, _, Some(st)) => stub.fail(st.clone()),
                             _ => stub,
                         };
-                        stub.mount(mock);
+                        stub.mount(mock)
                     }));
                     mount
                 }};
@@ -156,7 +186,8 @@ pub(super) fn build_stub(spec: &StubSpec) -> Result<Mount, String> {
                 .when
                 .as_ref()
                 .map(matcher::<crate::pb::WatchOrderStatusRequest>)
-                .transpose()?
+                .transpose()
+                .map_err(in_key("when"))?
                 .map(Arc::new);
             let items = spec
                 .stream
@@ -166,10 +197,11 @@ pub(super) fn build_stub(spec: &StubSpec) -> Result<Mount, String> {
                         .map(message::<crate::pb::OrderStatusUpdate>)
                         .collect::<Result<Vec<_>, _>>()
                 })
-                .transpose()?;
+                .transpose()
+                .map_err(in_key("stream"))?;
             let between = spec.between_ms.map(Duration::from_millis);
             let hold = spec.then_hold;
-            Mount(Arc::new(move |mock: &OrderMock| {
+            Mount(Arc::new(move |mock: &StubTable| {
                 let mut stub = common.apply(Stub::on(WatchOrderStatus));
                 if let Some(w) = when.clone() {
                     stub = stub.matching(w);
@@ -188,7 +220,7 @@ pub(super) fn build_stub(spec: &StubSpec) -> Result<Mount, String> {
                         stub = stub.then_hold();
                     }
                 }
-                stub.mount(mock);
+                stub.mount(mock)
             }))
         }
         Method::SubmitLineItems => {
@@ -204,20 +236,23 @@ pub(super) fn build_stub(spec: &StubSpec) -> Result<Mount, String> {
                         .map(matcher::<crate::pb::LineItem>)
                         .collect::<Result<Vec<_>, _>>()
                 })
-                .transpose()?
+                .transpose()
+                .map_err(in_key("when_stream"))?
                 .map(Arc::new);
             let when = spec
                 .when
                 .as_ref()
                 .map(matcher::<crate::pb::LineItem>)
-                .transpose()?
+                .transpose()
+                .map_err(in_key("when"))?
                 .map(Arc::new);
             let respond = spec
                 .respond
                 .as_ref()
                 .map(message::<crate::pb::SubmitLineItemsResponse>)
-                .transpose()?;
-            Mount(Arc::new(move |mock: &OrderMock| {
+                .transpose()
+                .map_err(in_key("respond"))?;
+            Mount(Arc::new(move |mock: &StubTable| {
                 let mut stub = common.apply(Stub::on(SubmitLineItems));
                 if let Some(w) = when.clone() {
                     stub = stub.matching(w);
@@ -237,7 +272,7 @@ pub(super) fn build_stub(spec: &StubSpec) -> Result<Mount, String> {
                     (_, Some(st)) => stub.fail(st.clone()),
                     _ => stub,
                 };
-                stub.mount(mock);
+                stub.mount(mock)
             }))
         }
         Method::ProcessOrders => {
@@ -248,7 +283,8 @@ pub(super) fn build_stub(spec: &StubSpec) -> Result<Mount, String> {
                 .when
                 .as_ref()
                 .map(matcher::<crate::pb::OrderAction>)
-                .transpose()?
+                .transpose()
+                .map_err(in_key("when"))?
                 .map(Arc::new);
             let replies = spec
                 .replies
@@ -258,8 +294,9 @@ pub(super) fn build_stub(spec: &StubSpec) -> Result<Mount, String> {
                         .map(message::<crate::pb::OrderResult>)
                         .collect::<Result<Vec<_>, _>>()
                 })
-                .transpose()?;
-            Mount(Arc::new(move |mock: &OrderMock| {
+                .transpose()
+                .map_err(in_key("replies"))?;
+            Mount(Arc::new(move |mock: &StubTable| {
                 let mut stub = common.apply(Stub::on(ProcessOrders));
                 if let Some(w) = when.clone() {
                     stub = stub.matching(w);
@@ -269,7 +306,7 @@ pub(super) fn build_stub(spec: &StubSpec) -> Result<Mount, String> {
                     (_, Some(st)) => stub.fail(st.clone()),
                     _ => stub,
                 };
-                stub.mount(mock);
+                stub.mount(mock)
             }))
         }
     })

@@ -49,7 +49,9 @@ pub use kinds::{PerMessageRpc, SingleResponseRpc, UnaryRpc};
 pub(crate) use responders::Script;
 #[doc(hidden)]
 pub use responders::{Replies, Reply, Respond};
-pub use table::{DriftReport, ExpectationReport, MountTarget, NearCall, Slot, StubSlot, StubTable};
+pub use table::{
+    DriftReport, ExpectationReport, MountTarget, NearCall, Slot, StubInfo, StubSlot, StubTable,
+};
 pub(crate) use table::{Matched, sealed};
 
 /// A stub under construction for the RPC `R`; [`mount`](Self::mount) it on
@@ -678,10 +680,28 @@ impl Stub<ProcessOrders> {
 /// # }
 /// ```
 pub struct StubHandle {
-    hits: Arc<AtomicUsize>,
+    pub(super) id: u64,
+    pub(super) hits: Arc<AtomicUsize>,
 }
 
 impl StubHandle {
+    /// The stub's id on its mock: what [`OrderMock::stubs`](crate::OrderMock::stubs)
+    /// lists and [`OrderMock::remove_stub`](crate::OrderMock::remove_stub) takes.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// use orders_testkit::prelude::*;
+    /// let outage = Stub::on(GetOrder).fail(tonic::Status::unavailable("down")).mount(&mock);
+    /// assert!(mock.remove_stub(outage.id())); // the model answers again
+    /// let err = mock.client().get_order(GetOrderRequest { order_id: "ord-9".into() }).await.unwrap_err();
+    /// assert_eq!(err.code(), tonic::Code::NotFound);
+    /// # }
+    /// ```
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
     /// How many times the stub has matched so far.
     ///
     /// ```

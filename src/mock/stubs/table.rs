@@ -232,6 +232,28 @@ impl<R: StubSlot> Slot<R> {
         Err(closest)
     }
 
+    fn list(&self, out: &mut Vec<StubInfo>) {
+        out.extend(self.lock().iter().map(|entry| StubInfo {
+            id: entry.order,
+            method: R::METHOD,
+            name: entry.describe(),
+            hits: entry.hits.load(Ordering::SeqCst),
+            priority: entry.stub.priority,
+            expected: entry.stub.expected,
+        }));
+    }
+
+    fn remove(&self, id: u64) -> bool {
+        let mut entries = self.lock();
+        let before = entries.len();
+        entries.retain(|e| e.order != id);
+        before != entries.len()
+    }
+
+    fn clear(&self) -> usize {
+        std::mem::take(&mut *self.lock()).len()
+    }
+
     fn drifts(&self, out: &mut Vec<DriftReport>) {
         for entry in self.lock().iter() {
             let drifts = entry.drifts.lock().unwrap_or_else(|p| p.into_inner());
@@ -289,6 +311,16 @@ pub(crate) mod sealed {
 pub trait MountTarget: sealed::Sealed {
     #[doc(hidden)]
     fn stub_table(&self) -> &StubTable;
+}
+
+impl sealed::Sealed for StubTable {}
+
+/// A mock's table takes stubs directly (for the parts of the crate that
+/// hold the table, not the mock: scenarios, the admin service).
+impl MountTarget for StubTable {
+    fn stub_table(&self) -> &StubTable {
+        self
+    }
 }
 
 /// Every stub mounted on one mock.
@@ -364,7 +396,36 @@ impl StubTable {
                 .cmp(&b.stub.priority)
                 .then(b.order.cmp(&a.order))
         });
-        StubHandle { hits }
+        StubHandle { id: order, hits }
+    }
+
+    /// Every mounted stub, RPC by RPC, each in try order.
+    pub(crate) fn list(&self) -> Vec<StubInfo> {
+        let mut out = Vec::new();
+        self.create.list(&mut out);
+        self.get.list(&mut out);
+        self.watch.list(&mut out);
+        self.submit.list(&mut out);
+        self.process.list(&mut out);
+        out
+    }
+
+    /// Unmounts the stub with this id; whether there was one.
+    pub(crate) fn remove(&self, id: u64) -> bool {
+        self.create.remove(id)
+            || self.get.remove(id)
+            || self.watch.remove(id)
+            || self.submit.remove(id)
+            || self.process.remove(id)
+    }
+
+    /// Unmounts every stub; how many there were.
+    pub(crate) fn clear(&self) -> usize {
+        self.create.clear()
+            + self.get.clear()
+            + self.watch.clear()
+            + self.submit.clear()
+            + self.process.clear()
     }
 
     /// Every expectation, met or not.
@@ -417,6 +478,37 @@ pub struct ExpectationReport {
     /// When it is not: the calls to its RPC it did not answer, closest
     /// first (at most three), and how each differs from the stub.
     pub near_calls: Vec<NearCall>,
+}
+
+/// A mounted stub as [`OrderMock::stubs`](crate::OrderMock::stubs) lists it.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let mock = orders_testkit::OrderMock::start().await;
+/// use orders_testkit::prelude::*;
+/// Stub::on(GetOrder).named("down").fail(tonic::Status::unavailable("down")).mount(&mock);
+/// let _ = mock.client().get_order(GetOrderRequest::default()).await;
+/// let listed = &mock.stubs()[0];
+/// println!("#{} {} matched {} time(s)", listed.id, listed.name, listed.hits);
+/// # assert_eq!(listed.hits, 1);
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StubInfo {
+    /// Its id, as [`StubHandle::id`] gives it (for
+    /// [`OrderMock::remove_stub`](crate::OrderMock::remove_stub)).
+    pub id: u64,
+    /// The RPC it answers.
+    pub method: Method,
+    /// The stub, as reports name it (`GetOrder "down"`, or `GetOrder stub #3`).
+    pub name: String,
+    /// How many times it matched so far.
+    pub hits: usize,
+    /// Its priority (1 is tried first).
+    pub priority: u8,
+    /// How many matches it expects, if it states that.
+    pub expected: Option<Times>,
 }
 
 /// A rule of the contract a stub's answer broke.

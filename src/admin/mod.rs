@@ -1,0 +1,211 @@
+//! The admin surface of `orders-testkit serve --admin`: script a running
+//! mock from any language, read back what clients sent, check expectations.
+//!
+//! *Needs the `admin` feature (on by default, through `cli`).*
+//!
+//! - **gRPC**: `orders_testkit.admin.v1.Admin` ([`pb`], its proto in
+//!   `proto/orders_testkit/admin/v1/admin.proto`), served beside
+//!   OrderService on the same port by [`OrderMockBuilder::admin`](crate::OrderMockBuilder::admin)
+//!   and listed by reflection, so grpcurl drives it.
+//! - **HTTP/JSON**: the same operations, one route each, from
+//!   [`OrderMock::serve_admin_http`](crate::OrderMock::serve_admin_http), with
+//!   a live page of calls at `/`.
+//!
+//! Stubs, faults and orders are given as JSON with the keys of a scenario
+//! file's `[[stubs]]`, `[[faults]]` and `[[orders]]` entries (see
+//! [`scenario`](crate::scenario)). With tokens configured, both need a
+//! bearer token granted [`Permission::Admin`](crate::auth::Permission::Admin);
+//! an OrderService token does not open them, and an admin token does not
+//! call OrderService.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use orders_testkit::OrderMock;
+//! use orders_testkit::admin::pb::{AddStubRequest, admin_client::AdminClient};
+//! use orders_testkit::pb::GetOrderRequest;
+//!
+//! let mock = OrderMock::builder().admin().start().await;
+//! let mut admin = AdminClient::new(mock.channel());
+//! admin.add_stub(AddStubRequest {
+//!     stub_json: r#"{"rpc": "GetOrder", "fail": {"code": "UNAVAILABLE", "message": "down"}}"#.into(),
+//! }).await.unwrap();
+//! let err = mock.client().get_order(GetOrderRequest::default()).await.unwrap_err();
+//! assert_eq!(err.code(), tonic::Code::Unavailable);
+//! # }
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::auth::Tokens;
+use crate::fault::FaultPlan;
+use crate::journal::Journal;
+use crate::mock::Verification;
+use crate::mock::stubs::StubTable;
+use crate::model::Store;
+use crate::scenario::{ScenarioError, StubDefinition, fault_from_json, order_from_json};
+
+mod calls;
+mod grpc;
+mod http;
+
+pub(crate) use grpc::AdminRouter;
+pub(crate) use http::serve as serve_http;
+
+/// The generated `orders_testkit.admin.v1` messages, client and server.
+#[allow(clippy::all, missing_docs)]
+pub mod pb {
+    tonic::include_proto!("orders_testkit.admin.v1");
+
+    /// The encoded `FileDescriptorSet` of the admin proto, with its doc
+    /// comments, as reflection serves it when the admin service is on.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/admin_descriptor.bin"));
+
+    /// The fully qualified name of the admin service.
+    pub const SERVICE_NAME: &str = "orders_testkit.admin.v1.Admin";
+}
+
+/// The path prefix of every admin method.
+pub(crate) const PATH_PREFIX: &str = "/orders_testkit.admin.v1.Admin/";
+
+/// What the admin operations work on: the parts of one mock.
+#[derive(Debug, Clone)]
+pub(crate) struct Admin {
+    pub(crate) store: Arc<Store>,
+    pub(crate) stubs: Arc<StubTable>,
+    pub(crate) faults: FaultPlan,
+    pub(crate) journal: Journal,
+    pub(crate) tokens: Tokens,
+}
+
+/// Why an admin operation was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AdminError {
+    /// The input does not parse or check: the key at fault and the line.
+    BadInput {
+        what: &'static str,
+        key: Option<String>,
+        line: Option<usize>,
+        problem: String,
+    },
+    /// No such stub.
+    NotFound(String),
+}
+
+impl AdminError {
+    fn from_scenario(what: &'static str, e: ScenarioError) -> Self {
+        let key = e
+            .problem
+            .split_once(':')
+            .map(|(k, _)| k.trim().to_string())
+            .filter(|k| !k.is_empty() && !k.contains(' '));
+        AdminError::BadInput {
+            what,
+            key,
+            line: e.line,
+            problem: e.problem,
+        }
+    }
+}
+
+impl fmt::Display for AdminError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AdminError::BadInput {
+                what,
+                line: Some(line),
+                problem,
+                ..
+            } => write!(f, "invalid {what}: line {line}: {problem}"),
+            AdminError::BadInput { what, problem, .. } => write!(f, "invalid {what}: {problem}"),
+            AdminError::NotFound(problem) => f.write_str(problem),
+        }
+    }
+}
+
+/// What a reset clears; none selected means all.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ResetWhat {
+    pub(crate) orders: bool,
+    pub(crate) stubs: bool,
+    pub(crate) faults: bool,
+    pub(crate) journal: bool,
+}
+
+/// How much a reset cleared.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ResetDone {
+    pub(crate) orders: usize,
+    pub(crate) stubs: usize,
+    pub(crate) faults: usize,
+    pub(crate) calls: usize,
+}
+
+impl Admin {
+    /// Mounts a stub given as JSON; its id and name.
+    pub(crate) fn add_stub(&self, json: &str) -> Result<(u64, String), AdminError> {
+        let stub =
+            StubDefinition::from_json(json).map_err(|e| AdminError::from_scenario("stub", e))?;
+        let handle = stub.mount_on(&self.stubs);
+        let name = self
+            .stubs
+            .list()
+            .into_iter()
+            .find(|s| s.id == handle.id())
+            .map(|s| s.name)
+            .unwrap_or_default();
+        Ok((handle.id(), name))
+    }
+
+    pub(crate) fn remove_stub(&self, id: u64) -> Result<(), AdminError> {
+        if self.stubs.remove(id) {
+            Ok(())
+        } else {
+            Err(AdminError::NotFound(format!("no stub has id {id}")))
+        }
+    }
+
+    /// Adds a fault given as JSON; how many faults the plan holds now.
+    pub(crate) fn inject_fault(&self, json: &str) -> Result<usize, AdminError> {
+        let fault = fault_from_json(json).map_err(|e| AdminError::from_scenario("fault", e))?;
+        self.faults.add(fault);
+        Ok(self.faults.len())
+    }
+
+    /// Removes every fault; how many there were.
+    pub(crate) fn clear_faults(&self) -> usize {
+        let n = self.faults.len();
+        self.faults.clear();
+        n
+    }
+
+    /// Seeds an order given as JSON; its id.
+    pub(crate) fn seed_order(&self, json: &str) -> Result<String, AdminError> {
+        let order = order_from_json(json).map_err(|e| AdminError::from_scenario("order", e))?;
+        Ok(self.store.insert(order))
+    }
+
+    pub(crate) fn reset(&self, what: ResetWhat) -> ResetDone {
+        let all = !(what.orders || what.stubs || what.faults || what.journal);
+        let mut done = ResetDone::default();
+        if all || what.orders {
+            done.orders = self.store.clear();
+        }
+        if all || what.stubs {
+            done.stubs = self.stubs.clear();
+        }
+        if all || what.faults {
+            done.faults = self.clear_faults();
+        }
+        if all || what.journal {
+            done.calls = self.journal.len();
+            self.journal.clear();
+        }
+        done
+    }
+
+    pub(crate) fn verify(&self) -> Verification {
+        Verification::of(&self.stubs, &self.journal)
+    }
+}
