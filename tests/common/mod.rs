@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+#[cfg(feature = "admin")]
+pub mod http1;
 #[cfg(feature = "cli")]
 pub mod process;
 

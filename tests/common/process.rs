@@ -13,6 +13,8 @@ use super::GUARD;
 pub struct Served {
     child: Option<Child>,
     pub addr: SocketAddr,
+    /// The admin HTTP address, from [`Served::start_admin`].
+    pub admin: Option<SocketAddr>,
     stderr: Option<BufReader<ChildStderr>>,
 }
 
@@ -24,8 +26,29 @@ impl Served {
         Self::spawn(&args)
     }
 
+    /// `orders-testkit serve --addr 127.0.0.1:0 --admin --admin-addr
+    /// 127.0.0.1:0 EXTRA...`, once it has printed both addresses.
+    pub fn start_admin(extra: &[&str]) -> Self {
+        let mut args = vec![
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--admin",
+            "--admin-addr",
+            "127.0.0.1:0",
+        ];
+        args.extend_from_slice(extra);
+        Self::spawn_lines(&args, 2)
+    }
+
     /// `orders-testkit ARGS...`, once it has printed its address.
     pub fn spawn(args: &[&str]) -> Self {
+        Self::spawn_lines(args, 1)
+    }
+
+    /// `orders-testkit ARGS...`, once it has printed `lines` lines, each
+    /// ending with an address (the first is `addr`, a second `admin`).
+    fn spawn_lines(args: &[&str], lines: usize) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_orders-testkit"))
             .args(args)
             .stdin(Stdio::null())
@@ -36,20 +59,28 @@ impl Served {
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
+            let mut stdout = BufReader::new(stdout);
+            for _ in 0..lines {
+                let mut line = String::new();
+                let _ = stdout.read_line(&mut line);
+                let _ = tx.send(line);
+            }
         });
-        let line = rx.recv_timeout(GUARD).expect("the address is printed");
-        let addr: SocketAddr = line
-            .split_whitespace()
-            .last()
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        let mut addrs = (0..lines).map(|_| {
+            let line = rx.recv_timeout(GUARD).expect("the address is printed");
+            line.split_whitespace()
+                .last()
+                .map(|a| a.trim_start_matches("http://").trim_end_matches('/'))
+                .and_then(|a| a.parse::<SocketAddr>().ok())
+                .unwrap_or_else(|| panic!("no address in {line:?}"))
+        });
+        let addr = addrs.next().expect("one line at least");
+        let admin = addrs.next();
         let stderr = child.stderr.take().map(BufReader::new);
         Self {
             child: Some(child),
             addr,
+            admin,
             stderr,
         }
     }

@@ -1,0 +1,426 @@
+//! The admin HTTP/JSON API (`serve --admin-addr`): every route, the bad
+//! input each refuses with the right status and a message naming the line
+//! and field at fault, and the admin token.
+#![cfg(feature = "admin")]
+
+mod common;
+
+use std::net::SocketAddr;
+
+use common::GUARD;
+use common::http1::{delete, get, open, post, send};
+use http_body_util::BodyExt as _;
+use orders_testkit::OrderMock;
+use orders_testkit::auth::Permission;
+use orders_testkit::pb::GetOrderRequest;
+use orders_testkit::pb::OrderStatus;
+use serde_json::json;
+use tonic::Code;
+
+async fn mock_with_api() -> (OrderMock, SocketAddr) {
+    let mock = OrderMock::builder().admin().start().await;
+    let api = mock
+        .serve_admin_http("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    (mock, api)
+}
+
+fn get_req(id: &str) -> tonic::Request<GetOrderRequest> {
+    let mut req = tonic::Request::new(GetOrderRequest {
+        order_id: id.into(),
+    });
+    req.metadata_mut()
+        .insert("x-test", "admin-http".parse().unwrap());
+    req
+}
+
+#[tokio::test]
+async fn stubs_routes_add_list_count_and_remove() {
+    let (mock, api) = mock_with_api().await;
+    let added = post(
+        api,
+        "/api/stubs",
+        r#"{"rpc": "GetOrder", "name": "shipped", "when": {"orderId": "o-1"},
+            "respond": {"orderId": "o-1", "status": "ORDER_STATUS_SHIPPED"}, "expect": 1}"#,
+    )
+    .await;
+    assert_eq!(added.status, 201, "{}", added.body);
+    assert_eq!(added.content_type, "application/json");
+    let id = added.json()["id"].as_u64().unwrap();
+    assert_eq!(added.json()["name"], "GetOrder \"shipped\"");
+
+    let order = mock.client().get_order(get_req("o-1")).await.unwrap();
+    assert_eq!(order.into_inner().status(), OrderStatus::Shipped);
+    let listed = get(api, "/api/stubs").await;
+    assert_eq!(listed.status, 200);
+    assert_eq!(
+        listed.json()["stubs"],
+        json!([{ "id": id, "rpc": "GetOrder", "name": "GetOrder \"shipped\"", "hits": 1,
+                 "priority": 5, "expected": "exactly 1", "met": true }])
+    );
+
+    let removed = delete(api, &format!("/api/stubs/{id}")).await;
+    assert_eq!(removed.status, 200, "{}", removed.body);
+    assert_eq!(get(api, "/api/stubs").await.json()["stubs"], json!([]));
+    // The model answers again.
+    let err = mock.client().get_order(get_req("o-1")).await.unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    let again = delete(api, &format!("/api/stubs/{id}")).await;
+    assert_eq!(again.status, 404);
+    assert_eq!(again.json()["error"], format!("no stub has id {id}"));
+    let not_a_number = delete(api, "/api/stubs/first").await;
+    assert_eq!(not_a_number.status, 400);
+}
+
+#[tokio::test]
+async fn faults_routes_inject_list_and_clear() {
+    let (mock, api) = mock_with_api().await;
+    let injected = post(
+        api,
+        "/api/faults",
+        r#"{"kind": "status", "rpc": "GetOrder", "code": "UNAVAILABLE", "message": "maintenance"}"#,
+    )
+    .await;
+    assert_eq!(injected.status, 201, "{}", injected.body);
+    assert_eq!(injected.json()["faults"], 1);
+    let err = mock.client().get_order(get_req("o-1")).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable);
+    assert_eq!(err.message(), "maintenance");
+    let listed = get(api, "/api/faults").await.json();
+    assert_eq!(listed["faults"].as_array().unwrap().len(), 1);
+    assert!(
+        listed["faults"][0]
+            .as_str()
+            .unwrap()
+            .contains("maintenance")
+    );
+    let cleared = delete(api, "/api/faults").await;
+    assert_eq!(cleared.json()["cleared"], 1);
+    let err = mock.client().get_order(get_req("o-1")).await.unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn orders_route_seeds_and_reset_clears_what_it_selects() {
+    let (mock, api) = mock_with_api().await;
+    let seeded = post(
+        api,
+        "/api/orders",
+        r#"{"orderId": "o-9", "customerId": "c-1", "status": "ORDER_STATUS_CONFIRMED"}"#,
+    )
+    .await;
+    assert_eq!(seeded.status, 201, "{}", seeded.body);
+    assert_eq!(seeded.json()["orderId"], "o-9");
+    let order = mock.client().get_order(get_req("o-9")).await.unwrap();
+    assert_eq!(order.into_inner().status(), OrderStatus::Confirmed);
+    post(
+        api,
+        "/api/stubs",
+        r#"{"rpc": "CreateOrder", "fail": {"code": "UNAVAILABLE", "message": "x"}}"#,
+    )
+    .await;
+
+    // Only the journal: orders and stubs stay.
+    let reset = post(api, "/api/reset", r#"{"journal": true}"#).await;
+    assert_eq!(reset.status, 200, "{}", reset.body);
+    assert_eq!(
+        reset.json(),
+        json!({ "orders": 0, "stubs": 0, "faults": 0, "calls": 1 })
+    );
+    assert!(mock.journal().is_empty());
+    assert!(mock.store().get("o-9").is_some());
+    assert_eq!(mock.stubs().len(), 1);
+
+    // An empty body: everything.
+    let reset = post(api, "/api/reset", "").await.json();
+    assert_eq!(reset["orders"], 1);
+    assert_eq!(reset["stubs"], 1);
+    assert!(mock.store().get("o-9").is_none());
+    assert!(mock.stubs().is_empty());
+}
+
+#[tokio::test]
+async fn calls_route_filters_by_method_outcome_metadata_and_limit() {
+    let (mock, api) = mock_with_api().await;
+    let mut client = mock.client();
+    let _ = client.get_order(get_req("o-1")).await;
+    let _ = client.get_order(GetOrderRequest::default()).await;
+    let _ = client.create_order(common::valid_req()).await.unwrap();
+    mock.journal().wait_for_ended(3).await;
+
+    let all = get(api, "/api/calls").await.json();
+    assert_eq!(all["calls"].as_array().unwrap().len(), 3);
+    let first = &all["calls"][0];
+    assert_eq!(first["method"], "GetOrder");
+    assert_eq!(first["requests"], json!([{ "orderId": "o-1" }]));
+    assert_eq!(first["outcome"], "NOT_FOUND");
+    assert_eq!(first["answeredBy"], json!(["model"]));
+    assert_eq!(first["metadata"]["x-test"], "admin-http");
+
+    let by_method = get(api, "/api/calls?method=CreateOrder").await.json();
+    assert_eq!(by_method["calls"].as_array().unwrap().len(), 1);
+    assert_eq!(by_method["calls"][0]["outcome"], "OK");
+    assert_eq!(
+        by_method["calls"][0]["responses"][0]["orderId"]
+            .as_str()
+            .unwrap()
+            .len(),
+        10
+    );
+    let errors = get(api, "/api/calls?outcome=ERROR").await.json();
+    assert_eq!(errors["calls"].as_array().unwrap().len(), 2);
+    let invalid = get(api, "/api/calls?outcome=INVALID_ARGUMENT").await.json();
+    assert_eq!(invalid["calls"].as_array().unwrap().len(), 1);
+    let tagged = get(api, "/api/calls?metadata=x-test%3Aadmin-http")
+        .await
+        .json();
+    assert_eq!(tagged["calls"].as_array().unwrap().len(), 1);
+    let latest = get(api, "/api/calls?limit=1").await.json();
+    assert_eq!(latest["calls"][0]["method"], "CreateOrder");
+}
+
+#[tokio::test]
+async fn calls_stream_sends_each_call_as_it_ends() {
+    let (mock, api) = mock_with_api().await;
+    let res = open(api, "GET", "/api/calls/stream?method=GetOrder", &[], "").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "text/event-stream");
+    let mut body = res.into_body();
+    // The stream is open once its first comment arrives.
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let frame = tokio::time::timeout(GUARD, body.frame()).await.unwrap();
+        text.push_str(std::str::from_utf8(frame.unwrap().unwrap().data_ref().unwrap()).unwrap());
+    }
+    let mut client = mock.client();
+    let _ = client.create_order(common::valid_req()).await; // filtered out
+    let _ = client.get_order(get_req("o-404")).await;
+    while !text.contains("event: call") || !text.ends_with("\n\n") {
+        let frame = tokio::time::timeout(GUARD, body.frame()).await.unwrap();
+        text.push_str(std::str::from_utf8(frame.unwrap().unwrap().data_ref().unwrap()).unwrap());
+    }
+    let data = text
+        .lines()
+        .find_map(|l| l.strip_prefix("data: "))
+        .expect("an event with data");
+    let call: serde_json::Value = serde_json::from_str(data).unwrap();
+    assert_eq!(call["method"], "GetOrder");
+    assert_eq!(call["requests"], json!([{ "orderId": "o-404" }]));
+    assert_eq!(call["outcome"], "NOT_FOUND");
+    assert!(!text.contains("CreateOrder"), "{text}");
+}
+
+#[tokio::test]
+async fn verify_route_reports_unmet_expectations_like_the_rust_verify() {
+    let (mock, api) = mock_with_api().await;
+    post(
+        api,
+        "/api/stubs",
+        r#"{"rpc": "GetOrder", "name": "never", "when": {"orderId": "o-1"}, "fail": {"code": "UNAVAILABLE", "message": "x"}, "expect": 1}"#,
+    )
+    .await;
+    let _ = mock.client().get_order(get_req("o-2")).await;
+    mock.journal().wait_for_ended(1).await;
+    let v = get(api, "/api/verify").await.json();
+    assert_eq!(v["ok"], false);
+    assert_eq!(
+        v["problems"],
+        json!(["GetOrder \"never\": expected exactly 1, matched 0"])
+    );
+    assert_eq!(v["report"], mock.verify().to_string());
+    assert!(
+        v["report"]
+            .as_str()
+            .unwrap()
+            .contains("orderId: wanted \"o-1\", got \"o-2\""),
+        "{}",
+        v["report"]
+    );
+    mock.clear_stubs();
+    assert_eq!(get(api, "/api/verify").await.json()["ok"], true);
+}
+
+#[tokio::test]
+async fn the_page_is_served_at_the_root() {
+    let (_mock, api) = mock_with_api().await;
+    let page = get(api, "/").await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.content_type, "text/html; charset=utf-8");
+    assert!(page.body.contains("<table id=\"calls\">"));
+    assert!(page.body.contains("/api/calls/stream"));
+}
+
+#[tokio::test]
+async fn bad_input_gets_400_with_the_line_and_field_at_fault() {
+    let (mock, api) = mock_with_api().await;
+    // Malformed JSON: the line (and column) of the syntax error.
+    let r = post(
+        api,
+        "/api/stubs",
+        "{\n  \"rpc\": \"GetOrder\",\n  \"respond\": {\n}",
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["line"], 4);
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid stub: line 4: "),
+        "{}",
+        r.body
+    );
+    // An unknown RPC name.
+    let r = post(
+        api,
+        "/api/stubs",
+        "{\n  \"rpc\": \"GetOrders\",\n  \"respond\": {}\n}",
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["field"], "rpc");
+    assert_eq!(r.json()["line"], 2);
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown rpc \"GetOrders\": expected one of CreateOrder")
+    );
+    // An invalid message: the key and its line.
+    let r = post(
+        api,
+        "/api/stubs",
+        "{\n  \"rpc\": \"GetOrder\",\n  \"when\": {\"orderId\": \"o-1\"},\n  \"respond\": {\"stauts\": \"ORDER_STATUS_SHIPPED\"}\n}",
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["field"], "respond");
+    assert_eq!(r.json()["line"], 4);
+    assert!(
+        r.json()["error"].as_str().unwrap().contains("stauts"),
+        "{}",
+        r.body
+    );
+    // An unknown key of the schema.
+    let r = post(api, "/api/stubs", r#"{"rpc": "GetOrder", "respnd": {}}"#).await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `respnd`"),
+        "{}",
+        r.body
+    );
+    // A bad status code in a fault, a bad order field.
+    let r = post(
+        api,
+        "/api/faults",
+        r#"{"kind": "status", "code": "UNAVAILABEL", "message": "x"}"#,
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.json()["error"].as_str().unwrap().contains("UNAVAILABEL"),
+        "{}",
+        r.body
+    );
+    let r = post(
+        api,
+        "/api/orders",
+        "{\"orderId\": \"o-1\",\n \"status\": \"SHIPPED\"}",
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["field"], "status");
+    assert_eq!(r.json()["line"], 2);
+    let r = post(api, "/api/reset", r#"{"order": true}"#).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["field"], "order");
+    // Bad filters.
+    for q in [
+        "method=GetOrders",
+        "outcome=BROKEN",
+        "limit=ten",
+        "metadata=novalue",
+        "colour=red",
+    ] {
+        let r = get(api, &format!("/api/calls?{q}")).await;
+        assert_eq!(r.status, 400, "{q}: {}", r.body);
+        assert!(r.json()["error"].is_string());
+    }
+    // Wrong method, unknown route, oversized body.
+    assert_eq!(send(api, "PUT", "/api/stubs", &[], "").await.status, 405);
+    assert_eq!(send(api, "POST", "/api/verify", &[], "").await.status, 405);
+    assert_eq!(get(api, "/api/nothing").await.status, 404);
+    let big = format!(
+        "{{\"rpc\": \"GetOrder\", \"name\": \"{}\"}}",
+        "x".repeat(2 << 20)
+    );
+    assert_eq!(post(api, "/api/stubs", &big).await.status, 413);
+    // Nothing was mounted, and the server still answers.
+    assert!(mock.stubs().is_empty());
+    assert_eq!(get(api, "/api/stubs").await.status, 200);
+}
+
+#[tokio::test]
+async fn with_tokens_the_api_needs_an_admin_token() {
+    let mock = OrderMock::builder()
+        .admin()
+        .token("ops-secret", Permission::Admin)
+        .token("app-secret", Permission::ReadWrite)
+        .start()
+        .await;
+    let api = mock
+        .serve_admin_http("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let none = get(api, "/api/stubs").await;
+    assert_eq!(none.status, 401);
+    let app = send(
+        api,
+        "GET",
+        "/api/stubs",
+        &[("authorization", "Bearer app-secret")],
+        "",
+    )
+    .await;
+    assert_eq!(app.status, 403);
+    let unknown = send(
+        api,
+        "GET",
+        "/api/stubs",
+        &[("authorization", "Bearer guess")],
+        "",
+    )
+    .await;
+    assert_eq!(unknown.status, 401);
+    for r in [&none, &app, &unknown] {
+        assert!(!r.body.contains("secret"), "{}", r.body);
+    }
+    let ops = send(
+        api,
+        "GET",
+        "/api/stubs",
+        &[("authorization", "Bearer ops-secret")],
+        "",
+    )
+    .await;
+    assert_eq!(ops.status, 200, "{}", ops.body);
+    // The page's event stream cannot send headers: a query parameter.
+    let by_query = get(api, "/api/calls?access_token=ops-secret").await;
+    assert_eq!(by_query.status, 200, "{}", by_query.body);
+    // The page itself holds no data and no token.
+    let page = get(api, "/").await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("ops-secret"));
+    // An admin token does not call OrderService.
+    let mut req = GetOrderRequest::default();
+    req.order_id = "o-1".into();
+    let mut req = tonic::Request::new(req);
+    req.metadata_mut()
+        .insert("authorization", "Bearer ops-secret".parse().unwrap());
+    let err = mock.client().get_order(req).await.unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+}
