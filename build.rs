@@ -5,7 +5,7 @@
 //! comments, is written to `$OUT_DIR/orders_descriptor.bin`.
 //!
 //! It also looks for the outside tools some tests drive (grpcurl, nginx,
-//! grpc-python). Outside CI, a missing one sets a cfg that marks those tests
+//! grpc-python, Chromium with ChromeDriver). Outside CI, a missing one sets a cfg that marks those tests
 //! `#[ignore]` with the reason, so `cargo test` reports them as ignored
 //! rather than passed; in CI (`CI` set) nothing is marked and the tests fail
 //! loudly without their tool. After installing a tool, `touch build.rs`.
@@ -29,7 +29,7 @@ fn probe_test_tools() {
         println!("cargo::rerun-if-env-changed={var}");
     }
     type Probe = fn() -> bool;
-    let tools: [(&str, Probe); 3] = [
+    let tools: [(&str, Probe); 4] = [
         ("orders_testkit_no_grpcurl", || {
             let bin = env::var("GRPCURL").unwrap_or_else(|_| "grpcurl".into());
             runs(&bin, &["-version"])
@@ -38,6 +38,9 @@ fn probe_test_tools() {
             ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"]
                 .iter()
                 .any(|p| std::path::Path::new(p).exists())
+        }),
+        ("orders_testkit_no_chromium", || {
+            runs("chromium", &["--version"]) && runs("chromedriver", &["--version"])
         }),
         ("orders_testkit_no_grpcio", || {
             runs(

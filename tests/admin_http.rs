@@ -416,9 +416,9 @@ async fn with_tokens_the_api_needs_an_admin_token() {
     assert_eq!(page.status, 200);
     assert!(!page.body.contains("ops-secret"));
     // An admin token does not call OrderService.
-    let mut req = GetOrderRequest::default();
-    req.order_id = "o-1".into();
-    let mut req = tonic::Request::new(req);
+    let mut req = tonic::Request::new(GetOrderRequest {
+        order_id: "o-1".into(),
+    });
     req.metadata_mut()
         .insert("authorization", "Bearer ops-secret".parse().unwrap());
     let err = mock.client().get_order(req).await.unwrap_err();

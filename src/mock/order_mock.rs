@@ -588,7 +588,7 @@ impl OrderMock {
         self.stubs.list()
     }
 
-    /// Unmounts one stub (its [`StubHandle::id`](crate::StubHandle::id));
+    /// Unmounts one stub (its [`StubHandle::id`](crate::mock::StubHandle::id));
     /// whether it was mounted. Its expectation is no longer checked.
     pub fn remove_stub(&self, id: u64) -> bool {
         self.stubs.remove(id)
