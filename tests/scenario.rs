@@ -172,7 +172,7 @@ fn scenario_errors_name_the_line() {
     );
     assert_eq!(
         problem("\n[[stubs]]\nrpc = \"GetOrder\"\nfail = { code = \"NOPE\", message = \"x\" }\n"),
-        "s.toml: line 2: unknown status code \"NOPE\": expected a name like UNAVAILABLE"
+        "s.toml: line 2: fail: unknown status code \"NOPE\": expected a name like UNAVAILABLE"
     );
     assert_eq!(
         problem("[[stubs]]\nrpc = \"GetOrder\"\n"),

@@ -282,7 +282,7 @@ fn serve_rejects_a_bad_token_flag_without_echoing_it() {
             "--addr",
             "127.0.0.1:0",
             "--token",
-            "flag-s3cret=admin",
+            "flag-s3cret=owner",
         ])
         .output()
         .unwrap();
