@@ -101,6 +101,7 @@ pub mod prelude;
 pub mod propagation;
 mod proxy;
 pub mod reflection;
+mod router;
 pub mod rpc;
 pub mod sanitize;
 #[cfg(feature = "scenario")]

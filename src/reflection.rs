@@ -40,14 +40,12 @@ const VALID: &str = "the embedded descriptor sets are valid (checked by the test
 
 /// The reflection v1 service (built once per process and shared).
 pub fn v1() -> V1Server<impl V1> {
-    static CELL: Cell = OnceLock::new();
-    cached(&CELL, || builder().build_v1().expect(VALID))
+    servers(false).0
 }
 
 /// The reflection v1alpha service (built once per process and shared).
 pub fn v1alpha() -> V1AlphaServer<impl V1Alpha> {
-    static CELL: Cell = OnceLock::new();
-    cached(&CELL, || builder().build_v1alpha().expect(VALID))
+    servers(false).1
 }
 
 /// Adds both reflection services to `routes`.
@@ -55,28 +53,31 @@ pub fn add_reflection(routes: Routes) -> Routes {
     routes.add_service(v1()).add_service(v1alpha())
 }
 
-/// The reflection v1 and v1alpha services listing the admin service too
-/// (built once per process and shared).
-#[cfg(feature = "admin")]
-fn with_admin() -> (V1Server<impl V1>, V1AlphaServer<impl V1Alpha>) {
+/// Both reflection services, listing the admin service of `serve --admin`
+/// beside the others when `admin` (each variant built once per process and
+/// shared; one type for both, so the mock's stack has one type).
+pub(crate) fn servers(admin: bool) -> (V1Server<impl V1>, V1AlphaServer<impl V1Alpha>) {
     static V1_CELL: Cell = OnceLock::new();
     static V1ALPHA_CELL: Cell = OnceLock::new();
-    let admin =
-        || builder().register_encoded_file_descriptor_set(crate::admin::pb::FILE_DESCRIPTOR_SET);
+    static V1_ADMIN: Cell = OnceLock::new();
+    static V1ALPHA_ADMIN: Cell = OnceLock::new();
+    let with = move || {
+        let builder = builder();
+        #[cfg(feature = "admin")]
+        let builder = if admin {
+            builder.register_encoded_file_descriptor_set(crate::admin::pb::FILE_DESCRIPTOR_SET)
+        } else {
+            builder
+        };
+        builder
+    };
+    let (v1_cell, v1alpha_cell) = if admin {
+        (&V1_ADMIN, &V1ALPHA_ADMIN)
+    } else {
+        (&V1_CELL, &V1ALPHA_CELL)
+    };
     (
-        cached(&V1_CELL, || admin().build_v1().expect(VALID)),
-        cached(&V1ALPHA_CELL, || admin().build_v1alpha().expect(VALID)),
+        cached(v1_cell, || with().build_v1().expect(VALID)),
+        cached(v1alpha_cell, || with().build_v1alpha().expect(VALID)),
     )
-}
-
-/// Adds both reflection services to `routes`, listing the admin service
-/// of `serve --admin` beside the others.
-pub(crate) fn add_reflection_with_admin(routes: Routes) -> Routes {
-    #[cfg(feature = "admin")]
-    {
-        let (v1, v1alpha) = with_admin();
-        routes.add_service(v1).add_service(v1alpha)
-    }
-    #[cfg(not(feature = "admin"))]
-    add_reflection(routes)
 }

@@ -209,9 +209,10 @@ pub fn process_action(store: &Store, action: OrderAction) -> OrderResult {
     }
 }
 
-#[tonic::async_trait]
-impl OrderService for ReferenceService {
-    async fn create_order(
+impl ReferenceService {
+    /// CreateOrder (C-1 to C-5), which never waits: what the trait method
+    /// does, callable without boxing a future.
+    pub(crate) fn create(
         &self,
         request: Request<CreateOrderRequest>,
     ) -> Result<Response<CreateOrderResponse>, Status> {
@@ -224,17 +225,19 @@ impl OrderService for ReferenceService {
         // Validated above: a key, when present, is visible ASCII.
         let key = key
             .and_then(Result::ok)
-            .and_then(|k| std::str::from_utf8(k).ok());
-        match self.store.create(request.get_ref(), key) {
+            .and_then(|k| std::str::from_utf8(k).ok())
+            .map(str::to_owned);
+        match self
+            .store
+            .create_owned(request.into_inner(), key.as_deref())
+        {
             Ok(response) => Ok(Response::new(response)),
             Err(CreateError::KeyReused { order_id }) => Err(status::already_exists(&order_id)),
         }
     }
 
-    async fn get_order(
-        &self,
-        request: Request<GetOrderRequest>,
-    ) -> Result<Response<Order>, Status> {
+    /// GetOrder (G-1 to G-3), which never waits, as [`create`](Self::create).
+    pub(crate) fn get(&self, request: Request<GetOrderRequest>) -> Result<Response<Order>, Status> {
         self.admit(request.metadata())?;
         let order_id = &request.get_ref().order_id;
         check_order_id(order_id)?;
@@ -242,6 +245,23 @@ impl OrderService for ReferenceService {
             Some(order) => Ok(Response::new(order)),
             None => Err(status::not_found(order_id)),
         }
+    }
+}
+
+#[tonic::async_trait]
+impl OrderService for ReferenceService {
+    async fn create_order(
+        &self,
+        request: Request<CreateOrderRequest>,
+    ) -> Result<Response<CreateOrderResponse>, Status> {
+        self.create(request)
+    }
+
+    async fn get_order(
+        &self,
+        request: Request<GetOrderRequest>,
+    ) -> Result<Response<Order>, Status> {
+        self.get(request)
     }
 
     type WatchOrderStatusStream = BoxStream<OrderStatusUpdate>;

@@ -1,5 +1,6 @@
 //! The physical limit: a hand-written tonic OrderService with no model, no
-//! journal, no layers, answering constants.
+//! journal, no layers, answering constants of the same shape as the mock's
+//! answers (same fields set, same sizes on the wire).
 
 use orders_testkit::pb::order_service_server::{OrderService, OrderServiceServer};
 use orders_testkit::pb::*;
@@ -13,20 +14,34 @@ pub const STREAM_LEN: usize = 1000;
 #[derive(Clone, Default)]
 pub struct Bare;
 
+/// A fixed time, as many bytes on the wire as the mock's "now".
+fn stamp() -> Option<prost_types::Timestamp> {
+    Some(prost_types::Timestamp {
+        seconds: 1_796_000_000,
+        nanos: 123_456_789,
+    })
+}
+
 #[tonic::async_trait]
 impl OrderService for Bare {
     async fn create_order(
         &self,
         _: Request<CreateOrderRequest>,
     ) -> Result<Response<CreateOrderResponse>, Status> {
+        // The shape of the mock's answer (an id of its length, a time), so
+        // that what is compared is the work, not the payload.
         Ok(Response::new(CreateOrderResponse {
-            order_id: "ord-1".into(),
-            created_at: None,
+            order_id: "ord-000001".into(),
+            created_at: stamp(),
         }))
     }
     async fn get_order(&self, r: Request<GetOrderRequest>) -> Result<Response<Order>, Status> {
+        // As the mock answers a seeded order: the id, PENDING, two times.
         Ok(Response::new(Order {
             order_id: r.into_inner().order_id,
+            status: OrderStatus::Pending as i32,
+            created_at: stamp(),
+            updated_at: stamp(),
             ..Default::default()
         }))
     }

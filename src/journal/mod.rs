@@ -185,9 +185,42 @@ pub struct Call {
     /// When it ended, if it has.
     pub ended: Option<Instant>,
     /// Request messages as received, decoded into `requests` when read.
-    raw_requests: Vec<bytes::Bytes>,
+    raw_requests: RawMessages,
     /// Response messages as sent, decoded into `responses` when read.
-    raw_responses: Vec<bytes::Bytes>,
+    raw_responses: RawMessages,
+}
+
+/// Messages kept as received, one after the other in one buffer, each
+/// behind its length (a compact copy: one allocation for a unary call, and
+/// the connection's read buffers are not pinned).
+#[derive(Debug, Clone, Default)]
+struct RawMessages(Vec<u8>);
+
+impl RawMessages {
+    fn push(&mut self, message: &[u8]) {
+        self.0.reserve(4 + message.len());
+        // A gRPC message length fits in u32 by the protocol.
+        self.0
+            .extend_from_slice(&(message.len() as u32).to_le_bytes());
+        self.0.extend_from_slice(message);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Every message, in order; the buffer is emptied.
+    fn drain(&mut self) -> Vec<Vec<u8>> {
+        let buffer = std::mem::take(&mut self.0);
+        let mut out = Vec::new();
+        let mut rest = buffer.as_slice();
+        while let Some((len, tail)) = rest.split_first_chunk::<4>() {
+            let len = (u32::from_le_bytes(*len) as usize).min(tail.len());
+            out.push(tail[..len].to_vec());
+            rest = &tail[len..];
+        }
+        out
+    }
 }
 
 impl Call {
@@ -197,13 +230,13 @@ impl Call {
         let Some(method) = self.method else {
             return;
         };
-        for raw in self.raw_requests.drain(..) {
+        for raw in self.raw_requests.drain() {
             match method.decode_request(&raw) {
                 Ok(m) => self.requests.push(m),
                 Err(_) => self.undecodable += 1,
             }
         }
-        for raw in self.raw_responses.drain(..) {
+        for raw in self.raw_responses.drain() {
             match method.decode_response(&raw) {
                 Ok(m) => self.responses.push(m),
                 Err(_) => self.undecodable_responses += 1,
@@ -211,26 +244,19 @@ impl Call {
         }
     }
 
-    /// Records a request message as received (`None`: not decodable); a
-    /// compact copy, so that the journal does not pin the connection's
-    /// read buffers.
+    /// Records a request message as received (`None`: not decodable).
     pub(crate) fn push_request(&mut self, message: Option<bytes::Bytes>) {
         match message {
-            Some(raw) if self.method.is_some() => {
-                self.raw_requests.push(bytes::Bytes::copy_from_slice(&raw))
-            }
+            Some(raw) if self.method.is_some() => self.raw_requests.push(&raw),
             Some(_) => {}
             None => self.undecodable += 1,
         }
     }
 
-    /// Records a response message as sent (`None`: not decodable), as a
-    /// compact copy.
+    /// Records a response message as sent (`None`: not decodable).
     pub(crate) fn push_response(&mut self, message: Option<bytes::Bytes>) {
         match message {
-            Some(raw) if self.method.is_some() => {
-                self.raw_responses.push(bytes::Bytes::copy_from_slice(&raw))
-            }
+            Some(raw) if self.method.is_some() => self.raw_responses.push(&raw),
             Some(_) => {}
             None => self.undecodable_responses += 1,
         }
@@ -597,8 +623,15 @@ impl Journal {
     pub(crate) fn update(&self, seq: u64, f: impl FnOnce(&mut Call)) {
         {
             let mut state = self.lock_raw();
-            if let Ok(i) = state.calls.binary_search_by_key(&seq, |c| c.seq) {
-                f(&mut state.calls[i]);
+            // Calls are kept in seq order without gaps: the index is the
+            // distance from the first kept call.
+            let first = state.calls.front().map_or(0, |c| c.seq);
+            if let Some(call) = seq
+                .checked_sub(first)
+                .and_then(|i| state.calls.get_mut(i as usize))
+                .filter(|c| c.seq == seq)
+            {
+                f(call);
             }
         }
         self.notify();
@@ -607,10 +640,12 @@ impl Journal {
     /// Wakes whoever waits on the journal (nobody, most of the time: then
     /// nothing is done).
     fn notify(&self) {
-        self.shared.changed.send_if_modified(|v| {
-            *v += 1;
-            self.shared.changed.receiver_count() > 0
-        });
+        // A waiter subscribes before it looks at the calls, so a change
+        // made while nobody is subscribed needs no wake-up (and the watch's
+        // lock is not taken).
+        if self.shared.changed.receiver_count() > 0 {
+            self.shared.changed.send_modify(|v| *v += 1);
+        }
     }
 
     pub(crate) fn start(
@@ -638,8 +673,8 @@ impl Journal {
                 outcome: Outcome::InFlight,
                 started: Instant::now(),
                 ended: None,
-                raw_requests: Vec::new(),
-                raw_responses: Vec::new(),
+                raw_requests: RawMessages::default(),
+                raw_responses: RawMessages::default(),
             });
             // Past the bound, drop the earliest calls (a ring: nothing moves).
             if let Some(bound) = state.bound

@@ -83,15 +83,18 @@ impl MockService {
     where
         R: SingleResponseRpc<Responder = Replies<R>>,
     {
+        let slot = self.stubs.slot::<R>();
+        // No stub to try and the model answering: the model admits the
+        // call itself (D-2), once.
+        if matches!(self.fallthrough, Fallthrough::Model) && slot.is_empty() {
+            return Err(request);
+        }
         // D-2 applies to stubbed calls as to the model's (auth came before,
         // in its layer).
         if let Err(status) = self.reference.admit(request.metadata()) {
             return Ok(Err(status));
         }
-        let matched = match self
-            .stubs
-            .slot::<R>()
-            .select(request.metadata(), std::slice::from_ref(request.get_ref()))
+        let matched = match slot.select(request.metadata(), std::slice::from_ref(request.get_ref()))
         {
             Ok(matched) => matched,
             Err(near) => {
@@ -145,7 +148,7 @@ impl OrderService for MockService {
             Err(request) => request,
         };
         match self.fall(request.extensions()) {
-            Fallthrough::Model => self.reference.create_order(request).await,
+            Fallthrough::Model => self.reference.create(request),
             Fallthrough::Proxy(upstream) => upstream.create_order(request).await,
             Fallthrough::Refuse => Err(unmatched(Method::CreateOrder)),
         }
@@ -160,7 +163,7 @@ impl OrderService for MockService {
             Err(request) => request,
         };
         match self.fall(request.extensions()) {
-            Fallthrough::Model => self.reference.get_order(request).await,
+            Fallthrough::Model => self.reference.get(request),
             Fallthrough::Proxy(upstream) => upstream.get_order(request).await,
             Fallthrough::Refuse => Err(unmatched(Method::GetOrder)),
         }

@@ -6,7 +6,6 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::TcpListenerStream;
-use tonic::service::Routes;
 use tonic::transport::Channel;
 use tonic_health::pb::health_client::HealthClient;
 use tower::Layer;
@@ -27,6 +26,7 @@ use crate::pb::order_service_client::OrderServiceClient;
 use crate::pb::order_service_server::OrderServiceServer;
 use crate::pb::{Order, OrderActionType, OrderStatus};
 use crate::proxy::Upstream;
+use crate::router::ServiceRouter;
 use crate::sanitize::SanitizeLayer;
 use crate::service::{ReferenceService, ServiceConfig};
 use crate::transport::{InProcessServer, TaskMonitor};
@@ -352,12 +352,17 @@ impl OrderMockBuilder {
         let with_admin = self.admin;
         #[cfg(not(feature = "admin"))]
         let with_admin = false;
-        let routes =
-            Routes::new(health.service()).add_service(OrderServiceServer::new(MockService {
+        let (reflection_v1, reflection_v1alpha) = crate::reflection::servers(with_admin);
+        let routes = ServiceRouter {
+            orders: OrderServiceServer::new(MockService {
                 reference: ReferenceService::new(Arc::clone(&store), self.config),
                 stubs: Arc::clone(&stubs),
                 fallthrough: self.fallthrough,
-            }));
+            }),
+            health: health.service(),
+            reflection_v1,
+            reflection_v1alpha,
+        };
         // A recording keeps every call; a mock, the latest ones.
         let journal = match self.journal {
             Some(journal) => journal,
@@ -369,11 +374,6 @@ impl OrderMockBuilder {
         // sanitizing -> stubs -> model.
         let faults = self.faults;
         let tokens: Tokens = self.tokens.into_iter().collect();
-        let reflection = if with_admin {
-            crate::reflection::add_reflection_with_admin(routes)
-        } else {
-            crate::reflection::add_reflection(routes)
-        };
         let sanitize = if self.verbatim {
             SanitizeLayer::off()
         } else {
@@ -381,9 +381,10 @@ impl OrderMockBuilder {
         };
         // Each layer passes typed bodies on; the body is boxed once, here.
         let layered = JournalLayer::new(journal.clone()).layer(
-            CatchPanicLayer.layer(AuthLayer::new(tokens.clone()).layer(
-                FaultLayer::new(faults.clone()).layer(sanitize.layer(reflection.prepare())),
-            )),
+            CatchPanicLayer.layer(
+                AuthLayer::new(tokens.clone())
+                    .layer(FaultLayer::new(faults.clone()).layer(sanitize.layer(routes))),
+            ),
         );
         type Req = http::Request<hyper::body::Incoming>;
         let service = match self.behaviour {

@@ -19,6 +19,7 @@
 //! ```
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll, ready};
@@ -114,12 +115,30 @@ impl Inner {
     fn fresh_id(&mut self) -> String {
         loop {
             self.created += 1;
-            let id = format!("ord-{:06}", self.created);
+            let id = ord_id(self.created);
             if !self.orders.contains_key(&id) {
                 return id;
             }
         }
     }
+}
+
+/// `ord-` and `n` with at least six digits (`ord-000042`), written without
+/// the formatting machinery (one per CreateOrder).
+fn ord_id(n: u64) -> String {
+    let mut digits = [b'0'; 20];
+    let mut at = digits.len();
+    let mut rest = n;
+    while rest > 0 || digits.len() - at < 6 {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    let mut id = String::with_capacity(4 + digits.len() - at);
+    id.push_str("ord-");
+    // ASCII digits.
+    id.extend(digits[at..].iter().map(|d| char::from(*d)));
+    id
 }
 
 /// The order store. Cheap to share as `Arc<Store>`; every method takes the
@@ -168,6 +187,16 @@ impl Store {
         req: &CreateOrderRequest,
         key: Option<&str>,
     ) -> Result<CreateOrderResponse, CreateError> {
+        self.create_owned(req.clone(), key)
+    }
+
+    /// [`create`](Self::create) from a request it may take apart (no copy
+    /// of its items).
+    pub(crate) fn create_owned(
+        &self,
+        req: CreateOrderRequest,
+        key: Option<&str>,
+    ) -> Result<CreateOrderResponse, CreateError> {
         let mut inner = self.lock();
         let encoded = key.map(|_| req.encode_to_vec());
         if let (Some(key), Some(encoded)) = (key, encoded.as_ref())
@@ -181,24 +210,31 @@ impl Store {
                 })
             };
         }
-        let order_id = inner.fresh_id();
+        // The next fresh id, and its place in the map (one lookup).
+        let Inner {
+            orders, created, ..
+        } = &mut *inner;
+        let place = loop {
+            *created += 1;
+            if let Entry::Vacant(place) = orders.entry(ord_id(*created)) {
+                break place;
+            }
+        };
+        let order_id = place.key().clone();
         let created_at = from_nanos(now_nanos());
         let order = Order {
             order_id: order_id.clone(),
-            customer_id: req.customer_id.clone(),
+            customer_id: req.customer_id,
             status: OrderStatus::Pending as i32,
-            items: req.items.clone(),
+            items: req.items,
             created_at: Some(created_at),
             updated_at: Some(created_at),
         };
-        inner.orders.insert(
-            order_id.clone(),
-            StoredOrder {
-                order,
-                shipping_address: req.shipping_address.clone(),
-                watchers: Subscribers::default(),
-            },
-        );
+        place.insert(StoredOrder {
+            order,
+            shipping_address: req.shipping_address,
+            watchers: Subscribers::default(),
+        });
         let response = CreateOrderResponse {
             order_id,
             created_at: Some(created_at),
@@ -462,5 +498,15 @@ impl Stream for Watch {
             self.updates = None;
         }
         Poll::Ready(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ord_ids_have_at_least_six_digits() {
+        for n in [0, 1, 42, 999_999, 1_000_000, u64::MAX] {
+            assert_eq!(super::ord_id(n), format!("ord-{n:06}"));
+        }
     }
 }

@@ -68,7 +68,9 @@ pub fn id(field: &str, value: &str) -> Option<FieldViolation> {
 /// order `product_id`, `quantity`, `price_cents`.
 pub fn line_item(index: usize, item: &LineItem) -> Vec<FieldViolation> {
     let mut out = Vec::new();
-    if let Some(v) = id(&format!("items[{index}].product_id"), &item.product_id) {
+    let id_ok = !item.product_id.is_empty() && item.product_id.len() <= MAX_ID_BYTES;
+    // The field's path is only spelled out for a violation.
+    if !id_ok && let Some(v) = id(&format!("items[{index}].product_id"), &item.product_id) {
         out.push(v);
     }
     if item.quantity < 1 {
