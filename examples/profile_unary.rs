@@ -3,7 +3,8 @@
 //! `valgrind --tool=callgrind target/release/examples/profile_unary MODE`
 //! where MODE is `bare`/`mock` (2,000 GetOrder calls), `bare-create`/
 //! `mock-create` (2,000 CreateOrder calls) or `bare-start`/`mock-start`
-//! (200 start-ups, each with its first GetOrder), all on one
+//! (200 start-ups, each with its first GetOrder) or `bare-stream`/
+//! `mock-stream` (20 WatchOrderStatus streams of 1,000 messages), all on one
 //! current-thread runtime.
 
 #[path = "../benches/common/bare.rs"]
@@ -11,13 +12,19 @@
 mod bare;
 
 use orders_testkit::OrderMock;
+use orders_testkit::Stub;
 use orders_testkit::pb::order_service_client::OrderServiceClient;
-use orders_testkit::pb::{CreateOrderRequest, GetOrderRequest, LineItem, Order, OrderStatus};
+use orders_testkit::pb::{
+    CreateOrderRequest, GetOrderRequest, LineItem, Order, OrderStatus, OrderStatusUpdate,
+    WatchOrderStatusRequest,
+};
+use orders_testkit::rpc::WatchOrderStatus;
 use orders_testkit::transport::InProcessServer;
 use tonic::transport::Channel;
 
 const CALLS: usize = 2_000;
 const STARTS: usize = 200;
+const STREAMS: usize = 20;
 
 /// A server of the kind `mock` says, with one order, and a client to it.
 async fn serve(
@@ -78,6 +85,38 @@ fn main() {
             return;
         }
         let (_mock, _server, mut client) = serve(mock).await;
+        if which.ends_with("-stream") {
+            // As the server-stream bench: the same update 1,000 times from
+            // a stub (the journal off), against the bare server's 1,000.
+            if let Some(mock) = &_mock {
+                mock.journal().set_enabled(false);
+                let update = OrderStatusUpdate {
+                    order_id: "s".into(),
+                    status: 2,
+                    previous_status: 1,
+                    updated_at: None,
+                };
+                Stub::on(WatchOrderStatus)
+                    .stream(vec![update; bare::STREAM_LEN])
+                    .off_contract()
+                    .mount(mock);
+            }
+            for _ in 0..STREAMS {
+                let mut s = client
+                    .watch_order_status(WatchOrderStatusRequest {
+                        order_id: "s".into(),
+                    })
+                    .await
+                    .unwrap()
+                    .into_inner();
+                while s.message().await.unwrap().is_some() {}
+            }
+            println!(
+                "{which}: {STREAMS} streams of {} messages",
+                bare::STREAM_LEN
+            );
+            return;
+        }
         for i in 0..CALLS {
             if which.ends_with("-create") {
                 client.create_order(create(i)).await.unwrap();

@@ -85,13 +85,13 @@ impl admin_server::Admin for AdminService {
             .list()
             .into_iter()
             .map(|s| StubInfo {
+                met: super::met(&s),
                 id: s.id,
                 rpc: s.method.name().to_string(),
                 name: s.name,
                 hits: s.hits as u64,
                 priority: u32::from(s.priority),
                 expected: s.expected.map(|t| t.to_string()).unwrap_or_default(),
-                met: s.expected.is_none_or(|t| t.contains(s.hits)),
             })
             .collect();
         Ok(Response::new(ListStubsResponse { stubs }))
@@ -196,17 +196,10 @@ impl admin_server::Admin for AdminService {
 
     async fn verify(&self, _: Request<VerifyRequest>) -> Result<Response<VerifyResponse>, Status> {
         let v = self.admin.verify();
-        let mut problems: Vec<String> = v
-            .expectations
-            .iter()
-            .filter(|e| !e.met)
-            .map(|e| format!("{}: expected {}, matched {}", e.stub, e.expected, e.hits))
-            .collect();
-        problems.extend(v.drifts.iter().map(|d| d.to_string()));
         Ok(Response::new(VerifyResponse {
             ok: v.is_ok(),
             report: v.to_string(),
-            problems,
+            problems: super::problems(&v),
         }))
     }
 }

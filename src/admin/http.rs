@@ -380,13 +380,7 @@ async fn handle(admin: &Admin, req: Request<Incoming>) -> Response<Body> {
         ["api", "verify"] => match method {
             Method::GET => {
                 let v = admin.verify();
-                let problems: Vec<String> = v
-                    .expectations
-                    .iter()
-                    .filter(|e| !e.met)
-                    .map(|e| format!("{}: expected {}, matched {}", e.stub, e.expected, e.hits))
-                    .chain(v.drifts.iter().map(|d| d.to_string()))
-                    .collect();
+                let problems = super::problems(&v);
                 json_response(
                     StatusCode::OK,
                     json!({ "ok": v.is_ok(), "problems": problems, "report": v.to_string() }),
@@ -416,7 +410,7 @@ fn stubs(admin: &Admin) -> Vec<Value> {
                 "hits": s.hits,
                 "priority": s.priority,
                 "expected": s.expected.map(|t| t.to_string()),
-                "met": s.expected.is_none_or(|t| t.contains(s.hits)),
+                "met": super::met(&s),
             })
         })
         .collect()

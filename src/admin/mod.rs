@@ -209,3 +209,18 @@ impl Admin {
         Verification::of(&self.stubs, &self.journal)
     }
 }
+
+/// One line per unmet expectation or off-contract answer of `v`.
+pub(crate) fn problems(v: &Verification) -> Vec<String> {
+    v.expectations
+        .iter()
+        .filter(|e| !e.met)
+        .map(|e| format!("{}: expected {}, matched {}", e.stub, e.expected, e.hits))
+        .chain(v.drifts.iter().map(|d| d.to_string()))
+        .collect()
+}
+
+/// Whether a stub's expectation is met now (one without any always is).
+pub(crate) fn met(stub: &crate::mock::stubs::StubInfo) -> bool {
+    stub.expected.is_none_or(|t| t.contains(stub.hits))
+}

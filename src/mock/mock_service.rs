@@ -2,8 +2,10 @@
 //! fall through to (the reference model, a real target, or UNIMPLEMENTED).
 //! Each call is marked in the journal with who answered it.
 
-use std::collections::VecDeque;
+use std::future::Future as _;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use tokio_stream::StreamExt;
@@ -114,27 +116,69 @@ impl MockService {
 }
 
 /// A scripted server stream: messages with optional pauses, then OK, a
-/// status, or held open.
-fn scripted_stream<T: Send + 'static>(
-    items: Vec<T>,
+/// status, or held open. A hand-written stream (no future per message).
+struct ScriptedStream<T> {
+    items: Arc<[T]>,
+    /// The next message to send.
+    next: usize,
+    between: Option<Duration>,
+    pause: Option<Pin<Box<tokio::time::Sleep>>>,
+    end: Option<Status>,
+    hold: bool,
+    first: bool,
+    done: bool,
+}
+
+/// No field is pinned in place (the pause is boxed).
+impl<T> Unpin for ScriptedStream<T> {}
+
+fn scripted_stream<T>(
+    items: Arc<[T]>,
     between: Option<Duration>,
     end: Option<Status>,
     hold: bool,
-) -> impl tokio_stream::Stream<Item = Result<T, Status>> + Send + 'static {
-    let state = (VecDeque::from(items), end, true);
-    futures_util::stream::unfold(Some(state), move |state| async move {
-        let (mut items, end, first) = state?;
-        match items.pop_front() {
-            Some(item) => {
-                if !first && let Some(pause) = between {
-                    tokio::time::sleep(pause).await;
-                }
-                Some((Ok(item), Some((items, end, false))))
-            }
-            None if end.is_none() && hold => std::future::pending().await,
-            None => end.map(|status| (Err(status), None)),
+) -> ScriptedStream<T> {
+    ScriptedStream {
+        items,
+        next: 0,
+        between,
+        pause: None,
+        end,
+        hold,
+        first: true,
+        done: false,
+    }
+}
+
+impl<T: Clone> tokio_stream::Stream for ScriptedStream<T> {
+    type Item = Result<T, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.done {
+            return Poll::Ready(None);
         }
-    })
+        if let Some(item) = this.items.get(this.next) {
+            if !this.first
+                && let Some(between) = this.between
+            {
+                let pause = this
+                    .pause
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(between)));
+                ready!(pause.as_mut().poll(cx));
+                this.pause = None;
+            }
+            this.first = false;
+            this.next += 1;
+            return Poll::Ready(Some(Ok(item.clone())));
+        }
+        if this.end.is_none() && this.hold {
+            // Held open: the caller's deadline or cancel ends it.
+            return Poll::Pending;
+        }
+        this.done = true;
+        Poll::Ready(this.end.take().map(Err))
+    }
 }
 
 #[tonic::async_trait]
@@ -196,7 +240,7 @@ impl OrderService for MockService {
                 end,
                 hold,
             } => Ok(Response::new(Box::pin(UntilDeadline::new(
-                Box::pin(scripted_stream(items, between, end, hold)),
+                scripted_stream(items, between, end, hold),
                 deadline,
             )))),
         }

@@ -610,7 +610,7 @@ impl Stub<WatchOrderStatus> {
     fn take_script(
         &mut self,
     ) -> (
-        Vec<OrderStatusUpdate>,
+        Arc<[OrderStatusUpdate]>,
         Option<Duration>,
         Option<Status>,
         bool,
@@ -622,7 +622,7 @@ impl Stub<WatchOrderStatus> {
                 end,
                 hold,
             }) => (items, between, end, hold),
-            _ => (Vec::new(), None, None, false),
+            _ => (Arc::from([]), None, None, false),
         }
     }
 }

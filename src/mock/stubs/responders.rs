@@ -91,8 +91,9 @@ pub enum Script<T> {
     Refuse(Status),
     /// Messages, then the end.
     Stream {
-        /// The messages, in order.
-        items: Vec<T>,
+        /// The messages, in order (shared: each call clones a message only
+        /// as it sends it).
+        items: Arc<[T]>,
         /// The pause between two messages.
         between: Option<Duration>,
         /// The status after the messages; OK when `None`.
@@ -106,7 +107,7 @@ pub enum Script<T> {
 impl<T> Default for Script<T> {
     fn default() -> Self {
         Self::Stream {
-            items: Vec::new(),
+            items: Arc::from([]),
             between: None,
             end: None,
             hold: false,
