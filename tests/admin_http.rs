@@ -8,7 +8,7 @@ mod common;
 use std::net::SocketAddr;
 
 use common::GUARD;
-use common::http1::{delete, get, open, post, send};
+use common::http1::{admin_api, delete, get, open, post, send};
 use http_body_util::BodyExt as _;
 use orders_testkit::OrderMock;
 use orders_testkit::auth::Permission;
@@ -18,12 +18,7 @@ use serde_json::json;
 use tonic::Code;
 
 async fn mock_with_api() -> (OrderMock, SocketAddr) {
-    let mock = OrderMock::builder().admin().start().await;
-    let api = mock
-        .serve_admin_http("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    (mock, api)
+    admin_api(OrderMock::builder()).await
 }
 
 fn get_req(id: &str) -> tonic::Request<GetOrderRequest> {
@@ -366,16 +361,12 @@ async fn bad_input_gets_400_with_the_line_and_field_at_fault() {
 
 #[tokio::test]
 async fn with_tokens_the_api_needs_an_admin_token() {
-    let mock = OrderMock::builder()
-        .admin()
-        .token("ops-secret", Permission::Admin)
-        .token("app-secret", Permission::ReadWrite)
-        .start()
-        .await;
-    let api = mock
-        .serve_admin_http("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let (mock, api) = admin_api(
+        OrderMock::builder()
+            .token("ops-secret", Permission::Admin)
+            .token("app-secret", Permission::ReadWrite),
+    )
+    .await;
     let none = get(api, "/api/stubs").await;
     assert_eq!(none.status, 401);
     let app = send(

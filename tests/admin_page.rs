@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 
 use common::GUARD;
-use common::http1::send;
+use common::http1::{admin_api, send};
 use orders_testkit::OrderMock;
 use orders_testkit::auth::Permission;
 use orders_testkit::pb::GetOrderRequest;
@@ -137,16 +137,12 @@ fn authed<T>(msg: T) -> tonic::Request<T> {
     ignore = "chromium or chromedriver not found when built: apt-get install chromium chromium-driver, then touch build.rs"
 )]
 async fn the_live_page_shows_calls_as_they_arrive_in_headless_chromium() {
-    let mock = OrderMock::builder()
-        .admin()
-        .token("admin-secret-token", Permission::Admin)
-        .token("app-secret-token", Permission::ReadWrite)
-        .start()
-        .await;
-    let api = mock
-        .serve_admin_http("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let (mock, api) = admin_api(
+        OrderMock::builder()
+            .token("admin-secret-token", Permission::Admin)
+            .token("app-secret-token", Permission::ReadWrite),
+    )
+    .await;
     let admin_auth = [("authorization", "Bearer admin-secret-token")];
     let added = send(
         api,

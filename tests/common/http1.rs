@@ -94,3 +94,16 @@ pub async fn post(addr: SocketAddr, path: &str, body: &str) -> Answer {
 pub async fn delete(addr: SocketAddr, path: &str) -> Answer {
     send(addr, "DELETE", path, &[], "").await
 }
+
+/// A mock built by `builder` with the admin service, and its admin HTTP
+/// API on a free loopback port.
+pub async fn admin_api(
+    builder: orders_testkit::OrderMockBuilder,
+) -> (orders_testkit::OrderMock, SocketAddr) {
+    let mock = builder.admin().start().await;
+    let api = mock
+        .serve_admin_http("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    (mock, api)
+}
