@@ -353,7 +353,7 @@ fn admin_is_served_only_with_the_flag_and_grpcurl_drives_it() {
     );
     assert!(added.status.success(), "{}", text(&added));
     assert!(
-        text(&added).contains("\"name\": \"GetOrder stub #0\""),
+        text(&added).contains("\"id\": \"1\",\n  \"name\": \"GetOrder stub #1\""),
         "{}",
         text(&added)
     );

@@ -366,7 +366,9 @@ impl StubTable {
     }
 
     pub(super) fn mount<R: StubSlot>(&self, mut stub: Stub<R>) -> StubHandle {
-        let order = self.mounted.fetch_add(1, Ordering::SeqCst);
+        // Ids from 1: a 0 would vanish from JSON renderings of the admin
+        // API's answers (proto3 leaves default values out).
+        let order = self.mounted.fetch_add(1, Ordering::SeqCst) + 1;
         let Some(responder) = stub.responder.take() else {
             panic!(
                 "a {} stub{} was mounted without a responder: give it one with \
