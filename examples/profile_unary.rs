@@ -4,7 +4,9 @@
 //! where MODE is `bare`/`mock` (2,000 GetOrder calls), `bare-create`/
 //! `mock-create` (2,000 CreateOrder calls) or `bare-start`/`mock-start`
 //! (200 start-ups, each with its first GetOrder) or `bare-stream`/
-//! `mock-stream` (20 WatchOrderStatus streams of 1,000 messages), all on one
+//! `mock-stream` (20 WatchOrderStatus streams of 1,000 messages), or
+//! `bare-fault` (2,000 GetOrder calls to the bare service behind a
+//! FaultLayer with no matching fault, against `bare`), all on one
 //! current-thread runtime.
 
 #[path = "../benches/common/bare.rs"]
@@ -13,14 +15,16 @@ mod bare;
 
 use orders_testkit::OrderMock;
 use orders_testkit::Stub;
+use orders_testkit::fault::{Fault, FaultLayer, FaultPlan};
 use orders_testkit::pb::order_service_client::OrderServiceClient;
 use orders_testkit::pb::{
     CreateOrderRequest, GetOrderRequest, LineItem, Order, OrderStatus, OrderStatusUpdate,
     WatchOrderStatusRequest,
 };
-use orders_testkit::rpc::WatchOrderStatus;
+use orders_testkit::rpc::{CreateOrder, WatchOrderStatus};
 use orders_testkit::transport::InProcessServer;
 use tonic::transport::Channel;
+use tower::Layer;
 
 const CALLS: usize = 2_000;
 const STARTS: usize = 200;
@@ -29,6 +33,7 @@ const STREAMS: usize = 20;
 /// A server of the kind `mock` says, with one order, and a client to it.
 async fn serve(
     mock: bool,
+    fault_layer: bool,
 ) -> (
     Option<OrderMock>,
     Option<InProcessServer>,
@@ -43,6 +48,13 @@ async fn serve(
         });
         let client = mock.client();
         (Some(mock), None, client)
+    } else if fault_layer {
+        // The bare service behind a FaultLayer whose one fault never
+        // matches a GetOrder: the layer's idle cost.
+        let plan = FaultPlan::new().with(Fault::hang().on(CreateOrder).when_header("x-never", "1"));
+        let server = InProcessServer::start(FaultLayer::new(plan).layer(bare::routes()));
+        let client = OrderServiceClient::new(server.channel());
+        (None, Some(server), client)
     } else {
         let server = InProcessServer::start(bare::routes());
         let client = OrderServiceClient::new(server.channel());
@@ -78,13 +90,13 @@ fn main() {
     rt.block_on(async {
         if which.ends_with("-start") {
             for _ in 0..STARTS {
-                let (_mock, _server, mut client) = serve(mock).await;
+                let (_mock, _server, mut client) = serve(mock, which == "bare-fault").await;
                 client.get_order(get()).await.unwrap();
             }
             println!("{which}: {STARTS} start-ups");
             return;
         }
-        let (_mock, _server, mut client) = serve(mock).await;
+        let (_mock, _server, mut client) = serve(mock, which == "bare-fault").await;
         if which.ends_with("-stream") {
             // As the server-stream bench: the same update 1,000 times from
             // a stub (the journal off), against the bare server's 1,000.
