@@ -95,11 +95,7 @@ pub(crate) enum AdminError {
 
 impl AdminError {
     fn from_scenario(what: &'static str, e: ScenarioError) -> Self {
-        let key = e
-            .problem
-            .split_once(':')
-            .map(|(k, _)| k.trim().to_string())
-            .filter(|k| !k.is_empty() && !k.contains(' '));
+        let key = e.key().map(str::to_string);
         AdminError::BadInput {
             what,
             key,

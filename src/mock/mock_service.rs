@@ -125,7 +125,6 @@ struct ScriptedStream<T> {
     pause: Option<Pin<Box<tokio::time::Sleep>>>,
     end: Option<Status>,
     hold: bool,
-    first: bool,
     done: bool,
 }
 
@@ -145,7 +144,6 @@ fn scripted_stream<T>(
         pause: None,
         end,
         hold,
-        first: true,
         done: false,
     }
 }
@@ -159,7 +157,8 @@ impl<T: Clone> tokio_stream::Stream for ScriptedStream<T> {
             return Poll::Ready(None);
         }
         if let Some(item) = this.items.get(this.next) {
-            if !this.first
+            // A pause between two messages: none before the first.
+            if this.next > 0
                 && let Some(between) = this.between
             {
                 let pause = this
@@ -168,7 +167,6 @@ impl<T: Clone> tokio_stream::Stream for ScriptedStream<T> {
                 ready!(pause.as_mut().poll(cx));
                 this.pause = None;
             }
-            this.first = false;
             this.next += 1;
             return Poll::Ready(Some(Ok(item.clone())));
         }

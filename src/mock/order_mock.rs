@@ -447,28 +447,24 @@ fn run<S: crate::transport::HttpService>(
     listener: Option<TcpListener>,
     tls: Option<Tls>,
 ) -> (InProcessServer, Option<SocketAddr>) {
-    {
-        let server = InProcessServer::start(service.clone());
-        let local_addr = listener.map(|listener| {
-            let addr = listener.local_addr().ok();
-            let incoming = TcpListenerStream::new(listener).filter_map(|conn| {
-                let conn = conn.ok()?;
-                let _ = conn.set_nodelay(true);
-                Some(conn)
-            });
-            match tls {
-                #[cfg(feature = "tls")]
-                Some(tls) => {
-                    server
-                        .tasks()
-                        .serve_after(incoming, move |io| tls.accept(io), service)
-                }
-                _ => server.tasks().serve(incoming, service),
-            }
-            addr
+    let server = InProcessServer::start(service.clone());
+    let local_addr = listener.map(|listener| {
+        let addr = listener.local_addr().ok();
+        let incoming = TcpListenerStream::new(listener).filter_map(|conn| {
+            let conn = conn.ok()?;
+            let _ = conn.set_nodelay(true);
+            Some(conn)
         });
-        (server, local_addr.flatten())
-    }
+        match tls {
+            #[cfg(feature = "tls")]
+            Some(tls) => server
+                .tasks()
+                .serve_after(incoming, move |io| tls.accept(io), service),
+            _ => server.tasks().serve(incoming, service),
+        }
+        addr
+    });
+    (server, local_addr.flatten())
 }
 
 /// The mock's response body with a wire behaviour: one of two shapes, as

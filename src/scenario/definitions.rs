@@ -4,7 +4,7 @@
 use super::faults::build_fault;
 use super::json::message;
 use super::schema::{FaultSpec, StubSpec, method};
-use super::source::ScenarioError;
+use super::source::{ScenarioError, key_of};
 use super::stubs::{Mount, build_stub};
 use crate::OrderMock;
 use crate::fault::Fault;
@@ -134,11 +134,7 @@ fn parse<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, Sc
 /// A problem found after parsing, with the line of the key it starts with
 /// (`respond: …` → the line of `"respond"`), when the text has that key.
 fn at_key(what: &str, text: &str, problem: String) -> ScenarioError {
-    let key = problem
-        .split_once(':')
-        .map(|(k, _)| k.trim())
-        .filter(|k| !k.is_empty() && !k.contains(' '));
-    let line = key
+    let line = key_of(&problem)
         .and_then(|k| text.find(&format!("\"{k}\"")))
         .map(|at| text[..at].matches('\n').count() + 1);
     ScenarioError {

@@ -26,6 +26,27 @@ impl fmt::Display for ScenarioError {
 
 impl std::error::Error for ScenarioError {}
 
+impl ScenarioError {
+    /// The key of the entry the problem is about, when it names one
+    /// (`respond: not a valid orders.v1.Order: …` → `respond`).
+    ///
+    /// ```
+    /// let err = orders_testkit::scenario::StubDefinition::from_json(r#"{"rpc": "GetOrder", "fail": {"code": "GONE", "message": "x"}}"#).unwrap_err();
+    /// assert_eq!(err.key(), Some("fail"));
+    /// ```
+    pub fn key(&self) -> Option<&str> {
+        key_of(&self.problem)
+    }
+}
+
+/// The key a problem starts with (`key: …`), if it starts with one.
+pub(super) fn key_of(problem: &str) -> Option<&str> {
+    problem
+        .split_once(':')
+        .map(|(k, _)| k.trim())
+        .filter(|k| !k.is_empty() && !k.contains(' '))
+}
+
 pub(super) struct SourceText<'a> {
     pub(super) file: &'a str,
     pub(super) text: &'a str,

@@ -10,38 +10,14 @@ step and "all steps passed" at the end; any surprise raises (exit 1).
 """
 
 import json
-import os
 import sys
-import tempfile
 
 import grpc
-from grpc_tools import protoc
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-PROTO_ROOT = os.path.join(HERE, "..", "..", "proto")
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import protos  # noqa: E402
 
-
-def generate_stubs():
-    """Generates the Python messages and stubs of both protos."""
-    out = tempfile.mkdtemp(prefix="orders-admin-grpcio-")
-    include = os.path.join(os.path.dirname(protoc.__file__), "_proto")
-    for proto in ("orders/v1/orders.proto", "orders_testkit/admin/v1/admin.proto"):
-        code = protoc.main(
-            [
-                "protoc",
-                f"-I{PROTO_ROOT}",
-                f"-I{include}",
-                f"--python_out={out}",
-                f"--grpc_python_out={out}",
-                os.path.join(PROTO_ROOT, proto),
-            ]
-        )
-        if code != 0:
-            sys.exit(f"protoc failed on {proto} with {code}")
-    sys.path.insert(0, out)
-
-
-generate_stubs()
+protos.generate("orders/v1/orders.proto", "orders_testkit/admin/v1/admin.proto")
 
 from orders.v1 import orders_pb2, orders_pb2_grpc  # noqa: E402
 from orders_testkit.admin.v1 import admin_pb2, admin_pb2_grpc  # noqa: E402

@@ -15,42 +15,19 @@ when stdin closes.
 
 import argparse
 import itertools
-import os
 import queue
 import signal
 import sys
-import tempfile
 import threading
 import time
 from concurrent import futures
 
 import grpc
-from grpc_tools import protoc
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-PROTO_ROOT = os.path.join(HERE, "..", "..", "proto")
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import protos  # noqa: E402
 
-
-def generate_stubs():
-    """Generates the Python messages and stubs from the crate's proto."""
-    out = tempfile.mkdtemp(prefix="orders-grpcio-")
-    include = os.path.join(os.path.dirname(protoc.__file__), "_proto")
-    code = protoc.main(
-        [
-            "protoc",
-            f"-I{PROTO_ROOT}",
-            f"-I{include}",
-            f"--python_out={out}",
-            f"--grpc_python_out={out}",
-            os.path.join(PROTO_ROOT, "orders", "v1", "orders.proto"),
-        ]
-    )
-    if code != 0:
-        sys.exit(f"protoc failed with {code}")
-    sys.path.insert(0, out)
-
-
-generate_stubs()
+protos.generate("orders/v1/orders.proto")
 
 from google.protobuf import any_pb2, duration_pb2, timestamp_pb2  # noqa: E402
 from google.rpc import code_pb2, error_details_pb2, status_pb2  # noqa: E402
