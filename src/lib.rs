@@ -53,9 +53,9 @@
 //!   with any tonic service;
 //! - [`status`], [`payload`], [`descriptors`]: error construction and a
 //!   stable rendering of error payloads for snapshots;
-//! - [`rpc`], [`fault`], [`auth`], [`scenario`]: scripting, fault injection,
+//! - [`rpc`], [`fault`], [`auth`], `scenario` (feature): scripting, fault injection,
 //!   bearer tokens and declarative scenarios;
-//! - [`contract`]: the property-based contract suite;
+//! - `contract` (feature): the property-based contract suite;
 //! - [`cluster`], [`propagation`], [`sanitize`], [`wire`]: replicas and
 //!   balancing, deadline propagation, E-6 and malformed-status guards.
 //!
@@ -119,6 +119,12 @@ pub mod wire;
 pub use mock::{OrderMock, OrderMockBuilder, Stub};
 
 /// The README's examples, compiled as doc tests.
-#[cfg(all(doctest, feature = "cli"))]
+#[cfg(all(
+    doctest,
+    feature = "contract",
+    feature = "scenario",
+    feature = "tls",
+    feature = "admin"
+))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

@@ -1,5 +1,9 @@
-//! The generated `orders.v1` messages, client and server, and the encoded
-//! descriptor set that reflection serves.
+//! The `orders.v1` messages, client and server, and the encoded descriptor
+//! set: the [`orders-proto`](https://docs.rs/orders-proto) crate, re-exported.
+//!
+//! Production code depends on `orders-proto` directly; since this module *is*
+//! that crate, the messages your service builds are the ones your tests
+//! stub and read back from the journal, with no conversion.
 //!
 //! ```
 //! use orders_testkit::pb::{CreateOrderRequest, LineItem};
@@ -9,16 +13,10 @@
 //!     items: vec![LineItem { product_id: "p1".into(), quantity: 2, price_cents: 1999 }],
 //!     shipping_address: None,
 //! };
-//! assert_eq!(req.items.len(), 1);
+//! // One type, whichever path names it.
+//! let same: orders_proto::CreateOrderRequest = req;
+//! assert_eq!(same.items.len(), 1);
 //! ```
-#![allow(clippy::all)]
 
-tonic::include_proto!("orders.v1");
-
-/// The encoded `FileDescriptorSet` of `orders/v1/orders.proto` and its imports,
-/// with source info (doc comments), as served by reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/orders_descriptor.bin"));
-
-/// The fully qualified name of the order service.
-pub const SERVICE_NAME: &str = "orders.v1.OrderService";
+#[doc(inline)]
+pub use orders_proto::*;

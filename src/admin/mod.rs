@@ -55,12 +55,14 @@ pub(crate) use http::serve as serve_http;
 /// The generated `orders_testkit.admin.v1` messages, client and server.
 #[allow(clippy::all, missing_docs)]
 pub mod pb {
-    tonic::include_proto!("orders_testkit.admin.v1");
+    // Generated from proto/orders_testkit/admin/v1/admin.proto by protox and
+    // tonic-prost-build, checked in (no build script; the workspace test
+    // `generated_code` keeps it current).
+    include!("generated/orders_testkit.admin.v1.rs");
 
     /// The encoded `FileDescriptorSet` of the admin proto, with its doc
     /// comments, as reflection serves it when the admin service is on.
-    pub const FILE_DESCRIPTOR_SET: &[u8] =
-        include_bytes!(concat!(env!("OUT_DIR"), "/admin_descriptor.bin"));
+    pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!("generated/admin_descriptor.bin");
 
     /// The fully qualified name of the admin service.
     pub const SERVICE_NAME: &str = "orders_testkit.admin.v1.Admin";

@@ -3,8 +3,6 @@
 
 #[cfg(feature = "admin")]
 pub mod http1;
-#[cfg(feature = "cli")]
-pub mod process;
 
 use orders_testkit::payload::ErrorPayload;
 use orders_testkit::pb::{CreateOrderRequest, LineItem, OrderAction, OrderActionType};

@@ -6,7 +6,6 @@
 //! Needs Python 3 with grpcio and grpcio-tools (`.ci/run` installs them).
 //! Without them (outside CI) the test is reported as ignored, with the
 //! reason; in CI, or when run anyway, it fails saying what to install.
-#![cfg(feature = "cli")]
 
 mod common;
 
@@ -19,7 +18,7 @@ const CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/grpcio/admin_cl
 #[test]
 #[cfg_attr(
     orders_testkit_no_grpcio,
-    ignore = "python3 with grpcio and grpcio-tools not found (pip install grpcio grpcio-tools; then touch build.rs)"
+    ignore = "python3 with grpcio and grpcio-tools not found (pip install grpcio grpcio-tools; then touch e2e/build.rs)"
 )]
 fn a_python_grpcio_client_scripts_serve_through_the_admin_service() {
     let grpcio = Command::new("python3")

@@ -3,7 +3,6 @@
 //! panics on those), end without grpc-status, or close the connection
 //! mid-stream. Every run must finish, report failures with reasons, and
 //! panic nowhere.
-#![cfg(feature = "cli")]
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -199,7 +198,7 @@ async fn broken_targets_are_reported_not_crashed_on() {
 #[tokio::test]
 async fn verify_exits_one_against_a_resetting_target() {
     let (addr, server) = serve(Broken::ResetsStreams).await;
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_orders-testkit"))
+    let out = tokio::process::Command::new(orders_testkit_e2e::cli_binary())
         .args([
             "verify",
             "--endpoint",

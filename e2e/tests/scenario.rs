@@ -1,6 +1,5 @@
 //! `serve --scenario FILE`: the example file in the repo through the real
 //! binary, and broken files refused with file, line and problem.
-#![cfg(feature = "cli")]
 
 mod common;
 
@@ -14,7 +13,7 @@ use orders_testkit::scenario::Scenario;
 use tonic::{Code, Request};
 use tonic_types::StatusExt;
 
-const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/scenario.toml");
+const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/scenario.toml");
 
 struct Child(std::process::Child);
 
@@ -26,7 +25,7 @@ impl Drop for Child {
 }
 
 fn serve(scenario: &str) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_orders-testkit"))
+    let mut child = Command::new(orders_testkit_e2e::cli_binary())
         .args(["serve", "--addr", "127.0.0.1:0", "--scenario", scenario])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -124,7 +123,7 @@ fn serve_broken(text: &str) -> (Option<i32>, String, String) {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("broken-{}.toml", text.len()));
     std::fs::write(&path, text).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_orders-testkit"))
+    let out = Command::new(orders_testkit_e2e::cli_binary())
         .args(["serve", "--addr", "127.0.0.1:0", "--scenario"])
         .arg(&path)
         .output()

@@ -3,7 +3,6 @@
 //! trust the CA get answers, others are refused; mutual TLS refuses clients
 //! without a certificate; `verify --tls-ca` and `record --tls-ca` work
 //! against it; bad flags exit 2 with the reason.
-#![cfg(feature = "cli")]
 
 mod common;
 
@@ -107,7 +106,7 @@ async fn mutual_tls_needs_a_client_certificate_from_the_ca() {
 #[test]
 fn verify_with_tls_ca_passes_against_serve_over_tls() {
     let served = serve_tls(&[]);
-    let out = Command::new(env!("CARGO_BIN_EXE_orders-testkit"))
+    let out = Command::new(orders_testkit_e2e::cli_binary())
         .args(["verify", "--endpoint", &https(&served), "--tls-ca"])
         .arg(pki("ca.pem"))
         .args(["--cases", "1"])
@@ -151,7 +150,7 @@ async fn record_with_tls_ca_forwards_to_serve_over_tls() {
 #[test]
 fn bad_tls_flags_exit_two_with_the_reason() {
     let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_orders-testkit"))
+        Command::new(orders_testkit_e2e::cli_binary())
             .args(["serve", "--addr", "127.0.0.1:0"])
             .args(args)
             .output()

@@ -4,7 +4,6 @@
 //! same statuses and the same details, for all four streaming patterns; the
 //! file holds no secret. Library-level tests cover the deadline sent
 //! upstream, a watch the caller cut, and the journal's marks.
-#![cfg(feature = "cli")]
 
 mod common;
 

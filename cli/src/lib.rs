@@ -1,5 +1,10 @@
-//! `orders-testkit`: serve the in-memory OrderService over TCP, or verify
-//! any OrderService against the contract. A thin shell over the library.
+//! `orders-testkit`: serve the in-memory OrderService over TCP, verify any
+//! OrderService against the contract, or record a real one. A thin shell
+//! over the library: argument parsing, exit codes and messages.
+//!
+//! The binary is [`main`]; it is a library function so that the workspace's
+//! end-to-end tests run the very same command line.
+#![deny(missing_docs)]
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -212,8 +217,11 @@ fn server_tls(args: &ServeArgs) -> Result<Option<orders_testkit::tls::ServerTls>
     tls.map(Some).map_err(|e| e.to_string())
 }
 
+/// The `orders-testkit` command line: parses `std::env::args` and runs the
+/// command (exit code 0: done or all passed; 1: a check failed; 2: usage or
+/// connection error).
 #[tokio::main]
-async fn main() -> ExitCode {
+pub async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args).await,

@@ -6,7 +6,6 @@
 //!
 //! Needs Debian's `nginx` (`.ci/run` installs it). Without it (outside CI)
 //! the tests are reported as ignored, with the reason; in CI they fail.
-#![cfg(feature = "cli")]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -25,7 +24,7 @@ fn nginx() -> PathBuf {
         .iter()
         .map(PathBuf::from)
         .find(|p| p.exists())
-        .expect("nginx not found: apt-get install nginx, then touch build.rs")
+        .expect("nginx not found: apt-get install nginx, then touch e2e/build.rs")
 }
 
 /// nginx in the foreground with a config of its own, killed on drop.
@@ -99,7 +98,7 @@ async fn start_nginx(bin: &PathBuf, upstream: SocketAddr, name: &str) -> Nginx {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
     orders_testkit_no_nginx,
-    ignore = "nginx not found when built: apt-get install nginx, then touch build.rs"
+    ignore = "nginx not found when built: apt-get install nginx, then touch e2e/build.rs"
 )]
 async fn suite_passes_through_nginx_grpc_pass() {
     let bin = nginx();
@@ -145,7 +144,7 @@ async fn suite_passes_through_nginx_grpc_pass() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
     orders_testkit_no_nginx,
-    ignore = "nginx not found when built: apt-get install nginx, then touch build.rs"
+    ignore = "nginx not found when built: apt-get install nginx, then touch e2e/build.rs"
 )]
 async fn proxy_with_its_upstream_down_is_an_unreachable_target() {
     let bin = nginx();
@@ -162,7 +161,7 @@ async fn proxy_with_its_upstream_down_is_an_unreachable_target() {
     let c = only.counterexample.as_ref().unwrap();
     assert!(c.got.contains("unreachable"), "{c:?}");
     // And the CLI says so with exit code 2, not 1.
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_orders-testkit"))
+    let out = tokio::process::Command::new(orders_testkit_e2e::cli_binary())
         .args(["verify", "--endpoint", &format!("http://{}", proxy.addr)])
         .output()
         .await

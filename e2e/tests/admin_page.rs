@@ -7,7 +7,6 @@
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs
 //! them). Without them (outside CI) the test is reported as ignored, with
 //! the reason; in CI, or when run anyway, it fails saying what to install.
-#![cfg(feature = "admin")]
 
 mod common;
 
@@ -47,7 +46,7 @@ impl Driver {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .expect("chromedriver not found: apt-get install chromium chromium-driver, then touch build.rs");
+            .expect("chromedriver not found: apt-get install chromium chromium-driver, then touch e2e/build.rs");
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -134,7 +133,7 @@ fn authed<T>(msg: T) -> tonic::Request<T> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
     orders_testkit_no_chromium,
-    ignore = "chromium or chromedriver not found when built: apt-get install chromium chromium-driver, then touch build.rs"
+    ignore = "chromium or chromedriver not found when built: apt-get install chromium chromium-driver, then touch e2e/build.rs"
 )]
 async fn the_live_page_shows_calls_as_they_arrive_in_headless_chromium() {
     let (mock, api) = admin_api(

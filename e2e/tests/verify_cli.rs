@@ -1,15 +1,12 @@
 //! `orders-testkit verify` as a process: exit codes, the JUnit and JSON
 //! reports read back, and the snapshot review flow.
-#![cfg(feature = "cli")]
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_orders-testkit");
-
 fn verify(args: &[&str]) -> Output {
-    Command::new(BIN)
+    Command::new(orders_testkit_e2e::cli_binary())
         .arg("verify")
         .args(args)
         .stdin(Stdio::null())
@@ -37,7 +34,7 @@ impl Drop for Served {
 }
 
 fn serve(extra: &[&str]) -> Served {
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(orders_testkit_e2e::cli_binary())
         .args(["serve", "--addr", "127.0.0.1:0"])
         .args(extra)
         .stdout(Stdio::piped())

@@ -49,7 +49,7 @@ impl Served {
     /// `orders-testkit ARGS...`, once it has printed `lines` lines, each
     /// ending with an address (the first is `addr`, a second `admin`).
     fn spawn_lines(args: &[&str], lines: usize) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_orders-testkit"))
+        let mut child = Command::new(orders_testkit_e2e::cli_binary())
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

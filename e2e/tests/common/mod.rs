@@ -1,0 +1,11 @@
+//! Helpers shared by the end-to-end tests: the library tests' own helpers
+//! (`tests/common` at the root), and the command line as a child process.
+#![allow(dead_code, unused_imports)]
+
+#[path = "../../../tests/common/mod.rs"]
+mod shared;
+pub use shared::*;
+
+#[path = "../../../tests/common/http1.rs"]
+pub mod http1;
+pub mod process;
