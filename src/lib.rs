@@ -75,6 +75,7 @@
 #[cfg_attr(docsrs, doc(cfg(feature = "admin")))]
 pub mod admin;
 pub mod auth;
+pub mod bridge;
 pub mod catch_panic;
 pub mod cluster;
 #[cfg(feature = "contract")]
