@@ -2,6 +2,9 @@
 //! (`tests/common` at the root), and the command line as a child process.
 #![allow(dead_code, unused_imports)]
 
+// Its `http1` is gated on the root package's `admin` feature, which this
+// package does not have; it is included below on its own.
+#[allow(unexpected_cfgs)]
 #[path = "../../../tests/common/mod.rs"]
 mod shared;
 pub use shared::*;
