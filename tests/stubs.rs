@@ -691,3 +691,44 @@ async fn a_stub_without_a_responder_is_refused_at_mount() {
         .when(|r| r.order_id == "x")
         .mount(&mock);
 }
+
+/// A failed expectation points at the test's own lines: the stub's report
+/// names the line that mounted it, `verify().assert_ok()` the line that
+/// called it, and the check on drop the mounting line too.
+#[test]
+fn a_failed_expectation_names_the_test_lines_that_mounted_and_verified() {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (mock, mounted) = runtime.block_on(async {
+        let mock = OrderMock::start().await;
+        let mounted = line!() + 1;
+        Stub::on(GetOrder).respond(Order::default()).expect(1).mount(&mock);
+        (mock, mounted)
+    });
+    let message = |panic: Box<dyn std::any::Any + Send>| {
+        panic
+            .downcast_ref::<String>()
+            .cloned()
+            .expect("a formatted panic message")
+    };
+    let verified = line!() + 1;
+    let failed = catch_unwind(AssertUnwindSafe(|| mock.verify().assert_ok())).unwrap_err();
+    let failed = message(failed);
+    assert!(
+        failed.contains(&format!("verify() at {}:{verified}:", file!())),
+        "{failed}"
+    );
+    assert!(
+        failed.contains(&format!("(mounted at {}:{mounted}:", file!())),
+        "{failed}"
+    );
+    let dropped = catch_unwind(AssertUnwindSafe(move || drop(mock))).unwrap_err();
+    let dropped = message(dropped);
+    assert!(
+        dropped.contains(&format!("(mounted at {}:{mounted}:", file!())),
+        "{dropped}"
+    );
+}

@@ -75,7 +75,7 @@ impl Verification {
     /// ```
     pub fn assert_ok(&self) {
         if !self.is_ok() {
-            panic!("{self}");
+            panic!("verify() at {}: {self}", std::panic::Location::caller());
         }
     }
 }
@@ -96,8 +96,8 @@ impl fmt::Display for Verification {
             let mark = if e.met { "ok  " } else { "FAIL" };
             writeln!(
                 f,
-                "  {mark} {}: expected {}, matched {}",
-                e.stub, e.expected, e.hits
+                "  {mark} {}: expected {}, matched {} (mounted at {})",
+                e.stub, e.expected, e.hits, e.mounted_at
             )?;
             for near in &e.near_calls {
                 writeln!(f, "         near miss: {near}")?;

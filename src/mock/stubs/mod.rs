@@ -399,6 +399,7 @@ impl<R: StubSlot> Stub<R> {
     /// assert_eq!(handle.hits(), 0);
     /// # }
     /// ```
+    #[track_caller]
     pub fn mount(self, mock: &impl MountTarget) -> StubHandle
     where
         R: StubSlot,

@@ -2,6 +2,7 @@
 //! hit counting, and the expectation report.
 
 use std::fmt;
+use std::panic::Location;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -25,6 +26,8 @@ pub(crate) struct Entry<R: StubSlot> {
     responder: R::Responder,
     hits: Arc<AtomicUsize>,
     order: u64,
+    /// The line of the test that mounted it.
+    mounted_at: &'static Location<'static>,
     /// The rules its answers broke (the first few).
     drifts: Arc<Mutex<Vec<Drift>>>,
 }
@@ -271,6 +274,7 @@ impl<R: StubSlot> Slot<R> {
                 let met = expected.contains(hits);
                 out.push(ExpectationReport {
                     stub: entry.describe(),
+                    mounted_at: entry.mounted_at,
                     expected,
                     hits,
                     met,
@@ -365,7 +369,9 @@ impl StubTable {
         R::slot(self)
     }
 
+    #[track_caller]
     pub(super) fn mount<R: StubSlot>(&self, mut stub: Stub<R>) -> StubHandle {
+        let mounted_at = Location::caller();
         // Ids from 1: a 0 would vanish from JSON renderings of the admin
         // API's answers (proto3 leaves default values out).
         let order = self.mounted.fetch_add(1, Ordering::SeqCst) + 1;
@@ -387,6 +393,7 @@ impl StubTable {
             responder,
             hits: Arc::clone(&hits),
             order,
+            mounted_at,
             drifts: Arc::default(),
         });
         let mut entries = R::slot(self).lock();
@@ -468,9 +475,12 @@ impl StubTable {
 /// assert!(report.met && report.hits == 0);
 /// # }
 /// ```
+#[non_exhaustive]
 pub struct ExpectationReport {
     /// The stub, as reports name it.
     pub stub: String,
+    /// Where the test mounted it (file, line, column).
+    pub mounted_at: &'static Location<'static>,
     /// What was expected.
     pub expected: Times,
     /// How many times it matched.
