@@ -8,7 +8,7 @@
 //! ```
 
 use std::any::Any;
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
 use tonic::service::Routes;
 use tonic_reflection::server::v1::{ServerReflection as V1, ServerReflectionServer as V1Server};
@@ -16,16 +16,29 @@ use tonic_reflection::server::v1alpha::{
     ServerReflection as V1Alpha, ServerReflectionServer as V1AlphaServer,
 };
 
-type Cell = OnceLock<Box<dyn Any + Send + Sync>>;
+/// The reflection services built so far, by what they list (each built
+/// once per process and shared). tonic-reflection's services have
+/// unnameable types, hence the `Any`; a key's `init` always makes the same
+/// type, so the downcast cannot fail.
+static BUILT: Mutex<Vec<(Key, Box<dyn Any + Send + Sync>)>> = Mutex::new(Vec::new());
 
-/// Builds a value once per process and hands out clones. tonic-reflection's
-/// services have unnameable types, hence the `Any`; `init` always makes the
-/// same type, so the downcast cannot fail.
-fn cached<T: Any + Clone + Send + Sync>(cell: &'static Cell, init: impl FnOnce() -> T) -> T {
-    cell.get_or_init(|| Box::new(init()))
-        .downcast_ref::<T>()
-        .cloned()
-        .unwrap_or_else(|| unreachable!("a cell always holds the type its init makes"))
+/// Which service (v1 or v1alpha) and the address of the extra descriptor
+/// set it lists, if any.
+type Key = (bool, Option<usize>);
+
+fn cached<T: Any + Clone + Send + Sync>(key: Key, init: impl FnOnce() -> T) -> T {
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, service)) = built.iter().find(|(k, _)| *k == key) {
+        return service
+            .downcast_ref::<T>()
+            .cloned()
+            .unwrap_or_else(|| unreachable!("a key always holds the type its init makes"));
+    }
+    let service = init();
+    built.push((key, Box::new(service.clone())));
+    service
 }
 
 fn builder() -> tonic_reflection::server::Builder<'static> {
@@ -40,12 +53,12 @@ const VALID: &str = "the embedded descriptor sets are valid (checked by the test
 
 /// The reflection v1 service (built once per process and shared).
 pub fn v1() -> V1Server<impl V1> {
-    servers(false).0
+    servers(None).0
 }
 
 /// The reflection v1alpha service (built once per process and shared).
 pub fn v1alpha() -> V1AlphaServer<impl V1Alpha> {
-    servers(false).1
+    servers(None).1
 }
 
 /// Adds both reflection services to `routes`.
@@ -53,31 +66,19 @@ pub fn add_reflection(routes: Routes) -> Routes {
     routes.add_service(v1()).add_service(v1alpha())
 }
 
-/// Both reflection services, listing the admin service of `serve --admin`
-/// beside the others when `admin` (each variant built once per process and
-/// shared; one type for both, so the mock's stack has one type).
-pub(crate) fn servers(admin: bool) -> (V1Server<impl V1>, V1AlphaServer<impl V1Alpha>) {
-    static V1_CELL: Cell = OnceLock::new();
-    static V1ALPHA_CELL: Cell = OnceLock::new();
-    static V1_ADMIN: Cell = OnceLock::new();
-    static V1ALPHA_ADMIN: Cell = OnceLock::new();
-    let with = move || {
-        let builder = builder();
-        #[cfg(feature = "admin")]
-        let builder = if admin {
-            builder.register_encoded_file_descriptor_set(crate::admin::pb::FILE_DESCRIPTOR_SET)
-        } else {
-            builder
-        };
-        builder
+/// Both reflection services, listing the services of `extra` (an encoded
+/// descriptor set, such as the admin service's) beside the others. One
+/// type whatever is listed, so the mock's stack has one type.
+pub(crate) fn servers(
+    extra: Option<&'static [u8]>,
+) -> (V1Server<impl V1>, V1AlphaServer<impl V1Alpha>) {
+    let with = move || match extra {
+        Some(fds) => builder().register_encoded_file_descriptor_set(fds),
+        None => builder(),
     };
-    let (v1_cell, v1alpha_cell) = if admin {
-        (&V1_ADMIN, &V1ALPHA_ADMIN)
-    } else {
-        (&V1_CELL, &V1ALPHA_CELL)
-    };
+    let at = extra.map(|fds| fds.as_ptr() as usize);
     (
-        cached(v1_cell, || with().build_v1().expect(VALID)),
-        cached(v1alpha_cell, || with().build_v1alpha().expect(VALID)),
+        cached((true, at), || with().build_v1().expect(VALID)),
+        cached((false, at), || with().build_v1alpha().expect(VALID)),
     )
 }

@@ -6,11 +6,11 @@
 mod common;
 
 use common::GUARD;
-use orders_testkit::OrderMock;
 use orders_testkit::admin::pb::admin_client::AdminClient;
 use orders_testkit::admin::pb::*;
 use orders_testkit::auth::Permission;
 use orders_testkit::pb::GetOrderRequest;
+use orders_testkit::{OrderMock, admin};
 use tonic::Code;
 use tonic_types::StatusExt;
 
@@ -23,12 +23,12 @@ fn bearer<T>(msg: T, token: &str) -> tonic::Request<T> {
 
 #[tokio::test]
 async fn admin_calls_need_a_token_with_admin_permission() {
-    let mock = OrderMock::builder()
-        .admin()
-        .token("ops", Permission::Admin)
-        .token("app", Permission::ReadWrite)
-        .start()
-        .await;
+    let mock = admin::start(
+        OrderMock::builder()
+            .token("ops", Permission::Admin)
+            .token("app", Permission::ReadWrite),
+    )
+    .await;
     let mut admin = AdminClient::new(mock.channel());
     let none = admin.list_stubs(ListStubsRequest {}).await.unwrap_err();
     assert_eq!(none.code(), Code::Unauthenticated);
@@ -46,7 +46,7 @@ async fn admin_calls_need_a_token_with_admin_permission() {
 
 #[tokio::test]
 async fn a_bad_definition_is_invalid_argument_with_a_bad_request_naming_the_key() {
-    let mock = OrderMock::builder().admin().start().await;
+    let mock = admin::start(OrderMock::builder()).await;
     let mut admin = AdminClient::new(mock.channel());
     let st = admin
         .add_stub(AddStubRequest {
@@ -89,7 +89,7 @@ async fn a_bad_definition_is_invalid_argument_with_a_bad_request_naming_the_key(
 
 #[tokio::test]
 async fn tail_calls_streams_each_matching_call_as_it_ends() {
-    let mock = OrderMock::builder().admin().start().await;
+    let mock = admin::start(OrderMock::builder()).await;
     let mut admin = AdminClient::new(mock.channel());
     let mut tail = admin
         .tail_calls(TailCallsRequest {
@@ -125,7 +125,7 @@ async fn tail_calls_streams_each_matching_call_as_it_ends() {
 
 #[tokio::test]
 async fn admin_calls_are_not_journaled_and_faults_do_not_reach_them() {
-    let mock = OrderMock::builder().admin().start().await;
+    let mock = admin::start(OrderMock::builder()).await;
     let mut admin = AdminClient::new(mock.channel());
     // A fault on every call: the admin can still clear it.
     admin

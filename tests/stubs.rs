@@ -705,7 +705,10 @@ fn a_failed_expectation_names_the_test_lines_that_mounted_and_verified() {
     let (mock, mounted) = runtime.block_on(async {
         let mock = OrderMock::start().await;
         let mounted = line!() + 1;
-        Stub::on(GetOrder).respond(Order::default()).expect(1).mount(&mock);
+        Stub::on(GetOrder)
+            .respond(Order::default())
+            .expect(1)
+            .mount(&mock);
         (mock, mounted)
     });
     let message = |panic: Box<dyn std::any::Any + Send>| {

@@ -315,9 +315,6 @@ async fn serve(args: ServeArgs) -> ExitCode {
     if args.fail_fast_ms > 0 {
         builder = builder.fail_fast(Duration::from_millis(args.fail_fast_ms));
     }
-    if args.admin {
-        builder = builder.admin();
-    }
     match server_tls(&args) {
         Ok(Some(tls)) => builder = builder.tls(tls),
         Ok(None) => {}
@@ -335,7 +332,12 @@ async fn serve(args: ServeArgs) -> ExitCode {
             }
         }
     }
-    let mock = match builder.serve_tcp(args.addr).await {
+    let served = if args.admin {
+        orders_testkit::admin::serve_tcp(builder, args.addr).await
+    } else {
+        builder.serve_tcp(args.addr).await
+    };
+    let mock = match served {
         Ok(mock) => mock,
         Err(e) => {
             eprintln!("orders-testkit: cannot listen on {}: {e}", args.addr);
@@ -361,7 +363,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     };
     println!("orders-testkit serving orders.v1.OrderService{tls} on {addr}");
     if args.admin {
-        match mock.serve_admin_http(args.admin_addr).await {
+        match orders_testkit::admin::serve_http(&mock, args.admin_addr).await {
             Ok(admin) => println!("orders-testkit admin API and page on http://{admin}/"),
             Err(e) => {
                 eprintln!(

@@ -1,15 +1,18 @@
 //! The admin surface of `orders-testkit serve --admin`: script a running
 //! mock from any language, read back what clients sent, check expectations.
 //!
-//! *Needs the `admin` feature (on by default, through `cli`).*
+//! *Needs the `admin` feature.*
 //!
 //! - **gRPC**: `orders_testkit.admin.v1.Admin` ([`pb`], its proto in
 //!   `proto/orders_testkit/admin/v1/admin.proto`), served beside
-//!   OrderService on the same port by [`OrderMockBuilder::admin`](crate::OrderMockBuilder::admin)
-//!   and listed by reflection, so grpcurl drives it.
+//!   OrderService on the same port by [`start`] or [`serve_tcp`] and listed
+//!   by reflection, so grpcurl drives it.
 //! - **HTTP/JSON**: the same operations, one route each, from
-//!   [`OrderMock::serve_admin_http`](crate::OrderMock::serve_admin_http), with
-//!   a live page of calls at `/`.
+//!   [`serve_http`], with a live page of calls at `/`.
+//!
+//! The admin sits beside the mock, not in it: it takes an
+//! [`OrderMockBuilder`] or an [`OrderMock`] from outside, its calls are not
+//! journaled, and faults never reach them.
 //!
 //! Stubs, faults and orders are given as JSON with the keys of a scenario
 //! file's `[[stubs]]`, `[[faults]]` and `[[orders]]` entries (see
@@ -24,7 +27,7 @@
 //! use orders_testkit::admin::pb::{AddStubRequest, admin_client::AdminClient};
 //! use orders_testkit::pb::GetOrderRequest;
 //!
-//! let mock = OrderMock::builder().admin().start().await;
+//! let mock = orders_testkit::admin::start(OrderMock::builder()).await;
 //! let mut admin = AdminClient::new(mock.channel());
 //! admin.add_stub(AddStubRequest {
 //!     stub_json: r#"{"rpc": "GetOrder", "fail": {"code": "UNAVAILABLE", "message": "down"}}"#.into(),
@@ -35,22 +38,22 @@
 //! ```
 
 use std::fmt;
-use std::sync::Arc;
+use std::io;
+use std::net::SocketAddr;
 
-use crate::auth::Tokens;
-use crate::fault::FaultPlan;
-use crate::journal::Journal;
+use tokio::net::TcpListener;
+
 use crate::mock::Verification;
-use crate::mock::stubs::StubTable;
-use crate::model::Store;
+use crate::mock::{Beside, Parts};
 use crate::scenario::{ScenarioError, StubDefinition, fault_from_json, order_from_json};
+use crate::transport::HttpService;
+use crate::{OrderMock, OrderMockBuilder};
 
 mod calls;
 mod grpc;
 mod http;
 
-pub(crate) use grpc::AdminRouter;
-pub(crate) use http::serve as serve_http;
+use grpc::AdminRouter;
 
 /// The generated `orders_testkit.admin.v1` messages, client and server.
 #[allow(clippy::all, missing_docs)]
@@ -73,12 +76,97 @@ pub(crate) const PATH_PREFIX: &str = "/orders_testkit.admin.v1.Admin/";
 
 /// What the admin operations work on: the parts of one mock.
 #[derive(Debug, Clone)]
-pub(crate) struct Admin {
-    pub(crate) store: Arc<Store>,
-    pub(crate) stubs: Arc<StubTable>,
-    pub(crate) faults: FaultPlan,
-    pub(crate) journal: Journal,
-    pub(crate) tokens: Tokens,
+pub(crate) struct Admin(Parts);
+
+impl std::ops::Deref for Admin {
+    type Target = Parts;
+
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
+}
+
+/// The admin service on the mock's port, beside OrderService, and listed
+/// by reflection.
+struct OnTheMocksPort;
+
+impl Beside for OnTheMocksPort {
+    fn descriptors(&self) -> Option<&'static [u8]> {
+        Some(pb::FILE_DESCRIPTOR_SET)
+    }
+
+    fn serve<S: HttpService>(self, mock: S, parts: &Parts) -> impl HttpService {
+        AdminRouter::new(mock, Admin(parts.clone()))
+    }
+}
+
+/// Starts the mock `builder` describes, in process, with the admin service
+/// `orders_testkit.admin.v1.Admin` beside OrderService (listed by
+/// reflection). With tokens, it needs one granted
+/// [`Permission::Admin`](crate::auth::Permission::Admin).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use orders_testkit::OrderMock;
+/// use orders_testkit::admin::pb::{SeedOrderRequest, admin_client::AdminClient};
+///
+/// let mock = orders_testkit::admin::start(OrderMock::builder()).await;
+/// let mut admin = AdminClient::new(mock.channel());
+/// let seeded = admin
+///     .seed_order(SeedOrderRequest { order_json: r#"{"orderId": "o-1"}"#.into() })
+///     .await
+///     .unwrap();
+/// assert_eq!(seeded.into_inner().order_id, "o-1");
+/// # }
+/// ```
+pub async fn start(builder: OrderMockBuilder) -> OrderMock {
+    builder.launch(None, OnTheMocksPort)
+}
+
+/// [`start`], and on a TCP listener bound to `addr` too (port 0 picks a
+/// free port; see [`OrderMock::local_addr`]), as `serve --admin` does.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let addr = "127.0.0.1:0".parse().unwrap();
+/// let mock = orders_testkit::admin::serve_tcp(orders_testkit::OrderMock::builder(), addr)
+///     .await
+///     .unwrap();
+/// assert_ne!(mock.local_addr().unwrap().port(), 0);
+/// # }
+/// ```
+pub async fn serve_tcp(builder: OrderMockBuilder, addr: SocketAddr) -> io::Result<OrderMock> {
+    let listener = TcpListener::bind(addr).await?;
+    Ok(builder.launch(Some(listener), OnTheMocksPort))
+}
+
+/// Serves the admin HTTP/JSON API and the live page of calls for `mock` on
+/// `addr` (port 0 picks a free port), until the mock stops; returns the
+/// bound address. Routes and error format: see [this module](self). With
+/// tokens, the API needs one of
+/// [`Permission::Admin`](crate::auth::Permission::Admin), as an
+/// `authorization: Bearer` header or an `access_token` query parameter.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// let mock = orders_testkit::OrderMock::start().await;
+/// let addr = orders_testkit::admin::serve_http(&mock, "127.0.0.1:0".parse().unwrap())
+///     .await
+///     .unwrap();
+/// // curl http://$addr/api/stubs
+/// let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+/// tcp.write_all(b"GET /api/stubs HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").await.unwrap();
+/// let mut answer = String::new();
+/// tcp.read_to_string(&mut answer).await.unwrap();
+/// assert!(answer.ends_with(r#"{"stubs":[]}"#), "{answer}");
+/// # }
+/// ```
+pub async fn serve_http(mock: &OrderMock, addr: SocketAddr) -> io::Result<SocketAddr> {
+    let listener = TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    http::serve(Admin(mock.parts()), listener, mock.server_tasks());
+    Ok(bound)
 }
 
 /// Why an admin operation was refused.

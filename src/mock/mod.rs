@@ -19,6 +19,9 @@ pub mod stubs;
 mod times;
 pub mod verification;
 
+// What serves beside a mock (the admin surface, a feature) builds on these.
+#[cfg_attr(not(feature = "admin"), allow(unused_imports))]
+pub(crate) use order_mock::{Beside, Parts};
 pub use order_mock::{OrderMock, OrderMockBuilder};
 pub use stubs::{Stub, StubHandle};
 pub use times::Times;

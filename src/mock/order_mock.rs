@@ -29,7 +29,7 @@ use crate::proxy::Upstream;
 use crate::router::ServiceRouter;
 use crate::sanitize::SanitizeLayer;
 use crate::service::{ReferenceService, ServiceConfig};
-use crate::transport::{InProcessServer, TaskMonitor};
+use crate::transport::{HttpService, InProcessServer, TaskMonitor};
 
 /// A faithful, in-memory `orders.v1.OrderService`, served in process over
 /// `tokio::io::duplex` (no port), with `grpc.health.v1.Health` and server
@@ -73,9 +73,43 @@ pub struct OrderMock {
     server: InProcessServer,
     channel: Channel,
     local_addr: Option<SocketAddr>,
-    /// The mock's parts, as the admin surface works on them.
-    #[cfg(feature = "admin")]
-    admin: crate::admin::Admin,
+    /// For what serves beside the mock (see [`Parts`]).
+    #[cfg_attr(not(feature = "admin"), allow(dead_code))]
+    tokens: Tokens,
+}
+
+/// The mock's shared parts, as a service served beside it (the admin
+/// surface) works on them.
+#[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "admin"), allow(dead_code))]
+pub(crate) struct Parts {
+    pub(crate) store: Arc<Store>,
+    pub(crate) stubs: Arc<StubTable>,
+    pub(crate) faults: FaultPlan,
+    pub(crate) journal: Journal,
+    pub(crate) tokens: Tokens,
+}
+
+/// What a mock serves beside OrderService on its port: nothing by default;
+/// the admin surface builds its mock with one of its own. The mock knows
+/// only this trait, not what implements it.
+pub(crate) trait Beside {
+    /// A descriptor set reflection lists beside orders.v1 and health.
+    fn descriptors(&self) -> Option<&'static [u8]>;
+    /// The service on the mock's port: `mock` (the mock's whole stack) with
+    /// whatever this adds beside it.
+    fn serve<S: HttpService>(self, mock: S, parts: &Parts) -> impl HttpService;
+}
+
+/// Nothing beside: the mock's stack alone.
+impl Beside for () {
+    fn descriptors(&self) -> Option<&'static [u8]> {
+        None
+    }
+
+    fn serve<S: HttpService>(self, mock: S, _: &Parts) -> impl HttpService {
+        mock
+    }
 }
 
 /// Settings for an [`OrderMock`], from [`OrderMock::builder`].
@@ -107,9 +141,6 @@ pub struct OrderMockBuilder {
     tls: Option<crate::tls::ServerTls>,
     /// The journal to record into (bounded at the default when unset).
     journal: Option<Journal>,
-    /// Serves the admin service beside OrderService.
-    #[cfg(feature = "admin")]
-    admin: bool,
 }
 
 impl OrderMockBuilder {
@@ -292,35 +323,9 @@ impl OrderMockBuilder {
         self
     }
 
-    /// Serves the admin service `orders_testkit.admin.v1.Admin` beside
-    /// OrderService (and lists it in reflection): stubs, faults, orders,
-    /// resets, the journal and `verify` for clients in any language. With
-    /// tokens, it needs one of [`Permission::Admin`]. See [`admin`](crate::admin).
-    ///
-    /// *Needs the `admin` feature.*
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use orders_testkit::OrderMock;
-    /// use orders_testkit::admin::pb::{SeedOrderRequest, admin_client::AdminClient};
-    ///
-    /// let mock = OrderMock::builder().admin().start().await;
-    /// let seeded = AdminClient::new(mock.channel())
-    ///     .seed_order(SeedOrderRequest { order_json: r#"{"orderId": "o-1"}"#.into() })
-    ///     .await
-    ///     .unwrap();
-    /// assert!(mock.store().get(&seeded.into_inner().order_id).is_some());
-    /// # }
-    /// ```
-    #[cfg(feature = "admin")]
-    pub fn admin(mut self) -> Self {
-        self.admin = true;
-        self
-    }
-
     /// Starts the mock in process. Must be called inside a Tokio runtime.
     pub async fn start(self) -> OrderMock {
-        self.launch(None)
+        self.launch(None, ())
     }
 
     /// Starts the mock in process and also on a TCP listener bound to `addr`
@@ -337,10 +342,12 @@ impl OrderMockBuilder {
     /// ```
     pub async fn serve_tcp(self, addr: SocketAddr) -> io::Result<OrderMock> {
         let listener = TcpListener::bind(addr).await?;
-        Ok(self.launch(Some(listener)))
+        Ok(self.launch(Some(listener), ()))
     }
 
-    fn launch(self, listener: Option<TcpListener>) -> OrderMock {
+    /// Starts the mock, on `listener` too when given, with `beside` served
+    /// on its port.
+    pub(crate) fn launch(self, listener: Option<TcpListener>, beside: impl Beside) -> OrderMock {
         #[cfg(feature = "tls")]
         let tls = self.tls.clone();
         #[cfg(not(feature = "tls"))]
@@ -348,11 +355,7 @@ impl OrderMockBuilder {
         let store = self.store.unwrap_or_default();
         let health = HealthReporter::new();
         let stubs = Arc::new(StubTable::default());
-        #[cfg(feature = "admin")]
-        let with_admin = self.admin;
-        #[cfg(not(feature = "admin"))]
-        let with_admin = false;
-        let (reflection_v1, reflection_v1alpha) = crate::reflection::servers(with_admin);
+        let (reflection_v1, reflection_v1alpha) = crate::reflection::servers(beside.descriptors());
         let routes = ServiceRouter {
             orders: OrderServiceServer::new(MockService {
                 reference: ReferenceService::new(Arc::clone(&store), self.config),
@@ -397,26 +400,14 @@ impl OrderMockBuilder {
                 plain_body as fn(_) -> _,
             )),
         };
-        #[cfg(feature = "admin")]
-        let admin = crate::admin::Admin {
+        let parts = Parts {
             store: Arc::clone(&store),
             stubs: Arc::clone(&stubs),
             faults: faults.clone(),
             journal: journal.clone(),
             tokens,
         };
-        #[cfg(feature = "admin")]
-        let (server, local_addr) = if with_admin {
-            run(
-                crate::admin::AdminRouter::new(service, admin.clone()),
-                listener,
-                tls,
-            )
-        } else {
-            run(service, listener, tls)
-        };
-        #[cfg(not(feature = "admin"))]
-        let (server, local_addr) = run(service, listener, tls);
+        let (server, local_addr) = run(beside.serve(service, &parts), listener, tls);
         // Ready: it accepts calls from now on (H-1).
         health.set_status("", ServingStatus::Serving);
         health.set_status(SERVICE_NAME, ServingStatus::Serving);
@@ -429,8 +420,7 @@ impl OrderMockBuilder {
             channel: server.channel(),
             server,
             local_addr,
-            #[cfg(feature = "admin")]
-            admin,
+            tokens: parts.tokens,
         }
     }
 }
@@ -442,7 +432,7 @@ type Tls = std::convert::Infallible;
 
 /// Serves `service` in process, and on `listener` when given (over TLS
 /// when `tls` is).
-fn run<S: crate::transport::HttpService>(
+fn run<S: HttpService>(
     service: S,
     listener: Option<TcpListener>,
     tls: Option<Tls>,
@@ -664,33 +654,22 @@ impl OrderMock {
         &self.store
     }
 
-    /// Serves the admin HTTP/JSON API and the live page of calls on `addr`
-    /// (port 0 picks a free port), until the mock stops; returns the bound
-    /// address. Routes and error format: [`admin`](crate::admin). With
-    /// tokens, the API needs one of [`Permission::Admin`], as an
-    /// `authorization: Bearer` header or an `access_token` query parameter.
-    ///
-    /// *Needs the `admin` feature.*
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    /// let mock = orders_testkit::OrderMock::start().await;
-    /// let addr = mock.serve_admin_http("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    /// // curl http://$addr/api/stubs
-    /// let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    /// tcp.write_all(b"GET /api/stubs HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").await.unwrap();
-    /// let mut answer = String::new();
-    /// tcp.read_to_string(&mut answer).await.unwrap();
-    /// assert!(answer.ends_with(r#"{"stubs":[]}"#), "{answer}");
-    /// # }
-    /// ```
-    #[cfg(feature = "admin")]
-    pub async fn serve_admin_http(&self, addr: SocketAddr) -> io::Result<SocketAddr> {
-        let listener = TcpListener::bind(addr).await?;
-        let bound = listener.local_addr()?;
-        crate::admin::serve_http(self.admin.clone(), listener, self.server.tasks());
-        Ok(bound)
+    /// The mock's shared parts (for what serves beside it).
+    #[cfg_attr(not(feature = "admin"), allow(dead_code))]
+    pub(crate) fn parts(&self) -> Parts {
+        Parts {
+            store: Arc::clone(&self.store),
+            stubs: Arc::clone(&self.stubs),
+            faults: self.faults.clone(),
+            journal: self.journal.clone(),
+            tokens: self.tokens.clone(),
+        }
+    }
+
+    /// The tasks of the mock's server (what serves beside it runs there).
+    #[cfg_attr(not(feature = "admin"), allow(dead_code))]
+    pub(crate) fn server_tasks(&self) -> &crate::transport::ServerTasks {
+        self.server.tasks()
     }
 
     /// The TCP address when started with [`OrderMockBuilder::serve_tcp`].

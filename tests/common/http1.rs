@@ -100,9 +100,8 @@ pub async fn delete(addr: SocketAddr, path: &str) -> Answer {
 pub async fn admin_api(
     builder: orders_testkit::OrderMockBuilder,
 ) -> (orders_testkit::OrderMock, SocketAddr) {
-    let mock = builder.admin().start().await;
-    let api = mock
-        .serve_admin_http("127.0.0.1:0".parse().unwrap())
+    let mock = orders_testkit::admin::start(builder).await;
+    let api = orders_testkit::admin::serve_http(&mock, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
     (mock, api)
