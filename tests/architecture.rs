@@ -1,49 +1,344 @@
-//! The shape of the house: the contract suite sees targets only through the
-//! wire, so no file of `src/contract/` imports the mock, the model, the
-//! reference service or the fault module.
+//! The shape of the house, read from the source: no import loop between
+//! modules at any level (a child's import counts for its parent, and a
+//! path through a parent's re-export counts for the module it comes
+//! from), and the contract suite sees targets only through the wire (no
+//! path of `src/contract/` resolves into the mock, the model, the reference
+//! service, the faults or the embedded target).
+//!
+//! The checker works on file texts, so its own tests below feed it small
+//! houses with a loop; `ARCH_SRC=DIR` runs it on another tree (on the tree
+//! before the admin moved out of the mock it fails: `admin -> mock`,
+//! `mock -> admin`).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
+type Module = Vec<String>;
+
+/// Every `.rs` file under `dir`, by its module path (`a/b.rs` and
+/// `a/b/mod.rs` are `a::b`), with its text.
+fn read_house(dir: &Path) -> BTreeMap<Module, String> {
+    fn walk(dir: &Path, root: &Path, out: &mut BTreeMap<Module, String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                // Generated code is not the house.
+                if !path.ends_with("generated") {
+                    walk(&path, root, out);
+                }
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let rel = path.strip_prefix(root).unwrap().with_extension("");
+                let mut module: Module = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect();
+                if matches!(module.last().map(String::as_str), Some("mod" | "lib")) {
+                    module.pop();
+                }
+                out.insert(module, std::fs::read_to_string(&path).unwrap());
+            }
         }
     }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
 }
 
-#[test]
-fn contract_imports_nothing_from_mock_model_service_or_fault() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/contract");
-    let mut files = vec![];
-    rust_files(&root, &mut files);
-    assert!(files.len() > 10, "found the suite's files: {files:?}");
-    let forbidden = [
-        "crate::mock",
-        "crate::model",
-        "crate::service",
-        "crate::fault",
-        "crate::OrderMock",
-        "crate::embedded",
-    ];
-    let mut found = vec![];
-    for file in &files {
-        let text = std::fs::read_to_string(file).unwrap();
-        for (n, line) in text.lines().enumerate() {
-            let code = line.trim_start();
-            if code.starts_with("//") {
+/// The code of a file without comments (line comments and doc comments).
+fn code(text: &str) -> String {
+    text.lines()
+        .map(|l| match l.find("//") {
+            Some(i) if !l[..i].contains('"') => &l[..i],
+            _ => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The paths a use tree names: `a::{b, c::{d, e}}` is `a::b`, `a::c::d`,
+/// `a::c::e`; `rest` starts right after a `crate::`, `super::` or
+/// `self::`.
+fn paths(rest: &str) -> Vec<Vec<String>> {
+    fn ident(s: &str) -> (&str, &str) {
+        let end = s
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(s.len());
+        s.split_at(end)
+    }
+    fn tree(s: &str, prefix: Vec<String>, out: &mut Vec<Vec<String>>) -> usize {
+        let mut at = 0;
+        let mut path = prefix;
+        loop {
+            let rest = s[at..].trim_start();
+            at = s.len() - rest.len();
+            if rest.starts_with('{') {
+                // A group: each item a tree of its own.
+                let mut used = 1;
+                loop {
+                    let inner_at = used;
+                    let item = &s[at + inner_at..];
+                    let trimmed = item.trim_start();
+                    if trimmed.starts_with('}') {
+                        used += item.len() - trimmed.len() + 1;
+                        break;
+                    }
+                    if trimmed.is_empty() {
+                        break;
+                    }
+                    used += tree(item, path.clone(), out);
+                    let after = s[at + used..].trim_start();
+                    used = s.len() - after.len() - at;
+                    if let Some(a) = after.strip_prefix(',') {
+                        used = s.len() - a.len() - at;
+                    }
+                }
+                return at + used;
+            }
+            let (name, tail) = ident(rest);
+            if name.is_empty() {
+                out.push(path);
+                return at;
+            }
+            path.push(name.to_owned());
+            at = s.len() - tail.len();
+            if let Some(t) = tail.strip_prefix("::") {
+                at = s.len() - t.len();
+            } else {
+                out.push(path);
+                return at;
+            }
+        }
+    }
+    let mut out = vec![];
+    tree(rest, vec![], &mut out);
+    out
+}
+
+/// Every path a file names through `crate::`, `super::` or `self::`, made
+/// absolute, with the line it is on.
+fn references(module: &Module, text: &str) -> Vec<(Vec<String>, usize)> {
+    let code = code(text);
+    let mut out = vec![];
+    for (kw, base) in [
+        ("crate::", vec![]),
+        ("super::", module[..module.len().saturating_sub(1)].to_vec()),
+        ("self::", module.clone()),
+    ] {
+        for (i, _) in code.match_indices(kw) {
+            if code[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ':') {
                 continue;
             }
-            for f in forbidden {
-                if code.contains(f) {
-                    found.push(format!("{}:{}: {}", file.display(), n + 1, code));
+            let line = code[..i].matches('\n').count() + 1;
+            for p in paths(&code[i + kw.len()..]) {
+                out.push((base.iter().cloned().chain(p).collect(), line));
+            }
+        }
+    }
+    out
+}
+
+/// What each module re-exports: name → the absolute path it stands for.
+fn reexports(house: &BTreeMap<Module, String>) -> BTreeMap<Module, BTreeMap<String, Vec<String>>> {
+    let mut out: BTreeMap<Module, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+    for (module, text) in house {
+        let code = code(text);
+        for (i, _) in code.match_indices("use ") {
+            let before = code[..i].trim_end();
+            if !(before.ends_with("pub") || before.ends_with(')')) {
+                continue;
+            }
+            let rest = &code[i + 4..];
+            let (base, rest) = if let Some(r) = rest.strip_prefix("crate::") {
+                (vec![], r)
+            } else if let Some(r) = rest.strip_prefix("super::") {
+                (module[..module.len().saturating_sub(1)].to_vec(), r)
+            } else if let Some(r) = rest.strip_prefix("self::") {
+                (module.clone(), r)
+            } else {
+                // `pub use child::Item;` names a child module.
+                (module.clone(), rest)
+            };
+            for p in paths(rest) {
+                if let Some(name) = p.last() {
+                    let full: Vec<String> = base.iter().cloned().chain(p.iter().cloned()).collect();
+                    out.entry(module.clone())
+                        .or_default()
+                        .insert(name.clone(), full);
                 }
             }
         }
     }
+    out
+}
+
+/// The module a path leads into: its longest prefix that is a module, or,
+/// when that module only re-exports the next name, where that comes from.
+fn resolve(
+    path: &[String],
+    house: &BTreeMap<Module, String>,
+    reexports: &BTreeMap<Module, BTreeMap<String, Vec<String>>>,
+    depth: usize,
+) -> Option<Module> {
+    let module = (1..=path.len())
+        .rev()
+        .map(|i| path[..i].to_vec())
+        .find(|p| house.contains_key(p))?;
+    if depth < 8
+        && let Some(next) = path.get(module.len())
+        && let Some(target) = reexports.get(&module).and_then(|r| r.get(next))
+        && target.as_slice() != path
+    {
+        let mut through = target.clone();
+        through.extend(path[module.len() + 1..].iter().cloned());
+        return resolve(&through, house, reexports, depth + 1).or(Some(module));
+    }
+    Some(module)
+}
+
+/// An edge between two sibling modules, with the line that makes it.
+type Edges = BTreeMap<Module, BTreeMap<Module, String>>;
+
+/// The import graph between sibling modules at every level: a reference
+/// from `a::x::y` into `a::z::w` is an edge `a::x -> a::z` (and, from
+/// `b::c` into `a::z`, `b -> a`). A module's own children and parents are
+/// not edges: a parent declares and re-exports its children.
+fn edges(house: &BTreeMap<Module, String>) -> Edges {
+    let reexports = reexports(house);
+    let mut edges = Edges::new();
+    for (module, text) in house {
+        for (path, line) in references(module, text) {
+            let Some(target) = resolve(&path, house, &reexports, 0) else {
+                continue;
+            };
+            let common = module
+                .iter()
+                .zip(&target)
+                .take_while(|(a, b)| a == b)
+                .count();
+            if common == module.len() || common == target.len() {
+                continue;
+            }
+            let from = module[..=common].to_vec();
+            let to = target[..=common].to_vec();
+            edges.entry(from).or_default().entry(to).or_insert_with(|| {
+                format!("{}:{line} names {}", module.join("::"), path.join("::"))
+            });
+        }
+    }
+    edges
+}
+
+/// The first loop in the graph, as its edges with their evidence.
+fn find_loop(edges: &Edges) -> Option<Vec<String>> {
+    fn visit(
+        m: &Module,
+        edges: &Edges,
+        stack: &mut Vec<Module>,
+        done: &mut BTreeSet<Module>,
+    ) -> Option<Vec<String>> {
+        if let Some(i) = stack.iter().position(|s| s == m) {
+            let mut cycle: Vec<Module> = stack[i..].to_vec();
+            cycle.push(m.clone());
+            return Some(
+                cycle
+                    .windows(2)
+                    .map(|w| {
+                        format!(
+                            "{} -> {} ({})",
+                            w[0].join("::"),
+                            w[1].join("::"),
+                            edges[&w[0]][&w[1]]
+                        )
+                    })
+                    .collect(),
+            );
+        }
+        if !done.insert(m.clone()) {
+            return None;
+        }
+        stack.push(m.clone());
+        for t in edges.get(m).into_iter().flat_map(|e| e.keys()) {
+            if let Some(cycle) = visit(t, edges, stack, done) {
+                return Some(cycle);
+            }
+        }
+        stack.pop();
+        None
+    }
+    let mut done = BTreeSet::new();
+    edges
+        .keys()
+        .find_map(|m| visit(m, edges, &mut vec![], &mut done))
+}
+
+fn src() -> BTreeMap<Module, String> {
+    let house = read_house(
+        &std::env::var("ARCH_SRC")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("src")),
+    );
+    assert!(house.len() > 40, "read the crate's files: {}", house.len());
+    house
+}
+
+#[test]
+fn no_import_loop_between_modules_at_any_level() {
+    let edges = edges(&src());
+    assert!(
+        edges.values().map(BTreeMap::len).sum::<usize>() > 40,
+        "the graph has the crate's imports: {edges:?}"
+    );
+    if let Some(cycle) = find_loop(&edges) {
+        panic!("import loop:\n  {}", cycle.join("\n  "));
+    }
+}
+
+#[test]
+fn the_mock_imports_nothing_of_the_admin() {
+    let house = src();
+    let edges = edges(&house);
+    let mock = vec!["mock".to_string()];
+    let admin = vec!["admin".to_string()];
+    assert!(edges.contains_key(&mock), "the mock imports something");
+    assert!(
+        !edges[&mock].contains_key(&admin),
+        "mock -> admin: {}",
+        edges[&mock][&admin]
+    );
+    assert!(
+        edges.get(&admin).is_some_and(|e| e.contains_key(&mock)),
+        "the admin is built on the mock"
+    );
+}
+
+#[test]
+fn contract_sees_targets_only_through_the_wire() {
+    let house = src();
+    let reexports = reexports(&house);
+    let forbidden = ["mock", "model", "service", "fault", "embedded", "admin"];
+    let mut found = vec![];
+    let mut seen = 0;
+    for (module, text) in house
+        .iter()
+        .filter(|(m, _)| m.first().is_some_and(|m| m == "contract"))
+    {
+        for (path, line) in references(module, text) {
+            seen += 1;
+            if let Some(target) = resolve(&path, &house, &reexports, 0)
+                && target
+                    .first()
+                    .is_some_and(|t| forbidden.contains(&t.as_str()))
+            {
+                found.push(format!(
+                    "{}:{line}: {} is in {}",
+                    module.join("::"),
+                    path.join("::"),
+                    target.join("::")
+                ));
+            }
+        }
+    }
+    assert!(seen > 50, "read the suite's imports: {seen}");
     assert!(
         found.is_empty(),
         "the suite reaches into the mock:\n{}",
@@ -51,104 +346,71 @@ fn contract_imports_nothing_from_mock_model_service_or_fault() {
     );
 }
 
-/// The module of each file: `src/a/b.rs` and `src/a/b/mod.rs` are `a::b`.
-fn modules() -> std::collections::BTreeMap<Vec<String>, std::path::PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = vec![];
-    rust_files(&root, &mut files);
-    files
-        .into_iter()
-        .filter(|p| !p.ends_with("main.rs"))
-        .map(|p| {
-            let rel = p.strip_prefix(&root).unwrap().with_extension("");
-            let mut parts: Vec<String> = rel
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect();
-            if matches!(parts.last().map(String::as_str), Some("mod" | "lib")) {
-                parts.pop();
-            }
-            (parts, p)
-        })
-        .collect()
-}
-
+/// The checker on small houses: the loop this crate had (the mock wiring
+/// the admin in, the admin built on the mock), a loop through grouped
+/// imports and a parent's re-export, and a house without one.
 #[test]
-fn no_import_cycle_between_files_in_src() {
-    let mods = modules();
-    let resolve = |path: &[String]| -> Option<Vec<String>> {
-        (1..=path.len())
-            .rev()
-            .map(|i| path[..i].to_vec())
-            .find(|p| mods.contains_key(p))
+fn the_checker_finds_loops_through_groups_and_re_exports() {
+    let house = |files: &[(&str, &str)]| -> BTreeMap<Module, String> {
+        files
+            .iter()
+            .map(|(m, t)| {
+                (
+                    m.split("::")
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                    t.to_string(),
+                )
+            })
+            .collect()
     };
-    // An edge from a file to every other module it names, parents and
-    // children aside (a parent declares and re-exports its children).
-    let mut edges: std::collections::BTreeMap<Vec<String>, Vec<Vec<String>>> = Default::default();
-    for (m, path) in &mods {
-        let text = std::fs::read_to_string(path).unwrap();
-        let mut out = vec![];
-        for line in text.lines().map(str::trim).filter(|l| !l.starts_with("//")) {
-            for (kw, base) in [
-                ("crate::", vec![]),
-                ("super::", m[..m.len().saturating_sub(1)].to_vec()),
-            ] {
-                for (i, _) in line.match_indices(kw) {
-                    if line[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_') {
-                        continue;
-                    }
-                    let rest: Vec<String> = line[i + kw.len()..]
-                        .split("::")
-                        .map(|s| {
-                            s.chars()
-                                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                                .collect::<String>()
-                        })
-                        .take_while(|s| !s.is_empty())
-                        .collect();
-                    let full: Vec<String> = base.iter().cloned().chain(rest).collect();
-                    if let Some(t) = resolve(&full)
-                        && &t != m
-                        && !t.starts_with(m)
-                        && !m.starts_with(&t)
-                    {
-                        out.push(t);
-                    }
-                }
-            }
-        }
-        out.sort();
-        out.dedup();
-        edges.insert(m.clone(), out);
-    }
-    // Depth-first search for a back edge.
-    fn visit(
-        m: &Vec<String>,
-        edges: &std::collections::BTreeMap<Vec<String>, Vec<Vec<String>>>,
-        stack: &mut Vec<Vec<String>>,
-        done: &mut std::collections::BTreeSet<Vec<String>>,
-    ) -> Option<Vec<String>> {
-        if let Some(i) = stack.iter().position(|s| s == m) {
-            return Some(stack[i..].iter().map(|p| p.join("::")).collect());
-        }
-        if done.contains(m) {
-            return None;
-        }
-        stack.push(m.clone());
-        for t in edges.get(m).into_iter().flatten() {
-            if let Some(cycle) = visit(t, edges, stack, done) {
-                return Some(cycle);
-            }
-        }
-        stack.pop();
-        done.insert(m.clone());
-        None
-    }
-    let mut done = Default::default();
-    for m in mods.keys() {
-        if let Some(cycle) = visit(m, &edges, &mut vec![], &mut done) {
-            panic!("import cycle: {}", cycle.join(" -> "));
-        }
-    }
-    assert!(mods.len() > 40, "read the crate's files: {}", mods.len());
+    // The old mock <-> admin loop, through a child of each.
+    let old = house(&[
+        ("", "pub mod mock; pub mod admin;"),
+        ("mock", "mod order_mock; pub use order_mock::OrderMock;"),
+        (
+            "mock::order_mock",
+            "use crate::admin::{Admin, AdminRouter};\npub struct OrderMock;",
+        ),
+        (
+            "admin",
+            "use crate::mock::OrderMock;\npub struct Admin; pub struct AdminRouter;",
+        ),
+    ]);
+    let cycle = find_loop(&edges(&old)).expect("the old loop is found");
+    assert!(
+        cycle.iter().any(|e| e.starts_with("mock -> admin")),
+        "{cycle:?}"
+    );
+    assert!(
+        cycle.iter().any(|e| e.starts_with("admin -> mock")),
+        "{cycle:?}"
+    );
+
+    // A loop inside a module, through a group and the parent's re-export:
+    // `a::x` names `super::Y`, which `a` re-exports from `a::y`; `a::y`
+    // names `crate::a::{z::Z, x::X}`.
+    let nested = house(&[
+        ("", "pub mod a;"),
+        ("a", "mod x; mod y; mod z; pub(crate) use y::Y;"),
+        ("a::x", "use super::Y;\npub struct X;"),
+        ("a::y", "use crate::a::{z::Z, x::X};\npub struct Y;"),
+        ("a::z", "pub struct Z;"),
+    ]);
+    let cycle = find_loop(&edges(&nested)).expect("the loop through the re-export is found");
+    assert!(
+        cycle.iter().any(|e| e.starts_with("a::x -> a::y")),
+        "{cycle:?}"
+    );
+
+    // The same house without `a::y -> a::x`: no loop.
+    let fixed = house(&[
+        ("", "pub mod a;"),
+        ("a", "mod x; mod y; mod z; pub(crate) use y::Y;"),
+        ("a::x", "use super::Y;\npub struct X;"),
+        ("a::y", "use crate::a::{z::Z};\npub struct Y;"),
+        ("a::z", "pub struct Z;"),
+    ]);
+    assert_eq!(find_loop(&edges(&fixed)), None);
 }
