@@ -704,11 +704,9 @@ fn a_failed_expectation_names_the_test_lines_that_mounted_and_verified() {
         .unwrap();
     let (mock, mounted) = runtime.block_on(async {
         let mock = OrderMock::start().await;
+        let stub = Stub::on(GetOrder).respond(Order::default()).expect(1);
         let mounted = line!() + 1;
-        Stub::on(GetOrder)
-            .respond(Order::default())
-            .expect(1)
-            .mount(&mock);
+        stub.mount(&mock);
         (mock, mounted)
     });
     let message = |panic: Box<dyn std::any::Any + Send>| {
