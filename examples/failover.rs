@@ -3,7 +3,7 @@
 //!
 //! Run it: `cargo run --example failover`
 
-use orders_testkit::cluster::{MockCluster, Policy};
+use orders_testkit::mock::cluster::{MockCluster, Policy};
 use orders_testkit::pb::{CreateOrderRequest, LineItem};
 use orders_testkit::rpc::CreateOrder;
 

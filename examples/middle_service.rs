@@ -11,11 +11,11 @@
 use std::time::Duration;
 
 use orders_testkit::OrderMock;
+use orders_testkit::grpc::propagation::{Budget, Propagation};
 use orders_testkit::pb::order_service_client::OrderServiceClient;
 use orders_testkit::pb::order_service_server::{OrderService, OrderServiceServer};
 use orders_testkit::pb::*;
-use orders_testkit::propagation::{Budget, Propagation};
-use orders_testkit::service::BoxStream;
+use orders_testkit::service::orders::BoxStream;
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -83,14 +83,14 @@ pub fn start_b(
     work: Duration,
 ) -> (
     OrderServiceClient<Channel>,
-    orders_testkit::transport::InProcessServer,
+    orders_testkit::server::transport::InProcessServer,
 ) {
     let b = MiddleService {
         downstream: c.client(),
         rules,
         work,
     };
-    let server = orders_testkit::transport::InProcessServer::start(
+    let server = orders_testkit::server::transport::InProcessServer::start(
         tonic::service::Routes::new(OrderServiceServer::new(b)).prepare(),
     );
     (OrderServiceClient::new(server.channel()), server)
@@ -104,10 +104,7 @@ async fn main() {
         order_id: "o-1".into(),
         ..Default::default()
     });
-    let rules = Propagation {
-        margin: Duration::from_millis(20),
-        threshold: Duration::from_millis(100),
-    };
+    let rules = Propagation::new(Duration::from_millis(20), Duration::from_millis(100));
     let (mut a, _b) = start_b(&c, rules, Duration::from_millis(50));
 
     let mut req = Request::new(GetOrderRequest { order_id: id });

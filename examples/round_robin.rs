@@ -3,7 +3,7 @@
 //!
 //! Run it: `cargo run --example round_robin`
 
-use orders_testkit::cluster::{MockCluster, Policy};
+use orders_testkit::mock::cluster::{MockCluster, Policy};
 use orders_testkit::pb::GetOrderRequest;
 use orders_testkit::rpc::GetOrder;
 

@@ -7,25 +7,25 @@
 
 use std::time::Duration;
 
-use crate::auth::Permission;
 use crate::contract::Target;
 use crate::fault::{Fault, FaultPlan};
+use crate::layers::auth::Permission;
 
 /// The token with read and write permission.
-pub const RW_TOKEN: &str = "embedded-rw-token";
+pub(crate) const RW_TOKEN: &str = "embedded-rw-token";
 /// The read-only token.
-pub const READ_TOKEN: &str = "embedded-read-token";
+pub(crate) const READ_TOKEN: &str = "embedded-read-token";
 /// The write-only token.
-pub const WRITE_TOKEN: &str = "embedded-write-token";
+pub(crate) const WRITE_TOKEN: &str = "embedded-write-token";
 /// The D-2 fail-fast threshold.
-pub const FAIL_FAST: Duration = Duration::from_millis(100);
+pub(crate) const FAIL_FAST: Duration = Duration::from_millis(100);
 /// Metadata on which it answers UNAVAILABLE with a RetryInfo.
-pub const TRANSIENT: (&str, &str) = ("x-orders-testkit-transient", "1");
+pub(crate) const TRANSIENT: (&str, &str) = ("x-orders-testkit-transient", "1");
 
 impl Target {
     /// The embedded mock (`verify` without `--endpoint`), configured so
-    /// that every check runs: tokens of each permission ([`RW_TOKEN`],
-    /// [`READ_TOKEN`], [`WRITE_TOKEN`]), a 100 ms fail-fast threshold, and an
+    /// that every check runs: tokens of each permission (`embedded-rw-token`,
+    /// `embedded-read-token`, `embedded-write-token`), a 100 ms fail-fast threshold, and an
     /// UNAVAILABLE with a RetryInfo on calls that carry
     /// `x-orders-testkit-transient: 1`. The suite is told all of it.
     ///

@@ -43,79 +43,65 @@
 //!
 //! ## Layout
 //!
-//! - [`pb`]: the generated messages, client and server, and the descriptor set;
-//! - [`model`]: the order domain, free of tonic;
-//! - [`service`]: the reference OrderService over the model;
-//! - [`mock`]: [`OrderMock`], the in-process server;
-//! - [`journal`]: every call recorded (the mock's and the suite's);
-//! - [`health`], [`reflection`]: the side services;
-//! - [`transport`], [`deadline`], [`catch_panic`]: serving plumbing usable
-//!   with any tonic service;
-//! - [`status`], [`payload`], [`descriptors`]: error construction and a
-//!   stable rendering of error payloads for snapshots;
-//! - [`rpc`], [`fault`], [`auth`], `scenario` (feature): scripting, fault injection,
-//!   bearer tokens and declarative scenarios;
-//! - `contract` (feature): the property-based contract suite;
-//! - [`cluster`], [`propagation`], [`sanitize`], [`wire`]: replicas and
-//!   balancing, deadline propagation, E-6 and malformed-status guards.
+//! The modules follow the data: a call comes in through the [`server`],
+//! passes the [`journal`], the [`layers`] (panics caught, tokens, E-6
+//! sanitizing) and the [`fault`]s, and is answered by the [`mock`]'s stubs or
+//! falls through to the [`service`] (the order model behind a tonic
+//! OrderService, with health and reflection beside it).
+//!
+//! - [`pb`]: the `orders.v1` types (the `orders-proto` crate) and a bridge
+//!   for teams that generate their own;
+//! - [`rpc`]: the five RPCs as types, the vocabulary stubs, faults and the
+//!   journal share;
+//! - [`mock`]: [`OrderMock`], its stubs, matchers, verification, and
+//!   several mocks as a balanced cluster;
+//! - [`fault`]: fault injection for the mock or any tonic server;
+//! - [`journal`]: every call recorded;
+//! - [`service`]: the order model (free of tonic) and the reference
+//!   OrderService over it, health, reflection;
+//! - [`layers`]: tower layers usable with any tonic server: panics caught,
+//!   bearer tokens, E-6 sanitizing;
+//! - [`server`]: serving any tonic service in process (duplex), over TCP or
+//!   TLS, and the channels to it;
+//! - [`grpc`]: gRPC on the wire: canonical statuses with details, a stable
+//!   rendering of error payloads for snapshots, deadlines and their
+//!   propagation, frames, status headers;
+//! - `contract`, `scenario`, `admin` (features): the contract suite, TOML
+//!   scenarios, the admin surface of `serve --admin`.
 //!
 //! ## Features
 //!
-//! With `default-features = false` the crate is the mock, faults, the
-//! journal, health and reflection. Each of these adds one part:
-//! `contract` (the contract suite and the embedded target: proptest, JUnit
-//! reports), `scenario` (TOML scenarios), `tls` (`https://` endpoints for
-//! the suite), `admin` (the admin gRPC service, HTTP API and live page of
-//! `serve --admin`), `cli` (the `orders-testkit` binary; all of the above,
-//! on by default).
+//! By default the crate is the mock, faults, the journal, health and
+//! reflection. Each feature adds one part: `contract` (the contract suite
+//! and the embedded target: proptest, JUnit reports), `scenario` (TOML
+//! scenarios), `tls` (`https://` endpoints for the suite and `record`, and
+//! serving over TLS), `admin` (the admin gRPC service, HTTP API and live
+//! page of `serve --admin`). The `orders-testkit` command line is the
+//! `orders-testkit-cli` package.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "admin")]
 #[cfg_attr(docsrs, doc(cfg(feature = "admin")))]
 pub mod admin;
-pub mod auth;
-pub mod bridge;
-pub mod catch_panic;
-pub mod cluster;
 #[cfg(feature = "contract")]
 #[cfg_attr(docsrs, doc(cfg(feature = "contract")))]
 pub mod contract;
-pub mod deadline;
-pub mod descriptors;
 #[cfg(feature = "contract")]
-#[cfg_attr(docsrs, doc(cfg(feature = "contract")))]
-pub mod embedded;
+mod embedded;
 pub mod fault;
-#[doc(hidden)]
-pub mod grpc_frame;
-mod header_match;
-pub mod health;
+pub mod grpc;
 pub mod journal;
-pub mod json;
-pub mod matching;
+pub mod layers;
 pub mod mock;
-pub mod model;
-pub mod payload;
 pub mod pb;
 pub mod prelude;
-pub mod propagation;
-mod proxy;
-pub mod reflection;
-mod router;
 pub mod rpc;
-pub mod sanitize;
 #[cfg(feature = "scenario")]
 #[cfg_attr(docsrs, doc(cfg(feature = "scenario")))]
 pub mod scenario;
-mod seed;
+pub mod server;
 pub mod service;
-pub mod status;
-#[cfg(feature = "tls")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
-pub mod tls;
-pub mod transport;
-pub mod wire;
 
 pub use mock::{OrderMock, OrderMockBuilder, Stub};
 

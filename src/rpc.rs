@@ -160,9 +160,9 @@ pub trait Rpc: sealed::Sealed + Copy + Send + Sync + 'static {
     /// The method.
     const METHOD: Method;
     /// The request message (one per message of a client stream).
-    type Request: crate::json::Proto + Send + Sync + fmt::Debug;
+    type Request: crate::grpc::json::Proto + Send + Sync + fmt::Debug;
     /// The response message (one per message of a server stream).
-    type Response: crate::json::Proto + Send + Sync + fmt::Debug;
+    type Response: crate::grpc::json::Proto + Send + Sync + fmt::Debug;
 
     /// The typed request inside a decoded message of this method.
     fn request(message: &RequestMessage) -> Option<&Self::Request>;

@@ -8,7 +8,7 @@ mod common;
 use common::GUARD;
 use orders_testkit::admin::pb::admin_client::AdminClient;
 use orders_testkit::admin::pb::*;
-use orders_testkit::auth::Permission;
+use orders_testkit::layers::auth::Permission;
 use orders_testkit::pb::GetOrderRequest;
 use orders_testkit::{OrderMock, admin};
 use tonic::Code;

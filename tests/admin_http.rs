@@ -11,7 +11,7 @@ use common::GUARD;
 use common::http1::{admin_api, delete, get, open, post, send};
 use http_body_util::BodyExt as _;
 use orders_testkit::OrderMock;
-use orders_testkit::auth::Permission;
+use orders_testkit::layers::auth::Permission;
 use orders_testkit::pb::GetOrderRequest;
 use orders_testkit::pb::OrderStatus;
 use serde_json::json;

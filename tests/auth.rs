@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::*;
 use orders_testkit::OrderMock;
-use orders_testkit::auth::Permission;
+use orders_testkit::layers::auth::Permission;
 use orders_testkit::pb::{CreateOrderRequest, GetOrderRequest, WatchOrderStatusRequest};
 use tonic::{Code, Request};
 
@@ -188,7 +188,7 @@ async fn a3_tokens_never_in_messages_or_journal_output() {
     }
     for st in statuses.into_iter().flatten() {
         assert!(!st.message().contains("s3cret"), "{st:?}");
-        let rendered = orders_testkit::payload::ErrorPayload::from_status(&st).render();
+        let rendered = orders_testkit::grpc::payload::ErrorPayload::from_status(&st).render();
         assert!(!rendered.contains("s3cret"));
     }
     let report = mock.verify().to_string();

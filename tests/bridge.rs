@@ -4,8 +4,8 @@
 //! stubs and the journal work through it, and two messages that are not
 //! the same one give an error naming both.
 
-use orders_testkit::bridge::convert;
 use orders_testkit::pb;
+use orders_testkit::pb::bridge::convert;
 use orders_testkit::prelude::*;
 
 /// The team's own generation (prost-build, messages only).

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use orders_testkit::cluster::{MockCluster, Policy};
+use orders_testkit::mock::cluster::{MockCluster, Policy};
 use orders_testkit::pb::GetOrderRequest;
 use orders_testkit::pb::order_service_client::OrderServiceClient;
 use orders_testkit::rpc::{CreateOrder, GetOrder};

@@ -5,12 +5,12 @@
 //! own status builders pass.
 
 use orders_testkit::fault::Fault;
-use orders_testkit::model::FieldViolation;
 use orders_testkit::pb::*;
 use orders_testkit::prelude::{OrderMock, Stub};
 use orders_testkit::rpc::{
     CreateOrder, GetOrder, ProcessOrders, SubmitLineItems, WatchOrderStatus,
 };
+use orders_testkit::service::model::FieldViolation;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -265,7 +265,7 @@ async fn off_contract_stubs_faults_and_on_contract_answers_pass() {
             .mount(m);
         m.inject(Fault::fail(Status::aborted("")).on(CreateOrder));
         Stub::on(SubmitLineItems)
-            .fail(orders_testkit::status::invalid_argument(&[
+            .fail(orders_testkit::service::status::invalid_argument(&[
                 FieldViolation::new("items", "too many"),
             ]))
             .mount(m);
@@ -274,7 +274,7 @@ async fn off_contract_stubs_faults_and_on_contract_answers_pass() {
                 update(OrderStatus::Pending, OrderStatus::Unspecified),
                 update(OrderStatus::Confirmed, OrderStatus::Pending),
             ])
-            .then_fail(orders_testkit::status::not_found("o-1"))
+            .then_fail(orders_testkit::service::status::not_found("o-1"))
             .mount(m);
         Stub::on(ProcessOrders)
             .respond_with(|a| {

@@ -6,12 +6,12 @@ mod common;
 
 use common::*;
 use orders_testkit::OrderMock;
-use orders_testkit::catch_panic::{CatchPanicLayer, PANIC_MESSAGE};
+use orders_testkit::layers::catch_panic::{CatchPanicLayer, PANIC_MESSAGE};
 use orders_testkit::pb::order_service_client::OrderServiceClient;
 use orders_testkit::pb::order_service_server::{OrderService, OrderServiceServer};
 use orders_testkit::pb::*;
-use orders_testkit::service::BoxStream;
-use orders_testkit::transport::InProcessServer;
+use orders_testkit::server::transport::InProcessServer;
+use orders_testkit::service::orders::BoxStream;
 use prost::Message;
 use tonic::{Code, Request, Response, Status, Streaming};
 use tower::Layer;
@@ -87,7 +87,7 @@ async fn e5_details_repeat_code_and_message() {
         let decoded = tonic_types::pb::Status::decode(st.details()).unwrap();
         assert_eq!(decoded.code, st.code() as i32);
         assert_eq!(decoded.message, st.message());
-        let payload = orders_testkit::payload::ErrorPayload::from_status(&st);
+        let payload = orders_testkit::grpc::payload::ErrorPayload::from_status(&st);
         assert!(payload.details_status.is_none());
     }
 }

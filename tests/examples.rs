@@ -19,18 +19,15 @@ mod round_robin;
 use std::time::Duration;
 
 use orders_testkit::OrderMock;
-use orders_testkit::cluster::MockCluster;
 use orders_testkit::fault::Fault;
+use orders_testkit::grpc::propagation::Propagation;
+use orders_testkit::mock::cluster::MockCluster;
 use orders_testkit::pb::{GetOrderRequest, Order};
-use orders_testkit::propagation::Propagation;
 use orders_testkit::rpc::GetOrder;
 use tonic::{Code, Request};
 
 fn rules() -> Propagation {
-    Propagation {
-        margin: Duration::from_millis(20),
-        threshold: Duration::from_millis(100),
-    }
+    Propagation::new(Duration::from_millis(20), Duration::from_millis(100))
 }
 
 #[tokio::test]

@@ -8,9 +8,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use orders_testkit::fault::{Fault, FaultLayer, FaultPlan};
-use orders_testkit::grpc_frame::encode_frame;
+use orders_testkit::grpc::frame::encode_frame;
 use orders_testkit::rpc::{GetOrder, Method, WatchOrderStatus};
-use orders_testkit::transport::ConnectionControl;
+use orders_testkit::server::transport::ConnectionControl;
 use tokio::time::Instant;
 use tonic::Code;
 use tower::{Layer, Service, ServiceExt};
@@ -95,7 +95,7 @@ async fn read(res: Res) -> (Vec<Bytes>, Option<tonic::Status>) {
             }
         }
     }
-    let mut dec = orders_testkit::grpc_frame::FrameDecoder::default();
+    let mut dec = orders_testkit::grpc::frame::FrameDecoder::default();
     let mut messages = vec![];
     for d in data {
         dec.push(&d);

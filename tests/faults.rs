@@ -16,8 +16,8 @@ use orders_testkit::pb::*;
 use orders_testkit::rpc::{
     CreateOrder, GetOrder, ProcessOrders, SubmitLineItems, WatchOrderStatus,
 };
-use orders_testkit::service::BoxStream;
-use orders_testkit::transport::InProcessServer;
+use orders_testkit::server::transport::InProcessServer;
+use orders_testkit::service::orders::BoxStream;
 use tonic::{Code, Request, Response, Status, Streaming};
 use tonic_types::{ErrorDetails, StatusExt};
 use tower::Layer;

@@ -2,7 +2,7 @@
 //! into chunks, whether chunks are copied (`push`) or kept (`push_bytes`).
 
 use bytes::Bytes;
-use orders_testkit::grpc_frame::{FrameDecoder, encode_frame};
+use orders_testkit::grpc::frame::{FrameDecoder, encode_frame};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 

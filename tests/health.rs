@@ -3,7 +3,7 @@
 mod common;
 
 use orders_testkit::OrderMock;
-use orders_testkit::health::ServingStatus;
+use orders_testkit::service::health::ServingStatus;
 use tonic::Code;
 use tonic_health::pb::HealthCheckRequest;
 

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http2::SendRequest;
 use orders_testkit::OrderMock;
-use orders_testkit::grpc_frame::encode_frame;
+use orders_testkit::grpc::frame::encode_frame;
 use prost::Message;
 
 type Sender = SendRequest<Full<Bytes>>;
@@ -61,12 +61,12 @@ async fn send(
     sender.ready().await.map_err(|e| e.to_string())?;
     let res = sender.send_request(req).await.map_err(|e| e.to_string())?;
     let http = res.status().as_u16();
-    let mut grpc =
-        orders_testkit::wire::status_of(res.headers()).map(|s| (s.code(), s.message().to_string()));
+    let mut grpc = orders_testkit::grpc::status_repair::status_of(res.headers())
+        .map(|s| (s.code(), s.message().to_string()));
     let collected = res.into_body().collect().await.map_err(|e| e.to_string())?;
     if let Some(t) = collected.trailers() {
-        grpc = grpc
-            .or(orders_testkit::wire::status_of(t).map(|s| (s.code(), s.message().to_string())));
+        grpc = grpc.or(orders_testkit::grpc::status_repair::status_of(t)
+            .map(|s| (s.code(), s.message().to_string())));
     }
     Ok(Answer { http, grpc })
 }

@@ -266,13 +266,13 @@ async fn a_bounded_journal_keeps_the_latest_calls_and_says_how_many_it_dropped()
     let journal = Journal::bounded(8);
     let routes = tonic::service::Routes::new(
         orders_testkit::pb::order_service_server::OrderServiceServer::new(
-            orders_testkit::service::ReferenceService::new(
-                orders_testkit::model::Store::new(),
+            orders_testkit::service::orders::ReferenceService::new(
+                orders_testkit::service::model::Store::new(),
                 Default::default(),
             ),
         ),
     );
-    let server = orders_testkit::transport::InProcessServer::start(
+    let server = orders_testkit::server::transport::InProcessServer::start(
         JournalLayer::new(journal.clone()).layer(routes.prepare()),
     );
     let mut client =

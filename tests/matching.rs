@@ -4,7 +4,8 @@
 //! the calls that came near. For a unary, a client-streaming, a bidi and a
 //! scenario-file stub.
 
-use orders_testkit::matching::{Matcher, Mismatch, absent, eq, present, range, regex};
+use orders_testkit::mock::CallNotes as _;
+use orders_testkit::mock::matching::{Matcher, Mismatch, absent, eq, present, range, regex};
 use orders_testkit::pb::*;
 use orders_testkit::prelude::{OrderMock, Stub};
 use orders_testkit::rpc::{CreateOrder, GetOrder, ProcessOrders, SubmitLineItems};
@@ -45,7 +46,7 @@ async fn a_unary_miss_names_the_closest_stub_and_the_differing_fields() {
         .await;
     assert!(created.is_ok(), "no stub matched: the model answered");
     let call = &mock.journal().wait_for_ended(1).await[0];
-    let miss = call.near_miss.as_ref().expect("a near miss is recorded");
+    let miss = call.near_miss().expect("a near miss is recorded");
     assert_eq!(miss.stub, "CreateOrder \"near\"");
     let diffs: Vec<String> = miss.differences.iter().map(ToString::to_string).collect();
     assert_eq!(diffs, ["items[0].quantity: wanted 1..=2, got 3"]);
@@ -77,7 +78,7 @@ async fn a_client_streaming_miss_names_the_item_and_field() {
         .submit_line_items(tokio_stream::iter(items))
         .await;
     let call = &mock.journal().wait_for_ended(1).await[0];
-    let miss = call.near_miss.as_ref().expect("a near miss is recorded");
+    let miss = call.near_miss().expect("a near miss is recorded");
     assert_eq!(miss.stub, "SubmitLineItems \"small batches\"");
     let diffs: Vec<String> = miss.differences.iter().map(ToString::to_string).collect();
     assert_eq!(
@@ -119,7 +120,7 @@ async fn a_bidi_miss_names_the_action_field_and_verify_lists_near_calls() {
     let mut results = results.into_inner();
     while results.message().await.unwrap().is_some() {}
     let call = &mock.journal().wait_for_ended(1).await[0];
-    let miss = call.near_miss.as_ref().expect("a near miss is recorded");
+    let miss = call.near_miss().expect("a near miss is recorded");
     assert_eq!(miss.stub, "ProcessOrders \"ship o-1\"");
     assert_eq!(
         miss.differences[0].to_string(),
@@ -161,8 +162,7 @@ async fn a_metadata_miss_is_explained_too() {
     let _ = mock.client().get_order(req).await;
     let call = &mock.journal().wait_for_ended(1).await[0];
     let diffs: Vec<String> = call
-        .near_miss
-        .as_ref()
+        .near_miss()
         .unwrap()
         .differences
         .iter()
@@ -214,11 +214,11 @@ fail = { code = "RESOURCE_EXHAUSTED", message = "bulk queue full" }
         .await;
     let calls = mock.journal().wait_for_ended(2).await;
     assert_eq!(
-        calls[0].near_miss.as_ref().unwrap().to_string(),
+        calls[0].near_miss().unwrap().to_string(),
         "closest stub GetOrder \"legacy\": orderId: wanted \"o-legacy\", got \"o-legasy\""
     );
     assert_eq!(
-        calls[1].near_miss.as_ref().unwrap().to_string(),
+        calls[1].near_miss().unwrap().to_string(),
         "closest stub CreateOrder \"bulk\": items[0].quantity: wanted 100.., got 3"
     );
 }
@@ -293,9 +293,9 @@ async fn a_custom_matcher_matches_and_explains() {
         .await;
     assert_eq!(stub.hits(), 1);
     let calls = mock.journal().wait_for_ended(2).await;
-    assert!(calls[0].near_miss.is_none());
+    assert!(calls[0].near_miss().is_none());
     assert_eq!(
-        calls[1].near_miss.as_ref().unwrap().to_string(),
+        calls[1].near_miss().unwrap().to_string(),
         "closest stub GetOrder \"vip\": order_id: wanted a vip- id, got \"o-2\""
     );
 }

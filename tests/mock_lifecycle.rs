@@ -171,9 +171,9 @@ async fn dropping_the_mock_stops_every_task() {
 #[tokio::test]
 async fn graceful_shutdown_lets_in_flight_calls_of_every_pattern_finish_then_stops() {
     use orders_testkit::fault::Fault;
-    use orders_testkit::health::ServingStatus;
     use orders_testkit::pb::{LineItem, OrderActionType};
     use orders_testkit::rpc::GetOrder;
+    use orders_testkit::service::health::ServingStatus;
 
     let mock = OrderMock::start().await;
     let monitor = mock.tasks();
@@ -256,7 +256,7 @@ async fn graceful_shutdown_lets_in_flight_calls_of_every_pattern_finish_then_sto
     drop(actions_tx);
     assert!(results.message().await.unwrap().unwrap().success);
     assert!(results.message().await.unwrap().is_none(), "bidi ended OK");
-    orders_testkit::service::process_action(&store, action(&id, OrderActionType::Cancel));
+    orders_testkit::service::orders::process_action(&store, action(&id, OrderActionType::Cancel));
     watch.message().await.unwrap().unwrap();
     assert!(watch.message().await.unwrap().is_none(), "watch ended OK");
 

@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use futures_util::FutureExt;
 use futures_util::StreamExt;
-use orders_testkit::model::Store;
 use orders_testkit::pb::{
     CreateOrderRequest, LineItem, OrderAction, OrderStatus, OrderStatusUpdate,
 };
+use orders_testkit::service::model::Store;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 
@@ -64,7 +64,7 @@ fn request() -> CreateOrderRequest {
 }
 
 /// Drains what a watch holds now; `true` when it has ended.
-fn drain(w: &mut orders_testkit::model::Watch, into: &mut Vec<OrderStatusUpdate>) -> bool {
+fn drain(w: &mut orders_testkit::service::model::Watch, into: &mut Vec<OrderStatusUpdate>) -> bool {
     loop {
         match w.next().now_or_never() {
             Some(Some(u)) => into.push(u),
@@ -110,7 +110,7 @@ proptest! {
                 let seeded = seeded.clone();
                 scope.spawn(move || {
                     let mut ids = seeded;
-                    let mut watches: Vec<(orders_testkit::model::Watch, Vec<OrderStatusUpdate>)> = vec![];
+                    let mut watches: Vec<(orders_testkit::service::model::Watch, Vec<OrderStatusUpdate>)> = vec![];
                     let mut finished = vec![];
                     for op in ops {
                         match op {

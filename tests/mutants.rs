@@ -16,15 +16,15 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use orders_testkit::auth::{Permission, TokenGrant, Tokens};
 use orders_testkit::contract::{Suite, Target};
-use orders_testkit::deadline::timeout_of;
-use orders_testkit::health::{HealthReporter, ServingStatus};
-use orders_testkit::model::{FieldViolation, Store};
+use orders_testkit::grpc::deadline::timeout_of;
+use orders_testkit::layers::auth::{Permission, TokenGrant, Tokens};
 use orders_testkit::pb::order_service_server::{OrderService, OrderServiceServer};
 use orders_testkit::pb::*;
 use orders_testkit::rpc::Method;
-use orders_testkit::service::{BoxStream, ReferenceService, ServiceConfig};
+use orders_testkit::service::health::{HealthReporter, ServingStatus};
+use orders_testkit::service::model::{FieldViolation, Store};
+use orders_testkit::service::orders::{BoxStream, ReferenceService, ServiceConfig};
 use prost::Message;
 use tokio_stream::{Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
@@ -179,7 +179,7 @@ fn rewrite(st: Status, f: impl Fn(Vec<FieldViolation>) -> Vec<FieldViolation>) -
         .iter()
         .map(|v| FieldViolation::new(v.field.clone(), v.description.clone()))
         .collect();
-    orders_testkit::status::invalid_argument(&f(v))
+    orders_testkit::service::status::invalid_argument(&f(v))
 }
 
 fn one_based(field: &str) -> String {
@@ -298,9 +298,9 @@ impl OrderService for Mutant {
             (Kind::EmptyInvalidArgumentMessage, Err(st)) if st.code() == Code::InvalidArgument => {
                 Err(Status::new(Code::InvalidArgument, ""))
             }
-            (Kind::AlreadyExistsWrongResource, Err(st)) if st.code() == Code::AlreadyExists => {
-                Err(orders_testkit::status::already_exists("ord-somebody-else"))
-            }
+            (Kind::AlreadyExistsWrongResource, Err(st)) if st.code() == Code::AlreadyExists => Err(
+                orders_testkit::service::status::already_exists("ord-somebody-else"),
+            ),
             (Kind::RepeatingIds, Ok(res)) => {
                 let mut order = self.store.get(&res.get_ref().order_id).unwrap();
                 order.order_id = "ord-same".into();
@@ -326,7 +326,7 @@ impl OrderService for Mutant {
         let req = match self.kind {
             Kind::FailFastIgnoredOnUnary => without_deadline(req),
             Kind::EmptyIdNotFound if id.is_empty() => {
-                return Err(orders_testkit::status::not_found(""));
+                return Err(orders_testkit::service::status::not_found(""));
             }
             _ => req,
         };
@@ -505,7 +505,7 @@ impl OrderService for Mutant {
                     if kind == Kind::SubmitCancelsNamedOrder
                         && self.store.get(&item.product_id).is_some()
                     {
-                        orders_testkit::service::process_action(
+                        orders_testkit::service::orders::process_action(
                             &self.store,
                             OrderAction {
                                 order_id: item.product_id.clone(),
@@ -612,7 +612,7 @@ async fn mutated_action(kind: Kind, store: &Store, a: OrderAction) -> OrderResul
             tokio::time::sleep(Duration::from_millis(2)).await;
             success(&mut o, OrderStatus::Confirmed)
         }
-        _ => orders_testkit::service::process_action(store, a),
+        _ => orders_testkit::service::orders::process_action(store, a),
     }
 }
 
@@ -649,7 +649,7 @@ where
         let timeout = headers
             .get("grpc-timeout")
             .and_then(|v| v.to_str().ok())
-            .and_then(orders_testkit::deadline::parse_grpc_timeout);
+            .and_then(orders_testkit::grpc::deadline::parse_grpc_timeout);
         let kind = self.kind;
         let answer = |st: Status| -> Self::Future { Box::pin(async move { Ok(st.into_http()) }) };
         let method = Method::from_path(&path);
@@ -741,12 +741,7 @@ fn target(kind: Kind) -> Target {
     let store = Store::new();
     let mutant = Mutant {
         kind,
-        inner: ReferenceService::new(
-            store.clone(),
-            ServiceConfig {
-                fail_fast: Some(THRESHOLD),
-            },
-        ),
+        inner: ReferenceService::new(store.clone(), ServiceConfig::default().fail_fast(THRESHOLD)),
         store,
         book: Arc::default(),
     };
@@ -792,7 +787,7 @@ fn target(kind: Kind) -> Target {
                 .add_service(builder().build_v1().unwrap())
                 .add_service(builder().build_v1alpha().unwrap())
         }
-        _ => orders_testkit::reflection::add_reflection(routes),
+        _ => orders_testkit::service::reflection::add_reflection(routes),
     };
     let tokens: Tokens = [
         (RW, Permission::ReadWrite),
@@ -810,9 +805,11 @@ fn target(kind: Kind) -> Target {
         tokens,
         inner: routes.prepare(),
     };
-    Target::in_process(orders_testkit::transport::InProcessServer::start(http))
-        .token(RW)
-        .transient_header(TRANSIENT, "1")
+    Target::in_process(orders_testkit::server::transport::InProcessServer::start(
+        http,
+    ))
+    .token(RW)
+    .transient_header(TRANSIENT, "1")
 }
 
 fn suite(seed: u64) -> Suite {

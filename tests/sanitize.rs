@@ -4,13 +4,13 @@
 mod common;
 
 use common::*;
+use orders_testkit::layers::sanitize::{SANITIZED_MESSAGE, SanitizeLayer};
 use orders_testkit::pb::order_service_client::OrderServiceClient;
 use orders_testkit::pb::order_service_server::{OrderService, OrderServiceServer};
 use orders_testkit::pb::*;
 use orders_testkit::rpc::GetOrder;
-use orders_testkit::sanitize::{SANITIZED_MESSAGE, SanitizeLayer};
-use orders_testkit::service::BoxStream;
-use orders_testkit::transport::InProcessServer;
+use orders_testkit::server::transport::InProcessServer;
+use orders_testkit::service::orders::BoxStream;
 use orders_testkit::{OrderMock, Stub};
 use tonic::{Code, Request, Response, Status, Streaming};
 use tower::Layer;

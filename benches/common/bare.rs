@@ -4,7 +4,7 @@
 
 use orders_testkit::pb::order_service_server::{OrderService, OrderServiceServer};
 use orders_testkit::pb::*;
-use orders_testkit::service::BoxStream;
+use orders_testkit::service::orders::BoxStream;
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 

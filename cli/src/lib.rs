@@ -201,8 +201,8 @@ struct ServeArgs {
 }
 
 /// The TLS of `serve`, from its flags (`None`: plaintext).
-fn server_tls(args: &ServeArgs) -> Result<Option<orders_testkit::tls::ServerTls>, String> {
-    use orders_testkit::tls::ServerTls;
+fn server_tls(args: &ServeArgs) -> Result<Option<orders_testkit::server::tls::ServerTls>, String> {
+    use orders_testkit::server::tls::ServerTls;
     let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
         return Ok(None);
     };
@@ -242,11 +242,11 @@ async fn record(args: RecordArgs) -> ExitCode {
             args.upstream
         ));
     }
-    let endpoint = match orders_testkit::transport::endpoint(&args.upstream, args.tls_ca.as_deref())
-    {
-        Ok(endpoint) => endpoint,
-        Err(e) => return fail(e),
-    };
+    let endpoint =
+        match orders_testkit::server::transport::endpoint(&args.upstream, args.tls_ca.as_deref()) {
+            Ok(endpoint) => endpoint,
+            Err(e) => return fail(e),
+        };
     let mut builder = Recorder::builder(endpoint.connect_lazy());
     for h in &args.headers {
         let Some((name, value)) = h.split_once(':') else {
@@ -324,7 +324,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         }
     }
     for (i, raw) in args.tokens.iter().enumerate() {
-        match raw.parse::<orders_testkit::auth::TokenGrant>() {
+        match raw.parse::<orders_testkit::layers::auth::TokenGrant>() {
             Ok(grant) => builder = builder.token(grant.token, grant.permission),
             Err(e) => {
                 eprintln!("orders-testkit: --token number {}: {e}", i + 1);
@@ -506,11 +506,7 @@ async fn verify(args: VerifyArgs) -> ExitCode {
         (None, Progress::Finished(i, total, r))
             if r.status != CheckStatus::Skipped || r.note.as_deref() != Some("not selected") =>
         {
-            let status = match r.status {
-                CheckStatus::Passed => "pass",
-                CheckStatus::Failed => "FAIL",
-                CheckStatus::Skipped => "skip",
-            };
+            let status = r.status;
             eprintln!(
                 "[{}/{total}] {} {status} ({} ms)",
                 i + 1,

@@ -17,7 +17,7 @@ use std::process::{Child, Command, Stdio};
 use common::GUARD;
 use common::http1::{admin_api, send};
 use orders_testkit::OrderMock;
-use orders_testkit::auth::Permission;
+use orders_testkit::layers::auth::Permission;
 use orders_testkit::pb::GetOrderRequest;
 use serde_json::{Value, json};
 
@@ -233,7 +233,7 @@ async fn the_live_page_shows_calls_as_they_arrive_in_headless_chromium() {
             (
                 c.seq,
                 c.method.unwrap().name().to_string(),
-                orders_testkit::payload::code_name(c.outcome.code().unwrap()).to_string(),
+                orders_testkit::grpc::payload::code_name(c.outcome.code().unwrap()).to_string(),
             )
         })
         .collect();

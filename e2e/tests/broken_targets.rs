@@ -230,8 +230,8 @@ async fn a_server_that_stops_answering_ends_the_run_with_the_reason() {
 
     let routes = tonic::service::Routes::new(
         orders_testkit::pb::order_service_server::OrderServiceServer::new(
-            orders_testkit::service::ReferenceService::new(
-                orders_testkit::model::Store::new(),
+            orders_testkit::service::orders::ReferenceService::new(
+                orders_testkit::service::model::Store::new(),
                 Default::default(),
             ),
         ),
@@ -248,7 +248,7 @@ async fn a_server_that_stops_answering_ends_the_run_with_the_reason() {
             tower::Service::call(&mut routes, req).await
         }
     });
-    let server = orders_testkit::transport::InProcessServer::start(deadlocking);
+    let server = orders_testkit::server::transport::InProcessServer::start(deadlocking);
     let report = tokio::time::timeout(
         Duration::from_secs(120),
         Suite::default()

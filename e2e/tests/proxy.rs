@@ -13,9 +13,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use orders_testkit::OrderMock;
-use orders_testkit::auth::Permission;
 use orders_testkit::contract::{CheckStatus, Suite, Target};
 use orders_testkit::fault::{Fault, FaultPlan};
+use orders_testkit::layers::auth::Permission;
 
 /// Debian's nginx. Where it is missing outside CI, build.rs marks these
 /// tests ignored; a run without it fails and says what to install.

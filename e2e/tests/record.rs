@@ -10,7 +10,7 @@ mod common;
 use std::time::Duration;
 
 use common::process::Served;
-use orders_testkit::journal::Answerer;
+use orders_testkit::mock::{Answerer, CallNotes as _};
 use orders_testkit::pb::order_service_client::OrderServiceClient;
 use orders_testkit::pb::*;
 use orders_testkit::prelude::{OrderMock, Stub};
@@ -302,7 +302,7 @@ async fn the_callers_deadline_and_metadata_go_upstream_with_the_recorders_header
     assert_eq!(upstream[0].header("x-api-key"), Some("k-1"), "-H added");
     assert_eq!(upstream[0].header("authorization"), Some("Bearer t-1"));
     let recorded = recorder.journal().wait_for_ended(1).await;
-    assert_eq!(recorded[0].answered_by, [Answerer::Proxy]);
+    assert_eq!(recorded[0].answered_by(), [Answerer::Proxy]);
     let file = recorder.scenario();
     assert!(!file.contains("k-1") && !file.contains("t-1"), "{file}");
 }
@@ -336,10 +336,10 @@ async fn a_mock_proxies_only_what_no_stub_matches() {
     assert_eq!(b.into_inner().customer_id, "real");
     let calls = mock.journal().wait_for_ended(2).await;
     assert_eq!(
-        calls[0].answered_by,
+        calls[0].answered_by(),
         [Answerer::Stub("GetOrder \"local\"".into())]
     );
-    assert_eq!(calls[1].answered_by, [Answerer::Proxy]);
+    assert_eq!(calls[1].answered_by(), [Answerer::Proxy]);
     assert_eq!(
         real.journal().len(),
         1,

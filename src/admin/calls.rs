@@ -7,8 +7,9 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use super::pb;
+use crate::grpc::payload::code_name;
 use crate::journal::{Call, Outcome};
-use crate::payload::code_name;
+use crate::mock::CallNotes as _;
 use crate::rpc::{RequestMessage, ResponseMessage};
 
 /// Which calls: every filter given must match.
@@ -95,7 +96,7 @@ fn outcome_name(outcome: &Outcome) -> &'static str {
 }
 
 fn request_json(m: &RequestMessage) -> Value {
-    use crate::json::to_json;
+    use crate::grpc::json::to_json;
     match m {
         RequestMessage::CreateOrder(m) => to_json(m, false),
         RequestMessage::GetOrder(m) => to_json(m, false),
@@ -106,7 +107,7 @@ fn request_json(m: &RequestMessage) -> Value {
 }
 
 fn response_json(m: &ResponseMessage) -> Value {
-    use crate::json::to_json;
+    use crate::grpc::json::to_json;
     match m {
         ResponseMessage::CreateOrder(m) => to_json(m, false),
         ResponseMessage::Order(m) => to_json(m, false),
@@ -169,12 +170,8 @@ pub(crate) fn to_pb(call: &Call) -> pb::Call {
             .collect(),
         outcome: code.to_string(),
         message,
-        answered_by: call.answered_by.iter().map(|a| a.to_string()).collect(),
-        near_miss: call
-            .near_miss
-            .as_ref()
-            .map(|n| n.to_string())
-            .unwrap_or_default(),
+        answered_by: call.answered_by().iter().map(|a| a.to_string()).collect(),
+        near_miss: call.near_miss().map(|n| n.to_string()).unwrap_or_default(),
     }
 }
 

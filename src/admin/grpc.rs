@@ -211,7 +211,7 @@ impl admin_server::Admin for AdminService {
 pub(crate) struct AdminRouter<S> {
     inner: S,
     admin: AdminServer<AdminService>,
-    tokens: crate::auth::Tokens,
+    tokens: crate::layers::auth::Tokens,
 }
 
 impl<S> AdminRouter<S> {

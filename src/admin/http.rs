@@ -32,7 +32,7 @@ use tokio::net::TcpListener;
 
 use super::calls::{CallFilter, to_json, to_pb};
 use super::{Admin, AdminError, ResetWhat};
-use crate::transport::ServerTasks;
+use crate::server::transport::ServerTasks;
 
 type Body = BoxBody<Bytes, Infallible>;
 

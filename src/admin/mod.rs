@@ -17,7 +17,7 @@
 //! Stubs, faults and orders are given as JSON with the keys of a scenario
 //! file's `[[stubs]]`, `[[faults]]` and `[[orders]]` entries (see
 //! [`scenario`](crate::scenario)). With tokens configured, both need a
-//! bearer token granted [`Permission::Admin`](crate::auth::Permission::Admin);
+//! bearer token granted [`Permission::Admin`](crate::layers::auth::Permission::Admin);
 //! an OrderService token does not open them, and an admin token does not
 //! call OrderService.
 //!
@@ -46,7 +46,7 @@ use tokio::net::TcpListener;
 use crate::mock::Verification;
 use crate::mock::{Beside, Parts};
 use crate::scenario::{ScenarioError, StubDefinition, fault_from_json, order_from_json};
-use crate::transport::HttpService;
+use crate::server::transport::HttpService;
 use crate::{OrderMock, OrderMockBuilder};
 
 mod calls;
@@ -103,7 +103,7 @@ impl Beside for OnTheMocksPort {
 /// Starts the mock `builder` describes, in process, with the admin service
 /// `orders_testkit.admin.v1.Admin` beside OrderService (listed by
 /// reflection). With tokens, it needs one granted
-/// [`Permission::Admin`](crate::auth::Permission::Admin).
+/// [`Permission::Admin`](crate::layers::auth::Permission::Admin).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -144,7 +144,7 @@ pub async fn serve_tcp(builder: OrderMockBuilder, addr: SocketAddr) -> io::Resul
 /// `addr` (port 0 picks a free port), until the mock stops; returns the
 /// bound address. Routes and error format: see [this module](self). With
 /// tokens, the API needs one of
-/// [`Permission::Admin`](crate::auth::Permission::Admin), as an
+/// [`Permission::Admin`](crate::layers::auth::Permission::Admin), as an
 /// `authorization: Bearer` header or an `access_token` query parameter.
 ///
 /// ```

@@ -13,7 +13,7 @@ use tonic_health::pb::health_client::HealthClient;
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 
-use crate::deadline::GRPC_TIMEOUT;
+use crate::grpc::deadline::GRPC_TIMEOUT;
 use crate::journal::{Journal, JournalLayer};
 use crate::pb::order_service_client::OrderServiceClient;
 
@@ -106,7 +106,8 @@ where
         if !h.contains_key(GRPC_TIMEOUT) {
             h.insert(GRPC_TIMEOUT, self.timeout.clone());
         }
-        let bound = crate::deadline::timeout_in(h).unwrap_or(self.default_timeout) + self.grace;
+        let bound =
+            crate::grpc::deadline::timeout_in(h).unwrap_or(self.default_timeout) + self.grace;
         let (stopped, grace) = (self.stopped.clone(), self.grace);
         if stopped.load(std::sync::atomic::Ordering::Relaxed) {
             return Box::pin(async move { Err(stopped_answering(grace).into()) });
@@ -150,12 +151,12 @@ where
         let fut = self.inner.call(req);
         Box::pin(async move {
             let mut res = fut.await?;
-            crate::wire::repair_details(res.headers_mut());
+            crate::grpc::status_repair::repair_details(res.headers_mut());
             Ok(res.map(|b| {
                 use http_body_util::BodyExt;
                 tonic::body::Body::new(b.map_frame(|frame| match frame.into_trailers() {
                     Ok(mut t) => {
-                        crate::wire::repair_details(&mut t);
+                        crate::grpc::status_repair::repair_details(&mut t);
                         http_body::Frame::trailers(t)
                     }
                     Err(frame) => frame,
@@ -239,7 +240,7 @@ impl Ctx {
         let run_id = format!(
             "ct-{:x}-{:x}",
             cfg.seed & 0xffff_ffff,
-            crate::seed::mix(started) & 0xff_ffff
+            crate::grpc::seed::mix(started) & 0xff_ffff
         );
         Ok(Self {
             seed: cfg.seed,

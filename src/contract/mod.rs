@@ -10,14 +10,14 @@
 //! - Safe against shared staging (CONTRACT.md, last section): only its own orders (customer
 //!   ids prefixed with a per-run id), bounded concurrency and call rate, a
 //!   deadline on every call, nothing that assumes an empty server.
-//! - The reference state machine and expectations are written here,
-//!   independently of the mock's model.
+//! - Its oracle (the lifecycle state machine and the expected violations)
+//!   is written here, independently of the mock's model.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! use orders_testkit::contract::{Suite, Target};
-//! use orders_testkit::model::Store;
-//! use orders_testkit::service::ReferenceService;
+//! use orders_testkit::service::model::Store;
+//! use orders_testkit::service::orders::ReferenceService;
 //!
 //! // Your implementation here; the reference service passes.
 //! let my_impl = ReferenceService::new(Store::new(), Default::default());
@@ -27,15 +27,15 @@
 
 mod checks;
 mod context;
-pub mod property;
-mod reference;
+mod oracle;
+pub(crate) mod property;
 mod report;
 mod rules;
 mod snapshots;
 mod suite;
 mod target;
 
-pub use property::{Counterexample, Mismatch};
+pub use property::{Counterexample, Deviation};
 pub use report::{CheckResult, CheckStatus, Report};
 pub use rules::{Rule, rule, rules};
 pub use snapshots::{SnapshotSummary, write_snapshots};

@@ -10,7 +10,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 /// What a check saw that the rule does not allow.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mismatch {
+pub struct Deviation {
     /// The rule broken (`C-1`).
     pub rule: &'static str,
     /// What the rule expects.
@@ -19,7 +19,7 @@ pub struct Mismatch {
     pub got: String,
 }
 
-impl Mismatch {
+impl Deviation {
     /// A mismatch of `rule`.
     pub fn new(rule: &'static str, expected: impl Into<String>, got: impl Into<String>) -> Self {
         Self {
@@ -53,7 +53,7 @@ fn seed_bytes(seed: u64) -> [u8; 32] {
     let mut out = [0u8; 32];
     let mut x = seed;
     for chunk in out.chunks_mut(8) {
-        x = crate::seed::mix(x);
+        x = crate::grpc::seed::mix(x);
         chunk.copy_from_slice(&x.to_le_bytes());
     }
     out
@@ -89,9 +89,9 @@ where
     S: Strategy + Send + 'static,
     S::Value: Debug + Send + 'static,
     F: FnMut(S::Value) -> Fut,
-    Fut: Future<Output = Result<(), Mismatch>>,
+    Fut: Future<Output = Result<(), Deviation>>,
 {
-    let counterexample = |m: Mismatch, input: String, steps| Counterexample {
+    let counterexample = |m: Deviation, input: String, steps| Counterexample {
         rule: m.rule.to_string(),
         input,
         expected: m.expected,
@@ -154,7 +154,7 @@ where
         }
         let _ = ask_tx.blocking_send(Ask::Done(None));
     });
-    let mut last_failure: Option<Mismatch> = None;
+    let mut last_failure: Option<Deviation> = None;
     while let Some(ask) = ask_rx.recv().await {
         match ask {
             Ask::Try(value) => {
@@ -169,7 +169,7 @@ where
             }
             Ask::Done(None) => return Ok(cases + n_boundaries),
             Ask::Done(Some((input, steps))) => {
-                let m = last_failure.unwrap_or_else(|| Mismatch::new("?", "", ""));
+                let m = last_failure.unwrap_or_else(|| Deviation::new("?", "", ""));
                 return Err(counterexample(m, input, steps));
             }
         }
@@ -193,7 +193,7 @@ mod tests {
                 std::time::Duration::from_secs(60),
                 |n| async move {
                     if n >= 100 {
-                        Err(Mismatch::new("T-1", "n < 100", n.to_string()))
+                        Err(Deviation::new("T-1", "n < 100", n.to_string()))
                     } else {
                         Ok(())
                     }

@@ -11,6 +11,7 @@ use super::property::Counterexample;
 /// How one check ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum CheckStatus {
     /// The rule held.
     Passed,
@@ -18,6 +19,23 @@ pub enum CheckStatus {
     Failed,
     /// Not run (not selected, or the target lacks what it needs).
     Skipped,
+}
+
+/// As the summary table shows it: `pass`, `FAIL`, `skip`.
+///
+/// ```
+/// use orders_testkit::contract::CheckStatus;
+/// assert_eq!(CheckStatus::Failed.to_string(), "FAIL");
+/// ```
+impl std::fmt::Display for CheckStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `pad`, so that a width in the format (the table's columns) holds.
+        f.pad(match self {
+            CheckStatus::Passed => "pass",
+            CheckStatus::Failed => "FAIL",
+            CheckStatus::Skipped => "skip",
+        })
+    }
 }
 
 /// One check's result.
@@ -146,11 +164,7 @@ impl Report {
             "RULE", "GROUP", "RESULT", "TIME"
         );
         for r in &self.results {
-            let status = match r.status {
-                CheckStatus::Passed => "pass",
-                CheckStatus::Failed => "FAIL",
-                CheckStatus::Skipped => "skip",
-            };
+            let status = r.status;
             let note = r
                 .note
                 .as_deref()

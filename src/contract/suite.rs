@@ -8,7 +8,7 @@ use super::context::{Ctx, CtxConfig};
 use super::property::Counterexample;
 use super::report::{CheckResult, CheckStatus, Report};
 use super::target::{ConnectError, Target};
-use crate::payload::ErrorPayload;
+use crate::grpc::payload::ErrorPayload;
 
 /// The contract suite's settings. `Suite::default()` runs every check with
 /// 32 cases per property and seed 1.

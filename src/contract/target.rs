@@ -8,7 +8,7 @@ use tonic::service::Routes;
 use tonic::transport::Channel;
 
 use crate::pb::order_service_server::{OrderService, OrderServiceServer};
-use crate::transport::InProcessServer;
+use crate::server::transport::InProcessServer;
 
 /// Why a target could not be reached (the CLI exits 2 on it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,10 +143,10 @@ impl Target {
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// use orders_testkit::contract::{Suite, Target};
     /// use orders_testkit::fault::{BehaviourLayer, ServerBehaviour};
-    /// use orders_testkit::model::Store;
+    /// use orders_testkit::service::model::Store;
     /// use orders_testkit::pb::order_service_server::OrderServiceServer;
-    /// use orders_testkit::service::ReferenceService;
-    /// use orders_testkit::transport::InProcessServer;
+    /// use orders_testkit::service::orders::ReferenceService;
+    /// use orders_testkit::server::transport::InProcessServer;
     /// use tower::Layer;
     ///
     /// let routes = tonic::service::Routes::new(OrderServiceServer::new(
@@ -226,8 +226,8 @@ impl Target {
                 Ok((channel, Some(Keep::Owner(owner))))
             }
             Kind::Endpoint { url, tls_ca } => {
-                let endpoint =
-                    crate::transport::endpoint(url, tls_ca.as_deref()).map_err(ConnectError)?;
+                let endpoint = crate::server::transport::endpoint(url, tls_ca.as_deref())
+                    .map_err(ConnectError)?;
                 let channel = endpoint.connect().await.map_err(|e| {
                     ConnectError(format!("cannot connect to {url}: {}", source_chain(&e)))
                 })?;

@@ -305,7 +305,7 @@ fn complete(b: &ServerBehaviour, headers: &mut HeaderMap) {
     {
         return;
     }
-    let Some(st) = crate::wire::status_of(headers) else {
+    let Some(st) = crate::grpc::status_repair::status_of(headers) else {
         return;
     };
     let details = tonic_types::pb::Status {

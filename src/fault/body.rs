@@ -13,7 +13,7 @@ use tokio::time::{Instant, Sleep};
 use tonic::Status;
 
 use super::plan::{jittered, mix};
-use crate::grpc_frame::{FrameDecoder, encode_frame};
+use crate::grpc::frame::{FrameDecoder, encode_frame};
 
 /// Trailers that end a call with `status`.
 pub(crate) fn trailers(status: &Status) -> HeaderMap {
@@ -93,7 +93,7 @@ impl Body for ShapedBody {
                 }
                 match this.sleep.take() {
                     Some((_, Wait::Deadline)) => {
-                        return this.end_with(&crate::deadline::exceeded());
+                        return this.end_with(&crate::grpc::deadline::exceeded());
                     }
                     _ => this.paused_for_next = true,
                 }

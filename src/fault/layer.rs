@@ -12,8 +12,8 @@ use tower::{Layer, Service};
 use super::body::{ResetBody, ShapedBody, Shaping};
 use super::plan::{Decision, FaultPlan};
 use super::wire;
-use crate::deadline::{exceeded, wait_within};
-use crate::transport::ConnectionControl;
+use crate::grpc::deadline::{exceeded, wait_within};
+use crate::server::transport::ConnectionControl;
 
 /// A tower layer that injects the faults of a [`FaultPlan`] into any tonic
 /// server: `Server::builder().layer(FaultLayer::new(plan))`, or around
@@ -191,8 +191,8 @@ where
         // takes its place.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let deadline =
-            crate::deadline::timeout_in(req.headers()).map(|t| tokio::time::Instant::now() + t);
+        let deadline = crate::grpc::deadline::timeout_in(req.headers())
+            .map(|t| tokio::time::Instant::now() + t);
         let boxed = |res: http::Response<ResBody>| res.map(tonic::body::Body::new);
         let fault = |f: BoxFuture<Result<http::Response<tonic::body::Body>, S::Error>>| {
             FaultFuture::Fault { inner: f }

@@ -170,7 +170,7 @@ impl Schedule {
 pub struct Fault {
     pub(crate) kind: FaultKind,
     pub(crate) paths: Vec<String>,
-    pub(crate) headers: Vec<crate::header_match::HeaderMatch>,
+    pub(crate) headers: Vec<crate::grpc::header_match::HeaderMatch>,
     pub(crate) schedule: Schedule,
     pub(crate) probability: Option<f64>,
 }
@@ -415,7 +415,7 @@ impl Fault {
     /// # }
     /// ```
     pub fn when_header(mut self, name: &str, value: &str) -> Self {
-        self.headers.push(crate::header_match::HeaderMatch {
+        self.headers.push(crate::grpc::header_match::HeaderMatch {
             name: name.to_ascii_lowercase(),
             value: Some(value.to_string()),
         });
@@ -432,7 +432,7 @@ impl Fault {
     /// # }
     /// ```
     pub fn when_header_present(mut self, name: &str) -> Self {
-        self.headers.push(crate::header_match::HeaderMatch {
+        self.headers.push(crate::grpc::header_match::HeaderMatch {
             name: name.to_ascii_lowercase(),
             value: None,
         });

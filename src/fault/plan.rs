@@ -67,7 +67,7 @@ pub struct FaultPlan {
 /// SplitMix64: a tiny, well-distributed mixing function; each random choice
 /// is a pure function of (seed, fault, call number), so the same seed gives
 /// the same faults on the same calls whatever the timing.
-pub(crate) use crate::seed::mix;
+pub(crate) use crate::grpc::seed::mix;
 
 /// A uniform draw in `[0, 1)` from a 64-bit value.
 pub(crate) fn unit(x: u64) -> f64 {

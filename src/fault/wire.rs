@@ -12,7 +12,7 @@ use http::{HeaderMap, HeaderValue};
 use http_body::{Body, Frame};
 use tonic::Status;
 
-use crate::transport::ConnectionControl;
+use crate::server::transport::ConnectionControl;
 
 /// One breakage of the protocol.
 #[derive(Debug, Clone)]

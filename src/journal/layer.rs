@@ -14,8 +14,8 @@ use pin_project_lite::pin_project;
 use tonic::metadata::MetadataMap;
 use tower::{Layer, Service};
 
-use super::{Call, CallMark, Journal, Outcome};
-use crate::grpc_frame::FrameDecoder;
+use super::{Call, Journal, Notes, Outcome};
+use crate::grpc::frame::FrameDecoder;
 use crate::rpc::Method;
 
 /// A layer that records every call in a [`Journal`]; the mock puts it
@@ -94,10 +94,10 @@ where
         }
         let (mut parts, body) = req.into_parts();
         let metadata = MetadataMap::from_headers(parts.headers.clone());
-        let deadline = crate::deadline::timeout_in(&parts.headers);
+        let deadline = crate::grpc::deadline::timeout_in(&parts.headers);
         let seq = self.journal.start(parts.uri.path(), metadata, deadline);
         let method = Method::from_path(parts.uri.path());
-        parts.extensions.insert(CallMark {
+        parts.extensions.insert(Notes {
             journal: self.journal.clone(),
             seq,
         });

@@ -40,13 +40,15 @@ use tokio::time::Instant;
 use tonic::Code;
 use tonic::metadata::MetadataMap;
 
-use crate::matching::Mismatch;
 use crate::rpc::{Method, RequestMessage, ResponseMessage, Rpc};
 
 mod layer;
+mod notes;
 mod tail;
 
 pub use layer::{JournalFuture, JournalLayer, JournalService, RecordingRequest, RecordingResponse};
+pub use notes::Note;
+pub(crate) use notes::Notes;
 pub use tail::Tail;
 
 /// How many calls a journal keeps unless told otherwise.
@@ -89,7 +91,7 @@ pub enum Outcome {
 impl Outcome {
     /// The outcome the status in `headers` says, if there is one.
     pub(crate) fn from_headers(headers: &http::HeaderMap) -> Option<Self> {
-        let (code, message, details) = crate::wire::parts_of(headers)?;
+        let (code, message, details) = crate::grpc::status_repair::parts_of(headers)?;
         Some(Outcome::Status {
             code,
             message,
@@ -169,15 +171,10 @@ pub struct Call {
     pub responses: Vec<ResponseMessage>,
     /// Response messages that could not be decoded (compressed or invalid).
     pub undecodable_responses: usize,
-    /// Who answered, in order (one entry for most calls; a ProcessOrders
-    /// call whose actions went to different answerers has several). Empty
-    /// for calls the mock's service never saw (a fault or auth answered,
-    /// or the server is not a mock).
-    pub answered_by: Vec<Answerer>,
-    /// When stubs were mounted for its RPC and none matched: the closest
-    /// one and how the call differs from it (for ProcessOrders, the first
-    /// action no stub matched).
-    pub near_miss: Option<NearMiss>,
+    /// What the services behind the journal said about the call, in order
+    /// (the mock: who answered, the stub a miss came closest to); read
+    /// them with [`Call::notes_of`].
+    notes: Vec<Arc<dyn Note>>,
     /// How the call ended.
     pub outcome: Outcome,
     /// When the call arrived.
@@ -320,113 +317,27 @@ impl Call {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.metadata.get(name).and_then(|v| v.to_str().ok())
     }
-}
 
-/// Who answered a call, as the journal records it.
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use orders_testkit::prelude::*;
-/// use orders_testkit::journal::Answerer;
-///
-/// let mock = OrderMock::start().await;
-/// Stub::on(GetOrder).named("o-1").respond(Order { status: OrderStatus::Pending.into(), ..Default::default() }).up_to(1).mount(&mock);
-/// let mut client = mock.client();
-/// let _ = client.get_order(GetOrderRequest { order_id: "o-1".into() }).await;
-/// let _ = client.get_order(GetOrderRequest { order_id: "o-1".into() }).await;
-/// let calls = mock.journal().wait_for_ended(2).await;
-/// assert_eq!(calls[0].answered_by, [Answerer::Stub("GetOrder \"o-1\"".into())]);
-/// assert_eq!(calls[1].answered_by, [Answerer::Model]);
-/// # }
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Answerer {
-    /// A stub, as reports name it.
-    Stub(String),
-    /// The mock's model of the contract.
-    Model,
-    /// The real target the mock forwards unmatched calls to
-    /// ([`OrderMockBuilder::proxy`](crate::OrderMockBuilder::proxy)).
-    Proxy,
-    /// Nobody: no stub matched and the mock refuses unmatched calls
-    /// (`UNIMPLEMENTED`).
-    NoStub,
-}
-
-impl fmt::Display for Answerer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Answerer::Stub(name) => write!(f, "stub {name}"),
-            Answerer::Model => f.write_str("model"),
-            Answerer::Proxy => f.write_str("proxy"),
-            Answerer::NoStub => f.write_str("no stub"),
-        }
-    }
-}
-
-/// The stub closest to matching a call that no stub matched, and how the
-/// call differs from it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-///
-/// ```
-/// use orders_testkit::journal::NearMiss;
-/// use orders_testkit::matching::Mismatch;
-/// let miss = NearMiss {
-///     stub: "GetOrder \"o-1\"".into(),
-///     differences: vec![Mismatch::new("order_id", "\"o-1\"", "\"o-2\"")],
-/// };
-/// assert_eq!(miss.to_string(), "closest stub GetOrder \"o-1\": order_id: wanted \"o-1\", got \"o-2\"");
-/// ```
-pub struct NearMiss {
-    /// The stub, as reports name it.
-    pub stub: String,
-    /// How the call differs from it.
-    pub differences: Vec<Mismatch>,
-}
-
-impl fmt::Display for NearMiss {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "closest stub {}: ", self.stub)?;
-        for (i, d) in self.differences.iter().enumerate() {
-            write!(f, "{}{d}", if i == 0 { "" } else { "; " })?;
-        }
-        Ok(())
-    }
-}
-
-/// Lets the service behind a [`JournalLayer`] say who answered a call: the
-/// layer puts one in each request's extensions.
-#[derive(Debug, Clone)]
-pub(crate) struct CallMark {
-    journal: Journal,
-    seq: u64,
-}
-
-impl CallMark {
-    /// Records that `who` answered (once per run of the same answerer).
-    pub(crate) fn answered(&self, who: Answerer) {
-        self.journal.update(self.seq, |c| {
-            if c.answered_by.last() != Some(&who) {
-                c.answered_by.push(who);
-            }
-        });
-    }
-
-    /// Marks the call behind `extensions`, if it is journaled.
-    pub(crate) fn mark(extensions: &http::Extensions, who: Answerer) {
-        if let Some(mark) = extensions.get::<CallMark>() {
-            mark.answered(who);
-        }
-    }
-
-    /// Records the stub the call came closest to (the first one given).
-    pub(crate) fn missed(&self, near: NearMiss) {
-        self.journal.update(self.seq, |c| {
-            if c.near_miss.is_none() {
-                c.near_miss = Some(near);
-            }
-        });
+    /// The notes of type `T` attached to the call, in order (the mock's
+    /// are [`Answerer`](crate::mock::Answerer) and
+    /// [`NearMiss`](crate::mock::NearMiss); its `CallNotes` reads them by
+    /// name).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::prelude::*;
+    /// use orders_testkit::mock::Answerer;
+    ///
+    /// let mock = OrderMock::start().await;
+    /// let _ = mock.client().get_order(GetOrderRequest { order_id: "o-1".into() }).await;
+    /// let call = &mock.journal().wait_for_ended(1).await[0];
+    /// assert_eq!(call.notes_of::<Answerer>().collect::<Vec<_>>(), [&Answerer::Model]);
+    /// # }
+    /// ```
+    pub fn notes_of<T: Note>(&self) -> impl Iterator<Item = &T> {
+        self.notes
+            .iter()
+            .filter_map(|note| (&**note as &dyn std::any::Any).downcast_ref::<T>())
     }
 }
 
@@ -467,11 +378,15 @@ impl fmt::Display for Call {
         for r in &self.requests {
             write!(f, " {r:?}")?;
         }
-        for (i, who) in self.answered_by.iter().enumerate() {
-            write!(f, "{} {who}", if i == 0 { " answered by" } else { "," })?;
-        }
-        if let Some(near) = &self.near_miss {
-            write!(f, " (no stub matched; {near})")?;
+        // A run of notes under one heading: " answered by a, b".
+        let mut heading = None;
+        for note in &self.notes {
+            if heading == Some(note.heading()) {
+                write!(f, ", {note}")?;
+            } else {
+                heading = Some(note.heading());
+                write!(f, " {} {note}", note.heading())?;
+            }
         }
         match &self.outcome {
             Outcome::InFlight => write!(f, " -> in flight"),
@@ -668,8 +583,7 @@ impl Journal {
                 undecodable: 0,
                 responses: Vec::new(),
                 undecodable_responses: 0,
-                answered_by: Vec::new(),
-                near_miss: None,
+                notes: Vec::new(),
                 outcome: Outcome::InFlight,
                 started: Instant::now(),
                 ended: None,

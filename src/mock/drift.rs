@@ -53,7 +53,7 @@ const CODES: [Code; 10] = [
 fn shown(status: &Status) -> String {
     let mut text = format!(
         "{} {:?}",
-        crate::payload::code_name(status.code()),
+        crate::grpc::payload::code_name(status.code()),
         status.message()
     );
     if text.chars().count() > 100 {
@@ -78,7 +78,7 @@ pub(crate) fn of_status(status: &Status) -> Vec<Drift> {
             "E-1",
             format!(
                 "{} is not one of the contract's codes",
-                crate::payload::code_name(code)
+                crate::grpc::payload::code_name(code)
             ),
         );
     }
@@ -129,11 +129,16 @@ pub(crate) fn of_status(status: &Status) -> Vec<Drift> {
                 ),
                 None => drift(
                     rule,
-                    format!("{} without a ResourceInfo", crate::payload::code_name(code)),
+                    format!(
+                        "{} without a ResourceInfo",
+                        crate::grpc::payload::code_name(code)
+                    ),
                 ),
             }
         }
-        Code::Internal | Code::Unknown if crate::sanitize::leaks_internals(status.message()) => {
+        Code::Internal | Code::Unknown
+            if crate::layers::sanitize::leaks_internals(status.message()) =>
+        {
             drift("E-6", "the message leaks internals".into());
         }
         _ => {}

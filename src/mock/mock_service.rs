@@ -11,17 +11,18 @@ use std::time::Duration;
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::notes::{self, Answerer, NearMiss};
 use super::stubs::{Matched, Replies, Script, SingleResponseRpc, StubSlot, StubTable};
-use crate::deadline::{UntilDeadline, deadline_of, wait_within as wait};
-use crate::journal::{Answerer, CallMark, NearMiss};
+use crate::grpc::deadline::{UntilDeadline, deadline_of, wait_within as wait};
+use crate::journal::Notes;
+use crate::mock::proxy::Upstream;
 use crate::pb::order_service_server::OrderService;
 use crate::pb::{
     CreateOrderRequest, CreateOrderResponse, GetOrderRequest, LineItem, Order, OrderAction,
     OrderResult, OrderStatusUpdate, SubmitLineItemsResponse, WatchOrderStatusRequest,
 };
-use crate::proxy::Upstream;
 use crate::rpc::{CreateOrder, GetOrder, Method, ProcessOrders, SubmitLineItems, WatchOrderStatus};
-use crate::service::{BoxStream, ReferenceService};
+use crate::service::orders::{BoxStream, ReferenceService};
 
 /// What answers a call no stub matches.
 #[derive(Debug, Clone, Default)]
@@ -60,20 +61,20 @@ pub(crate) struct MockService {
 }
 
 fn mark_stub<R: StubSlot>(extensions: &http::Extensions, matched: &Matched<R>) {
-    CallMark::mark(extensions, Answerer::Stub(matched.name.clone()));
+    notes::answered(extensions, Answerer::Stub(matched.name.clone()));
 }
 
 /// Records the stub a call that no stub matched came closest to.
 fn mark_missed(extensions: &http::Extensions, near: Option<NearMiss>) {
-    if let (Some(mark), Some(near)) = (extensions.get::<CallMark>(), near) {
-        mark.missed(near);
+    if let Some(near) = near {
+        notes::missed(extensions, near);
     }
 }
 
 impl MockService {
     /// Marks the call as falling through; the fallthrough to use.
     fn fall(&self, extensions: &http::Extensions) -> &Fallthrough {
-        CallMark::mark(extensions, self.fallthrough.answerer());
+        notes::answered(extensions, self.fallthrough.answerer());
         &self.fallthrough
     }
 
@@ -296,7 +297,7 @@ impl OrderService for MockService {
         }
         let deadline = self.reference.admit(request.metadata())?;
         let (metadata, extensions, inbound) = request.into_parts();
-        let mark = extensions.get::<CallMark>().cloned();
+        let mark = Notes::of(&extensions).cloned();
         let session = match &self.fallthrough {
             Fallthrough::Proxy(upstream) => Some(upstream.session(metadata.clone(), deadline)),
             _ => None,
@@ -317,9 +318,9 @@ impl OrderService for MockService {
                     Err(_) => this.fallthrough.answerer(),
                 };
                 if let Some(mark) = &mark {
-                    mark.answered(answerer);
+                    mark.add_unless_repeated(answerer);
                     if let Err(Some(near)) = &matched {
-                        mark.missed(near.clone());
+                        mark.add_first(near.clone());
                     }
                 }
                 let result = match matched {

@@ -12,14 +12,19 @@
 //! # }
 //! ```
 
+pub mod cluster;
 pub mod drift;
+pub mod matching;
 mod mock_service;
+mod notes;
 mod order_mock;
+pub(crate) mod proxy;
 pub mod stubs;
 mod times;
 pub mod verification;
 
 // What serves beside a mock (the admin surface, a feature) builds on these.
+pub use notes::{Answerer, CallNotes, NearMiss};
 #[cfg_attr(not(feature = "admin"), allow(unused_imports))]
 pub(crate) use order_mock::{Beside, Parts};
 pub use order_mock::{OrderMock, OrderMockBuilder};

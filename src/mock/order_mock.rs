@@ -10,26 +10,26 @@ use tonic::transport::Channel;
 use tonic_health::pb::health_client::HealthClient;
 use tower::Layer;
 
-use crate::auth::{AuthLayer, Permission, TokenGrant, Tokens};
-use crate::catch_panic::CatchPanicLayer;
 use crate::fault::{BehaviourLayer, Fault, FaultLayer, FaultPlan, ServerBehaviour};
-use crate::health::{HealthReporter, ServingStatus};
 use crate::journal::{Journal, JournalLayer};
+use crate::layers::auth::{AuthLayer, Permission, TokenGrant, Tokens};
+use crate::layers::catch_panic::CatchPanicLayer;
+use crate::layers::sanitize::SanitizeLayer;
 use crate::mock::mock_service::Fallthrough;
 use crate::mock::mock_service::MockService;
+use crate::mock::proxy::Upstream;
 use crate::mock::stubs::StubTable;
 use crate::mock::verification::Verification;
-use crate::model::ActionFailure;
-use crate::model::Store;
 use crate::pb::SERVICE_NAME;
 use crate::pb::order_service_client::OrderServiceClient;
 use crate::pb::order_service_server::OrderServiceServer;
 use crate::pb::{Order, OrderActionType, OrderStatus};
-use crate::proxy::Upstream;
-use crate::router::ServiceRouter;
-use crate::sanitize::SanitizeLayer;
-use crate::service::{ReferenceService, ServiceConfig};
-use crate::transport::{HttpService, InProcessServer, TaskMonitor};
+use crate::server::router::ServiceRouter;
+use crate::server::transport::{HttpService, InProcessServer, TaskMonitor};
+use crate::service::health::{HealthReporter, ServingStatus};
+use crate::service::model::ActionFailure;
+use crate::service::model::Store;
+use crate::service::orders::{ReferenceService, ServiceConfig};
 
 /// A faithful, in-memory `orders.v1.OrderService`, served in process over
 /// `tokio::io::duplex` (no port), with `grpc.health.v1.Health` and server
@@ -138,7 +138,7 @@ pub struct OrderMockBuilder {
     verbatim: bool,
     /// TLS on the TCP listener.
     #[cfg(feature = "tls")]
-    tls: Option<crate::tls::ServerTls>,
+    tls: Option<crate::server::tls::ServerTls>,
     /// The journal to record into (bounded at the default when unset).
     journal: Option<Journal>,
 }
@@ -164,7 +164,7 @@ impl OrderMockBuilder {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// use orders_testkit::OrderMock;
-    /// use orders_testkit::auth::Permission;
+    /// use orders_testkit::layers::auth::Permission;
     ///
     /// let mock = OrderMock::builder().token("reader-token", Permission::Read).start().await;
     /// let err = mock
@@ -213,7 +213,7 @@ impl OrderMockBuilder {
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use orders_testkit::{OrderMock, model::Store};
+    /// use orders_testkit::{OrderMock, service::model::Store};
     /// let store = Store::new();
     /// let a = OrderMock::builder().store(store.clone()).start().await;
     /// let b = OrderMock::builder().store(store.clone()).start().await;
@@ -230,12 +230,12 @@ impl OrderMockBuilder {
     /// instead of answering them from the model: metadata passed through,
     /// the caller's remaining deadline sent on, the target's messages and
     /// statuses (details and trailers included) sent back. The journal
-    /// marks them [`Answerer::Proxy`](crate::journal::Answerer::Proxy).
+    /// marks them [`Answerer::Proxy`](crate::mock::Answerer::Proxy).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// use orders_testkit::prelude::*;
-    /// use orders_testkit::journal::Answerer;
+    /// use orders_testkit::mock::{Answerer, CallNotes};
     ///
     /// let real = OrderMock::start().await; // stands in for staging
     /// let id = real.seed_order(Order { customer_id: "c-1".into(), ..Default::default() });
@@ -244,7 +244,7 @@ impl OrderMockBuilder {
     /// Stub::on(GetOrder).when(|r| r.order_id == "o-stub").respond(Order { status: OrderStatus::Pending.into(), ..Default::default() }).mount(&mock);
     /// let got = mock.client().get_order(GetOrderRequest { order_id: id }).await.unwrap();
     /// assert_eq!(got.into_inner().customer_id, "c-1");
-    /// assert_eq!(mock.journal().wait_for_ended(1).await[0].answered_by, [Answerer::Proxy]);
+    /// assert_eq!(mock.journal().wait_for_ended(1).await[0].answered_by(), [Answerer::Proxy]);
     /// # }
     /// ```
     pub fn proxy(mut self, channel: Channel) -> Self {
@@ -279,14 +279,14 @@ impl OrderMockBuilder {
     }
 
     /// Serves the TCP listener of [`serve_tcp`](Self::serve_tcp) over TLS
-    /// (HTTP/2 by ALPN; mutual TLS with [`ServerTls::mutual`](crate::tls::ServerTls::mutual)).
+    /// (HTTP/2 by ALPN; mutual TLS with [`ServerTls::mutual`](crate::server::tls::ServerTls::mutual)).
     /// The in-process channel stays plaintext.
     ///
     /// *Needs the `tls` feature.*
     ///
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use orders_testkit::{OrderMock, tls::ServerTls};
+    /// use orders_testkit::{OrderMock, server::tls::ServerTls};
     /// let tls = ServerTls::from_pem(
     ///     &std::fs::read("server.pem").unwrap(),
     ///     &std::fs::read("server.key").unwrap(),
@@ -296,7 +296,7 @@ impl OrderMockBuilder {
     /// # }
     /// ```
     #[cfg(feature = "tls")]
-    pub fn tls(mut self, tls: crate::tls::ServerTls) -> Self {
+    pub fn tls(mut self, tls: crate::server::tls::ServerTls) -> Self {
         self.tls = Some(tls);
         self
     }
@@ -355,7 +355,8 @@ impl OrderMockBuilder {
         let store = self.store.unwrap_or_default();
         let health = HealthReporter::new();
         let stubs = Arc::new(StubTable::default());
-        let (reflection_v1, reflection_v1alpha) = crate::reflection::servers(beside.descriptors());
+        let (reflection_v1, reflection_v1alpha) =
+            crate::service::reflection::servers(beside.descriptors());
         let routes = ServiceRouter {
             orders: OrderServiceServer::new(MockService {
                 reference: ReferenceService::new(Arc::clone(&store), self.config),
@@ -426,7 +427,7 @@ impl OrderMockBuilder {
 }
 
 #[cfg(feature = "tls")]
-type Tls = crate::tls::ServerTls;
+type Tls = crate::server::tls::ServerTls;
 #[cfg(not(feature = "tls"))]
 type Tls = std::convert::Infallible;
 
@@ -497,7 +498,7 @@ impl OrderMock {
 
     /// The in-process connector, to open raw connections (for clients other
     /// than tonic's `Channel`).
-    pub fn connector(&self) -> &crate::transport::DuplexConnector {
+    pub fn connector(&self) -> &crate::server::transport::DuplexConnector {
         self.server.connector()
     }
 
@@ -510,7 +511,7 @@ impl OrderMock {
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use orders_testkit::health::ServingStatus;
+    /// use orders_testkit::service::health::ServingStatus;
     /// let mock = orders_testkit::OrderMock::start().await;
     /// mock.health().set_status("orders.v1.OrderService", ServingStatus::NotServing);
     /// # }
@@ -668,7 +669,7 @@ impl OrderMock {
 
     /// The tasks of the mock's server (what serves beside it runs there).
     #[cfg_attr(not(feature = "admin"), allow(dead_code))]
-    pub(crate) fn server_tasks(&self) -> &crate::transport::ServerTasks {
+    pub(crate) fn server_tasks(&self) -> &crate::server::transport::ServerTasks {
         self.server.tasks()
     }
 

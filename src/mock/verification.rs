@@ -3,8 +3,8 @@
 
 use std::fmt;
 
+use super::notes::{CallNotes as _, NearMiss};
 use super::stubs::{DriftReport, ExpectationReport};
-use crate::journal::NearMiss;
 
 /// The outcome of checking every stub expectation, with the calls received.
 ///
@@ -46,7 +46,7 @@ impl Verification {
             drifts: stubs.drifts(),
             unmatched: calls
                 .iter()
-                .filter_map(|c| Some((c.seq, c.near_miss.clone()?)))
+                .filter_map(|c| Some((c.seq, c.near_miss()?.clone())))
                 .collect(),
             calls: journal.render(),
         }

@@ -5,9 +5,9 @@ use prost::Message;
 use prost_reflect::DynamicMessage;
 use serde_json::Value;
 
-pub(super) use crate::json::Proto as ProtoMessage;
-use crate::json::{descriptor, normalise};
-use crate::matching::{Matcher, Mismatch, diff};
+pub(super) use crate::grpc::json::Proto as ProtoMessage;
+use crate::grpc::json::{descriptor, normalise};
+use crate::mock::matching::{Matcher, Mismatch, diff};
 use tonic::metadata::MetadataMap;
 
 /// A message of type `T` from a TOML table in the protobuf JSON mapping.
@@ -64,5 +64,5 @@ impl<T: ProtoMessage> Matcher<T> for When<T> {
 
 /// `msg` in the JSON mapping with JSON names, every field included.
 pub(super) fn to_json<T: ProtoMessage>(msg: &T) -> Value {
-    crate::json::to_json(msg, false)
+    crate::grpc::json::to_json(msg, false)
 }

@@ -69,7 +69,7 @@ fn status(code: tonic::Code, message: &str, details: &[u8]) -> Toml {
     let mut t = Table::new();
     t.insert(
         "code".into(),
-        Toml::String(crate::payload::code_name(code).into()),
+        Toml::String(crate::grpc::payload::code_name(code).into()),
     );
     t.insert("message".into(), Toml::String(message.into()));
     if !details.is_empty() {

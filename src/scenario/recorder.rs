@@ -13,7 +13,7 @@ use tonic::transport::Channel;
 use super::record::recording;
 use crate::OrderMock;
 use crate::journal::{Journal, Outcome};
-use crate::proxy::Upstream;
+use crate::mock::proxy::Upstream;
 
 /// A header that cannot be sent as gRPC metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use toml::Spanned;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::matching::{self, Check};
+use crate::mock::matching::{self, Check};
 use crate::rpc::Method;
 
 #[derive(Debug, Deserialize)]
@@ -205,7 +205,7 @@ pub(super) struct FaultSpec {
 pub(super) fn parse_code(name: &str) -> Result<Code, String> {
     (0..=16)
         .map(Code::from_i32)
-        .find(|c| crate::payload::code_name(*c) == name)
+        .find(|c| crate::grpc::payload::code_name(*c) == name)
         .ok_or_else(|| format!("unknown status code {name:?}: expected a name like UNAVAILABLE"))
 }
 

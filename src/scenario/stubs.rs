@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::json::{matcher, message};
 use super::schema::{StubSpec, check, method, status};
-use crate::matching::Check;
-use crate::matching::Matcher as _;
+use crate::mock::matching::Check;
+use crate::mock::matching::Matcher as _;
 use crate::mock::stubs::{StubSlot, StubTable};
 use crate::mock::{Stub, StubHandle, Times};
 use crate::rpc::{CreateOrder, GetOrder, Method, ProcessOrders, SubmitLineItems, WatchOrderStatus};

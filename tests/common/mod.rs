@@ -4,7 +4,7 @@
 #[cfg(feature = "admin")]
 pub mod http1;
 
-use orders_testkit::payload::ErrorPayload;
+use orders_testkit::grpc::payload::ErrorPayload;
 use orders_testkit::pb::{CreateOrderRequest, LineItem, OrderAction, OrderActionType};
 use tonic::Request;
 
@@ -80,7 +80,7 @@ pub fn assert_violations(status: &tonic::Status, fields: &[&str]) {
 
 /// A timestamp field as nanoseconds since the epoch (panics when absent).
 pub fn nanos(ts: &Option<prost_types::Timestamp>) -> i128 {
-    orders_testkit::model::time::to_nanos(ts.as_ref().expect("timestamp is set"))
+    orders_testkit::service::model::time::to_nanos(ts.as_ref().expect("timestamp is set"))
 }
 
 /// A bare hyper HTTP/2 connection to the mock, with no tonic `Channel` in

@@ -6,7 +6,7 @@ use tonic_health::pb::HealthCheckRequest;
 use super::fixtures::{create_request, new_order};
 use super::{Verdict, fail, show, within};
 use crate::contract::context::Ctx;
-use crate::contract::property::Mismatch;
+use crate::contract::property::Deviation;
 use crate::pb::{GetOrderRequest, LineItem, OrderAction, OrderActionType, WatchOrderStatusRequest};
 
 /// The five RPCs, and the permission each needs.
@@ -113,7 +113,7 @@ fn denied(code: Code) -> bool {
     matches!(code, Code::Unauthenticated | Code::PermissionDenied)
 }
 
-async fn a1_all(ctx: &Ctx, token: &str) -> Result<Vec<&'static str>, (String, Mismatch)> {
+async fn a1_all(ctx: &Ctx, token: &str) -> Result<Vec<&'static str>, (String, Deviation)> {
     let id = new_order(ctx, "A-1")
         .await
         .map_err(|m| ("creating an order".to_string(), m))?;
@@ -131,7 +131,7 @@ async fn a1_all(ctx: &Ctx, token: &str) -> Result<Vec<&'static str>, (String, Mi
             if st.code() != Code::Unauthenticated {
                 return Err((
                     format!("{rpc:?} with {what}"),
-                    Mismatch::new("A-1", "UNAUTHENTICATED", show(&st)),
+                    Deviation::new("A-1", "UNAUTHENTICATED", show(&st)),
                 ));
             }
             ctx.snapshot("A-1_unauthenticated", &st);
@@ -143,7 +143,7 @@ async fn a1_all(ctx: &Ctx, token: &str) -> Result<Vec<&'static str>, (String, Mi
         if denied(st.code()) {
             return Err((
                 format!("GetOrder with '{scheme} <token>'"),
-                Mismatch::new("A-1", "accepted", show(&st)),
+                Deviation::new("A-1", "accepted", show(&st)),
             ));
         }
     }
@@ -172,7 +172,7 @@ async fn a1_all(ctx: &Ctx, token: &str) -> Result<Vec<&'static str>, (String, Mi
             if !right {
                 return Err((
                     format!("{rpc:?} with the {name} token"),
-                    Mismatch::new(
+                    Deviation::new(
                         "A-1",
                         if allowed {
                             "allowed"
@@ -221,7 +221,7 @@ pub(crate) async fn a2(ctx: &Ctx) -> Verdict {
             return fail(
                 ctx,
                 "Health/Check without a token",
-                Mismatch::new("A-2", "answered without a token", show(&st)),
+                Deviation::new("A-2", "answered without a token", show(&st)),
             );
         }
         checked.push("health");
@@ -242,7 +242,7 @@ pub(crate) async fn a2(ctx: &Ctx) -> Verdict {
                     return fail(
                         ctx,
                         format!("reflection {version} ListServices without a token"),
-                        Mismatch::new("A-2", "answered without a token", e),
+                        Deviation::new("A-2", "answered without a token", e),
                     );
                 }
             }
@@ -322,7 +322,7 @@ pub(crate) async fn a3(ctx: &Ctx) -> Verdict {
             return fail(
                 ctx,
                 &call.path,
-                Mismatch::new(
+                Deviation::new(
                     "A-3",
                     "no token in any status message",
                     format!("{:?}: a token in the message (not shown)", st.code()),

@@ -9,8 +9,8 @@ use tonic_types::StatusExt;
 
 use super::{Verdict, err_code, fail, ok, property, show, steps, violations};
 use crate::contract::context::Ctx;
-use crate::contract::property::{Mismatch, forall};
-use crate::contract::reference::expected_create_violations;
+use crate::contract::oracle::expected_create_violations;
+use crate::contract::property::{Deviation, forall};
 use crate::pb::{
     Address, CreateOrderRequest, GetOrderRequest, LineItem, OrderAction, OrderActionType,
 };
@@ -209,9 +209,9 @@ pub(crate) async fn c1(ctx: &Ctx) -> Verdict {
                 match (expected.is_empty(), got) {
                     (true, Ok(_)) => Ok(()),
                     (true, Err(st)) => {
-                        Err(Mismatch::new("C-1", "a valid request succeeds", show(&st)))
+                        Err(Deviation::new("C-1", "a valid request succeeds", show(&st)))
                     }
-                    (false, Ok(res)) => Err(Mismatch::new(
+                    (false, Ok(res)) => Err(Deviation::new(
                         "C-1",
                         format!("INVALID_ARGUMENT on {expected:?}"),
                         format!("OK {:?}", res.into_inner()),
@@ -229,7 +229,7 @@ pub(crate) async fn c1(ctx: &Ctx) -> Verdict {
                         if fields == expected {
                             Ok(())
                         } else {
-                            Err(Mismatch::new(
+                            Err(Deviation::new(
                                 "C-1",
                                 format!("violations {expected:?}"),
                                 format!("violations {fields:?}"),
@@ -303,7 +303,7 @@ pub(crate) async fn c2(ctx: &Ctx) -> Verdict {
             return fail(
                 ctx,
                 req,
-                Mismatch::new(
+                Deviation::new(
                     "C-2",
                     "1 to 128 bytes of [A-Za-z0-9._~-]",
                     format!("{id:?}"),
@@ -314,7 +314,7 @@ pub(crate) async fn c2(ctx: &Ctx) -> Verdict {
             return fail(
                 ctx,
                 req,
-                Mismatch::new("C-2", "a new id", format!("{id:?} again")),
+                Deviation::new("C-2", "a new id", format!("{id:?} again")),
             );
         }
         let created = res.created_at.and_then(|t| SystemTime::try_from(t).ok());
@@ -322,7 +322,7 @@ pub(crate) async fn c2(ctx: &Ctx) -> Verdict {
             return fail(
                 ctx,
                 req,
-                Mismatch::new(
+                Deviation::new(
                     "C-2",
                     "created_at set to the server's time (±5 min)",
                     format!("{:?}", res.created_at),
@@ -337,7 +337,7 @@ pub(crate) async fn c2(ctx: &Ctx) -> Verdict {
 /// updated_at == created_at.
 pub(crate) async fn c3(ctx: &Ctx) -> Verdict {
     let req = valid(ctx);
-    let r: Result<(), Mismatch> = async {
+    let r: Result<(), Deviation> = async {
         let res = ok(
             "C-3",
             "CreateOrder",
@@ -376,7 +376,7 @@ pub(crate) async fn c3(ctx: &Ctx) -> Verdict {
             ),
         ];
         match checks.iter().find(|(ok, _)| !ok) {
-            Some((_, what)) => Err(Mismatch::new("C-3", *what, format!("{order:?}"))),
+            Some((_, what)) => Err(Deviation::new("C-3", *what, format!("{order:?}"))),
             None => Ok(()),
         }
     }
@@ -388,7 +388,7 @@ pub(crate) async fn c3(ctx: &Ctx) -> Verdict {
 pub(crate) async fn c4(ctx: &Ctx) -> Verdict {
     let key = format!("{}-key-{}", ctx.run_id, ctx.customer());
     let req = valid(ctx);
-    let r: Result<(), (String, Mismatch)> = async {
+    let r: Result<(), (String, Deviation)> = async {
         let at = |what: &str| format!("{what} with idempotency-key {key:?}");
         let first = ok(
             "C-4",
@@ -417,7 +417,7 @@ pub(crate) async fn c4(ctx: &Ctx) -> Verdict {
         if again != first {
             return Err((
                 at("the same request again"),
-                Mismatch::new(
+                Deviation::new(
                     "C-4",
                     format!("the first response {first:?}"),
                     format!("{again:?}"),
@@ -467,7 +467,7 @@ pub(crate) async fn c4(ctx: &Ctx) -> Verdict {
         if a.order_id == b.order_id {
             return Err((
                 "the same request twice without a key".into(),
-                Mismatch::new("C-4", "two orders", format!("one id {:?}", a.order_id)),
+                Deviation::new("C-4", "two orders", format!("one id {:?}", a.order_id)),
             ));
         }
         // Invalid keys.
@@ -481,7 +481,7 @@ pub(crate) async fn c4(ctx: &Ctx) -> Verdict {
                 Ok(r) => {
                     return Err((
                         format!("idempotency-key {name}"),
-                        Mismatch::new(
+                        Deviation::new(
                             "C-4",
                             "INVALID_ARGUMENT on idempotency-key",
                             format!("OK {:?}", r.into_inner()),
@@ -495,7 +495,7 @@ pub(crate) async fn c4(ctx: &Ctx) -> Verdict {
             if fields != ["idempotency-key"] {
                 return Err((
                     format!("idempotency-key {name}"),
-                    Mismatch::new(
+                    Deviation::new(
                         "C-4",
                         "violations [\"idempotency-key\"]",
                         format!("{fields:?}"),
@@ -516,7 +516,7 @@ pub(crate) async fn c5(ctx: &Ctx) -> Verdict {
     let absent = valid(ctx);
     let mut empty = absent.clone();
     empty.shipping_address = Some(Address::default());
-    let r: Result<(), Mismatch> = async {
+    let r: Result<(), Deviation> = async {
         ok(
             "C-5",
             "CreateOrder without address",
@@ -531,14 +531,14 @@ pub(crate) async fn c5(ctx: &Ctx) -> Verdict {
         match st {
             Err(st) if st.code() == Code::AlreadyExists => {}
             Err(st) => {
-                return Err(Mismatch::new(
+                return Err(Deviation::new(
                     "C-5",
                     "ALREADY_EXISTS: Address{} differs from no address",
                     show(&st),
                 ));
             }
             Ok(_) => {
-                return Err(Mismatch::new(
+                return Err(Deviation::new(
                     "C-5",
                     "ALREADY_EXISTS: Address{} differs from no address",
                     "OK (treated as the same)",
@@ -604,7 +604,7 @@ pub(crate) async fn e2(ctx: &Ctx) -> Verdict {
             .await
         {
             Ok(res) => {
-                return Err(Mismatch::new(
+                return Err(Deviation::new(
                     "E-2",
                     "INVALID_ARGUMENT",
                     format!("OK {:?}", res.into_inner()),
@@ -617,7 +617,7 @@ pub(crate) async fn e2(ctx: &Ctx) -> Verdict {
         if fields == expected {
             Ok(())
         } else {
-            Err(Mismatch::new(
+            Err(Deviation::new(
                 "E-2",
                 format!("{expected:?}"),
                 format!("{fields:?}"),
@@ -656,7 +656,7 @@ pub(crate) async fn e4(ctx: &Ctx) -> Verdict {
             {
                 Ok(())
             }
-            other => Err(Mismatch::new(
+            other => Err(Deviation::new(
                 "E-4",
                 format!(
                     "ResourceInfo {{ resource_type: \"orders.v1.Order\", resource_name: {:?} }}",

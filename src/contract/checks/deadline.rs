@@ -14,7 +14,7 @@ use tonic::{Code, Status};
 use super::fixtures::{create_request, get, new_order, watch};
 use super::{Shortfall, Verdict, failed_fast, ok, show, steps, timed, with_short_deadline, within};
 use crate::contract::context::Ctx;
-use crate::contract::property::Mismatch;
+use crate::contract::property::Deviation;
 use crate::pb::{
     CreateOrderRequest, GetOrderRequest, LineItem, OrderAction, OrderActionType, OrderStatus,
     WatchOrderStatusRequest,
@@ -32,19 +32,19 @@ fn deadline_end(
         Some(Ok(st)) if failed_fast(&st, started, deadline) => Err(Shortfall::TooShort),
         Some(Ok(st)) if st.code() == Code::DeadlineExceeded => Ok(()),
         Some(Ok(st)) if st.code() == Code::Cancelled && started.elapsed() >= deadline => Ok(()),
-        Some(Ok(st)) => Err(Mismatch::new(
+        Some(Ok(st)) => Err(Deviation::new(
             "D-1",
             format!("{what}: DEADLINE_EXCEEDED at the deadline"),
             show(&st),
         )
         .into()),
-        Some(Err(other)) => Err(Mismatch::new(
+        Some(Err(other)) => Err(Deviation::new(
             "D-1",
             format!("{what}: DEADLINE_EXCEEDED at the deadline"),
             other,
         )
         .into()),
-        None => Err(Mismatch::new(
+        None => Err(Deviation::new(
             "D-1",
             format!("{what}: ended at its {deadline:?} deadline"),
             "still open well after it",
@@ -78,7 +78,7 @@ fn opened<T>(
     match r {
         Ok(res) => Ok(res.into_inner()),
         Err(st) if failed_fast(&st, started, deadline) => Err(Shortfall::TooShort),
-        Err(st) => Err(Mismatch::new("D-1", format!("{what} starts"), show(&st)).into()),
+        Err(st) => Err(Deviation::new("D-1", format!("{what} starts"), show(&st)).into()),
     }
 }
 
@@ -93,7 +93,7 @@ async fn first<T: std::fmt::Debug>(
     match within(deadline + ctx.patience, s.message()).await {
         Some(Ok(Some(_))) => Ok(()),
         Some(Err(st)) if failed_fast(&st, started, deadline) => Err(Shortfall::TooShort),
-        other => Err(Mismatch::new(
+        other => Err(Deviation::new(
             "D-1",
             format!("{what}: a first message before the deadline"),
             format!("{other:?}"),
@@ -158,7 +158,7 @@ async fn d1_round(ctx: &Ctx, id: &str, deadline: Duration) -> Result<(), Shortfa
     )
     .await;
     let Some(got) = got else {
-        return Err(Mismatch::new(
+        return Err(Deviation::new(
             "D-1",
             "ProcessOrders: its first result, or its end at the deadline",
             "nothing at all",
@@ -202,11 +202,11 @@ fn fails_fast<T: std::fmt::Debug>(
     started: Instant,
     deadline: Duration,
     got: Result<T, Status>,
-) -> Result<Option<Status>, Mismatch> {
+) -> Result<Option<Status>, Deviation> {
     let st = match got {
         Err(st) => st,
         Ok(res) => {
-            return Err(Mismatch::new(
+            return Err(Deviation::new(
                 "D-2",
                 format!("{what}: DEADLINE_EXCEEDED at once"),
                 format!("{res:?}"),
@@ -218,7 +218,7 @@ fn fails_fast<T: std::fmt::Debug>(
         return Ok(None);
     }
     if st.code() != Code::DeadlineExceeded {
-        return Err(Mismatch::new(
+        return Err(Deviation::new(
             "D-2",
             format!("{what}: DEADLINE_EXCEEDED at once"),
             show(&st),
@@ -235,7 +235,7 @@ fn judged<T: std::fmt::Debug>(
     started: Instant,
     deadline: Duration,
     got: Result<T, Status>,
-) -> Result<Option<Status>, (String, Mismatch)> {
+) -> Result<Option<Status>, (String, Deviation)> {
     let status = fails_fast(what, started, deadline, got).map_err(|m| (input, m))?;
     if status.is_none() {
         late.push(what);
@@ -263,7 +263,7 @@ fn key_request<T>(msg: T, key: &str, deadline: Duration) -> tonic::Request<T> {
     r
 }
 
-async fn d2_all(ctx: &Ctx, threshold: Duration) -> Result<Vec<String>, (String, Mismatch)> {
+async fn d2_all(ctx: &Ctx, threshold: Duration) -> Result<Vec<String>, (String, Deviation)> {
     let short = threshold / 2;
     let at = |what: &str| format!("{what} with a deadline of {short:?} (threshold {threshold:?})");
     let id = new_order(ctx, "D-2")
@@ -309,7 +309,7 @@ async fn d2_all(ctx: &Ctx, threshold: Duration) -> Result<Vec<String>, (String, 
                     "{}, then another request under its idempotency key",
                     at("CreateOrder")
                 ),
-                Mismatch::new(
+                Deviation::new(
                     "D-2",
                     "the failed-fast call did nothing: the key is free",
                     show(&st),
@@ -385,7 +385,7 @@ async fn d2_all(ctx: &Ctx, threshold: Duration) -> Result<Vec<String>, (String, 
     if order.status != OrderStatus::Pending as i32 {
         return Err((
             format!("{}, then GetOrder", at("ProcessOrders CONFIRM")),
-            Mismatch::new(
+            Deviation::new(
                 "D-2",
                 "the failed-fast action did nothing (still PENDING)",
                 format!("{order:?}"),
@@ -426,7 +426,7 @@ async fn d2_all(ctx: &Ctx, threshold: Duration) -> Result<Vec<String>, (String, 
             other => {
                 return Err((
                     at("GetOrder without a token"),
-                    Mismatch::new(
+                    Deviation::new(
                         "D-2",
                         "UNAUTHENTICATED (auth is checked before fail-fast)",
                         format!("{:?}", other.map(|r| r.into_inner())),
@@ -473,7 +473,7 @@ pub(crate) async fn d3(ctx: &Ctx) -> Verdict {
             within(ctx.patience, keeper.message()).await,
             Some(Ok(Some(_)))
         ) {
-            return Err(Mismatch::new("D-3", "the watcher's first message", "none"));
+            return Err(Deviation::new("D-3", "the watcher's first message", "none"));
         }
         for _ in 0..rounds {
             // A watch, cancelled right after it is established.
@@ -518,7 +518,7 @@ pub(crate) async fn d3(ctx: &Ctx) -> Verdict {
         match within(ctx.patience, keeper.message()).await {
             Some(Ok(Some(u))) if u.status == OrderStatus::Cancelled as i32 => {}
             other => {
-                return Err(Mismatch::new(
+                return Err(Deviation::new(
                     "D-3",
                     "the remaining watcher gets CANCELLED",
                     format!("{other:?}"),
@@ -536,7 +536,7 @@ pub(crate) async fn d3(ctx: &Ctx) -> Verdict {
         )?;
         super::fixtures::next_update(ctx, "D-3", &mut fresh).await?;
         if order.status != OrderStatus::Cancelled as i32 {
-            return Err(Mismatch::new(
+            return Err(Deviation::new(
                 "D-3",
                 "CANCELLED: the cancelled calls did nothing",
                 format!("{order:?}"),
@@ -572,7 +572,7 @@ fn whole(req: &CreateOrderRequest, order: &crate::pb::Order) -> bool {
         && order.updated_at == order.created_at
 }
 
-async fn d4_create(ctx: &Ctx, deadline: Duration, items: usize) -> Result<(), Mismatch> {
+async fn d4_create(ctx: &Ctx, deadline: Duration, items: usize) -> Result<(), Deviation> {
     let key = format!("{}-d4-{}", ctx.run_id, ctx.customer());
     let mut req = create_request(ctx);
     req.items = (0..items)
@@ -598,7 +598,7 @@ async fn d4_create(ctx: &Ctx, deadline: Duration, items: usize) -> Result<(), Mi
     if let Ok(first) = &cut
         && first.get_ref().order_id != replay.order_id
     {
-        return Err(Mismatch::new(
+        return Err(Deviation::new(
             "C-4",
             format!("the first response {:?}", first.get_ref()),
             format!("{replay:?}"),
@@ -614,7 +614,7 @@ async fn d4_create(ctx: &Ctx, deadline: Duration, items: usize) -> Result<(), Mi
             .await,
     )?;
     if !whole(&req, &order) {
-        return Err(Mismatch::new(
+        return Err(Deviation::new(
             "D-4",
             format!(
                 "a whole order: the request's customer and {} items, PENDING, updated_at == created_at",
@@ -637,7 +637,7 @@ async fn d4_create(ctx: &Ctx, deadline: Duration, items: usize) -> Result<(), Mi
 
 /// An action whose stream is cut by its deadline: the order is either
 /// unchanged or changed fully, and GetOrder and a new watch agree.
-async fn d4_action(ctx: &Ctx, deadline: Duration) -> Result<(), Mismatch> {
+async fn d4_action(ctx: &Ctx, deadline: Duration) -> Result<(), Deviation> {
     let id = new_order(ctx, "D-4").await?;
     let (tx, rx) = mpsc::channel::<OrderAction>(1);
     let _ = tx
@@ -665,7 +665,7 @@ async fn d4_action(ctx: &Ctx, deadline: Duration) -> Result<(), Mismatch> {
         status == OrderStatus::Confirmed && at(&order.updated_at) > at(&order.created_at);
     let unchanged = status == OrderStatus::Pending && order.updated_at == order.created_at;
     if !(changed_fully || unchanged) {
-        return Err(Mismatch::new(
+        return Err(Deviation::new(
             "D-4",
             "PENDING as created, or CONFIRMED with a later updated_at",
             format!("{order:?}"),
@@ -674,7 +674,7 @@ async fn d4_action(ctx: &Ctx, deadline: Duration) -> Result<(), Mismatch> {
     let mut w = watch(ctx, "D-4", &id).await?;
     match within(ctx.patience, w.message()).await {
         Some(Ok(Some(u))) if u.status == order.status && u.updated_at == order.updated_at => Ok(()),
-        other => Err(Mismatch::new(
+        other => Err(Deviation::new(
             "D-4",
             format!("a watch that agrees with GetOrder ({status:?})"),
             format!("{other:?}"),

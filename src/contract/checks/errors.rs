@@ -6,8 +6,8 @@ use tonic::Code;
 
 use super::{Verdict, fail, show};
 use crate::contract::context::Ctx;
-use crate::contract::property::Mismatch;
-use crate::contract::reference::leaks_internals;
+use crate::contract::oracle::leaks_internals;
+use crate::contract::property::Deviation;
 use crate::pb::{
     CreateOrderRequest, GetOrderRequest, LineItem, OrderAction, WatchOrderStatusRequest,
 };
@@ -61,7 +61,7 @@ pub(crate) async fn e1(ctx: &Ctx) -> Verdict {
             return fail(
                 ctx,
                 path,
-                Mismatch::new(
+                Deviation::new(
                     "E-1",
                     "a code from the article's table",
                     format!("{:?}", st.code()),
@@ -72,7 +72,7 @@ pub(crate) async fn e1(ctx: &Ctx) -> Verdict {
             return fail(
                 ctx,
                 path,
-                Mismatch::new(
+                Deviation::new(
                     "E-1",
                     "a non-empty message",
                     format!("{:?} with an empty message", st.code()),
@@ -95,11 +95,14 @@ pub(crate) async fn e5(ctx: &Ctx) -> Verdict {
     let seen = errors(ctx);
     let mut with_details = 0;
     for (path, st) in &seen {
-        if st.message().ends_with(crate::wire::INVALID_DETAILS_MARK) {
+        if st
+            .message()
+            .ends_with(crate::grpc::status_repair::INVALID_DETAILS_MARK)
+        {
             return fail(
                 ctx,
                 path,
-                Mismatch::new(
+                Deviation::new(
                     "E-5",
                     "grpc-status-details-bin in base64",
                     "undecodable base64",
@@ -116,7 +119,7 @@ pub(crate) async fn e5(ctx: &Ctx) -> Verdict {
                 return fail(
                     ctx,
                     path,
-                    Mismatch::new(
+                    Deviation::new(
                         "E-5",
                         format!(
                             "details with code {:?} and message {:?}",
@@ -131,7 +134,7 @@ pub(crate) async fn e5(ctx: &Ctx) -> Verdict {
                 return fail(
                     ctx,
                     path,
-                    Mismatch::new("E-5", "a decodable google.rpc.Status", e.to_string()),
+                    Deviation::new("E-5", "a decodable google.rpc.Status", e.to_string()),
                 );
             }
         }
@@ -248,7 +251,7 @@ pub(crate) async fn e6(ctx: &Ctx) -> Verdict {
             return fail(
                 ctx,
                 path,
-                Mismatch::new(
+                Deviation::new(
                     "E-6",
                     "a sanitized message",
                     format!("{what} in {:?}", st.message()),
@@ -329,7 +332,7 @@ pub(crate) async fn e7(ctx: &Ctx) -> Verdict {
         let infos = match retry_infos(st) {
             Ok(infos) => infos,
             Err(e) => {
-                return fail(ctx, path, Mismatch::new("E-7", "decodable details", e));
+                return fail(ctx, path, Deviation::new("E-7", "decodable details", e));
             }
         };
         with_info += usize::from(!infos.is_empty());
@@ -337,7 +340,7 @@ pub(crate) async fn e7(ctx: &Ctx) -> Verdict {
             return fail(
                 ctx,
                 path,
-                Mismatch::new(
+                Deviation::new(
                     "E-7",
                     "a RetryInfo with a valid, non-negative retry_delay",
                     format!("{fault} in {}", show(st)),

@@ -3,7 +3,7 @@
 
 use super::{ok, show, within};
 use crate::contract::context::Ctx;
-use crate::contract::property::Mismatch;
+use crate::contract::property::Deviation;
 use crate::pb::{
     CreateOrderRequest, GetOrderRequest, LineItem, Order, OrderAction, OrderActionType,
     OrderStatusUpdate, WatchOrderStatusRequest,
@@ -23,7 +23,7 @@ pub(crate) fn create_request(ctx: &Ctx) -> CreateOrderRequest {
 }
 
 /// Creates an order and returns its id.
-pub(crate) async fn new_order(ctx: &Ctx, rule: &'static str) -> Result<String, Mismatch> {
+pub(crate) async fn new_order(ctx: &Ctx, rule: &'static str) -> Result<String, Deviation> {
     let req = create_request(ctx);
     ok(rule, "CreateOrder", ctx.client().create_order(req).await).map(|r| r.order_id)
 }
@@ -33,7 +33,7 @@ pub(crate) async fn act(
     rule: &'static str,
     id: &str,
     actions: &[OrderActionType],
-) -> Result<Vec<bool>, Mismatch> {
+) -> Result<Vec<bool>, Deviation> {
     let msgs: Vec<_> = actions
         .iter()
         .map(|a| OrderAction {
@@ -52,10 +52,14 @@ pub(crate) async fn act(
             Some(Ok(Some(r))) => flags.push(r.success),
             Some(Ok(None)) => return Ok(flags),
             Some(Err(st)) => {
-                return Err(Mismatch::new(rule, "ProcessOrders ends with OK", show(&st)));
+                return Err(Deviation::new(
+                    rule,
+                    "ProcessOrders ends with OK",
+                    show(&st),
+                ));
             }
             None => {
-                return Err(Mismatch::new(
+                return Err(Deviation::new(
                     rule,
                     "ProcessOrders ends after half-close",
                     "no end in time",
@@ -74,10 +78,10 @@ pub(crate) async fn next_update(
     ctx: &Ctx,
     rule: &'static str,
     watch: &mut tonic::Streaming<OrderStatusUpdate>,
-) -> Result<OrderStatusUpdate, Mismatch> {
+) -> Result<OrderStatusUpdate, Deviation> {
     match within(ctx.patience, watch.message()).await {
         Some(Ok(Some(u))) => Ok(u),
-        other => Err(Mismatch::new(
+        other => Err(Deviation::new(
             rule,
             "a WatchOrderStatus message",
             format!("{other:?}"),
@@ -90,7 +94,7 @@ pub(crate) async fn watch(
     ctx: &Ctx,
     rule: &'static str,
     order_id: &str,
-) -> Result<tonic::Streaming<OrderStatusUpdate>, Mismatch> {
+) -> Result<tonic::Streaming<OrderStatusUpdate>, Deviation> {
     let req = WatchOrderStatusRequest {
         order_id: order_id.to_string(),
     };
@@ -102,7 +106,7 @@ pub(crate) async fn watch(
 }
 
 /// GetOrder of `order_id`, which must succeed.
-pub(crate) async fn get(ctx: &Ctx, rule: &'static str, order_id: &str) -> Result<Order, Mismatch> {
+pub(crate) async fn get(ctx: &Ctx, rule: &'static str, order_id: &str) -> Result<Order, Deviation> {
     let req = GetOrderRequest {
         order_id: order_id.to_string(),
     };

@@ -6,7 +6,7 @@ use tonic_types::StatusExt;
 use super::fixtures::{act, create_request, get, next_update, unknown_id, watch};
 use super::{Verdict, err_code, fail, ok, steps, violations};
 use crate::contract::context::Ctx;
-use crate::contract::property::Mismatch;
+use crate::contract::property::Deviation;
 use crate::pb::GetOrderRequest;
 
 /// G-1: empty or too long ids are INVALID_ARGUMENT on `order_id`.
@@ -34,7 +34,7 @@ pub(crate) async fn g1(ctx: &Ctx) -> Verdict {
             if fields == ["order_id"] {
                 Ok(())
             } else {
-                Err(Mismatch::new(
+                Err(Deviation::new(
                     "G-1",
                     "violations [\"order_id\"]",
                     format!("{fields:?}"),
@@ -63,7 +63,7 @@ pub(crate) async fn g2(ctx: &Ctx) -> Verdict {
         if st.message() == want {
             Ok(())
         } else {
-            Err(Mismatch::new(
+            Err(Deviation::new(
                 "G-2",
                 format!("{want:?}"),
                 format!("{:?}", st.message()),
@@ -88,7 +88,7 @@ pub(crate) async fn e3(ctx: &Ctx) -> Verdict {
     let r =
         err_code("E-3", Code::NotFound, got).and_then(|st| match st.get_details_resource_info() {
             Some(i) if i.resource_type == "orders.v1.Order" && i.resource_name == id => Ok(()),
-            other => Err(Mismatch::new(
+            other => Err(Deviation::new(
                 "E-3",
                 format!("ResourceInfo(orders.v1.Order, {id:?})"),
                 format!("{other:?}"),
@@ -124,7 +124,7 @@ pub(crate) async fn g3(ctx: &Ctx) -> Verdict {
                 && order.status == last.status
                 && order.updated_at == last.updated_at;
             if !same {
-                return Err(Mismatch::new(
+                return Err(Deviation::new(
                     "G-3",
                     format!(
                         "the order as created, with status {:?} and updated_at {:?} of the latest change",

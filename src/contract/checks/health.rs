@@ -8,7 +8,7 @@ use tonic_health::pb::health_check_response::ServingStatus;
 
 use super::{Verdict, fail, show, within};
 use crate::contract::context::Ctx;
-use crate::contract::property::Mismatch;
+use crate::contract::property::Deviation;
 
 fn req(service: &str) -> HealthCheckRequest {
     HealthCheckRequest {
@@ -27,7 +27,7 @@ pub(crate) async fn h1(ctx: &Ctx) -> Verdict {
                 return fail(
                     ctx,
                     req(name),
-                    Mismatch::new(
+                    Deviation::new(
                         "H-1",
                         "SERVING",
                         format!("{:?}", other.map(|r| r.into_inner())),
@@ -55,7 +55,7 @@ pub(crate) async fn h2(ctx: &Ctx) -> Verdict {
         other => fail(
             ctx,
             req(&name),
-            Mismatch::new(
+            Deviation::new(
                 "H-2",
                 "NOT_FOUND",
                 format!("{:?}", other.map(|r| r.into_inner())),
@@ -77,7 +77,7 @@ pub(crate) async fn h3(ctx: &Ctx) -> Verdict {
                     return fail(
                         ctx,
                         req(""),
-                        Mismatch::new("H-3", "SERVING at once", format!("{other:?}")),
+                        Deviation::new("H-3", "SERVING at once", format!("{other:?}")),
                     );
                 }
             }
@@ -86,7 +86,7 @@ pub(crate) async fn h3(ctx: &Ctx) -> Verdict {
             return fail(
                 ctx,
                 req(""),
-                Mismatch::new("H-3", "a Watch stream", show(&st)),
+                Deviation::new("H-3", "a Watch stream", show(&st)),
             );
         }
     }
@@ -100,7 +100,7 @@ pub(crate) async fn h3(ctx: &Ctx) -> Verdict {
                     return fail(
                         ctx,
                         req(&name),
-                        Mismatch::new("H-3", "SERVICE_UNKNOWN", format!("{other:?}")),
+                        Deviation::new("H-3", "SERVICE_UNKNOWN", format!("{other:?}")),
                     );
                 }
             }
@@ -109,7 +109,7 @@ pub(crate) async fn h3(ctx: &Ctx) -> Verdict {
                 return fail(
                     ctx,
                     req(&name),
-                    Mismatch::new("H-3", "the Watch stays open", format!("{end:?}")),
+                    Deviation::new("H-3", "the Watch stays open", format!("{end:?}")),
                 );
             }
             Verdict::Pass(None)
@@ -117,7 +117,7 @@ pub(crate) async fn h3(ctx: &Ctx) -> Verdict {
         Err(st) => fail(
             ctx,
             req(&name),
-            Mismatch::new(
+            Deviation::new(
                 "H-3",
                 "a stream with SERVICE_UNKNOWN that stays open",
                 show(&st),

@@ -9,7 +9,7 @@ use tonic::{Code, Response, Status};
 use tonic_types::StatusExt;
 
 use super::context::Ctx;
-use super::property::{Counterexample, Mismatch};
+use super::property::{Counterexample, Deviation};
 
 mod auth;
 pub(crate) use auth::{redact_tokens, tokens_sent};
@@ -196,7 +196,7 @@ pub(crate) fn all() -> Vec<Check> {
 }
 
 /// A failure without a generated input.
-pub(crate) fn fail(ctx: &Ctx, input: impl Debug, m: Mismatch) -> Verdict {
+pub(crate) fn fail(ctx: &Ctx, input: impl Debug, m: Deviation) -> Verdict {
     Verdict::Fail(Counterexample {
         rule: m.rule.to_string(),
         input: format!("{input:#?}"),
@@ -216,7 +216,7 @@ pub(crate) fn property(r: Result<u32, Counterexample>) -> Verdict {
 }
 
 /// A verdict from a sequence of steps, each with its own input.
-pub(crate) fn steps(ctx: &Ctx, r: Result<(), (String, Mismatch)>) -> Verdict {
+pub(crate) fn steps(ctx: &Ctx, r: Result<(), (String, Deviation)>) -> Verdict {
     match r {
         Ok(()) => Verdict::Pass(None),
         Err((input, m)) => Verdict::Fail(Counterexample {
@@ -239,9 +239,9 @@ pub(crate) fn ok<T>(
     rule: &'static str,
     what: &str,
     r: Result<Response<T>, Status>,
-) -> Result<T, Mismatch> {
+) -> Result<T, Deviation> {
     r.map(Response::into_inner)
-        .map_err(|st| Mismatch::new(rule, format!("{what} succeeds"), show(&st)))
+        .map_err(|st| Deviation::new(rule, format!("{what} succeeds"), show(&st)))
 }
 
 /// The call must fail with `code`.
@@ -249,35 +249,35 @@ pub(crate) fn err_code<T: Debug>(
     rule: &'static str,
     code: Code,
     r: Result<Response<T>, Status>,
-) -> Result<Status, Mismatch> {
+) -> Result<Status, Deviation> {
     match r {
-        Ok(res) => Err(Mismatch::new(
+        Ok(res) => Err(Deviation::new(
             rule,
             format!("{code:?}"),
             format!("OK {:?}", res.into_inner()),
         )),
         Err(st) if st.code() == code => Ok(st),
-        Err(st) => Err(Mismatch::new(rule, format!("{code:?}"), show(&st))),
+        Err(st) => Err(Deviation::new(rule, format!("{code:?}"), show(&st))),
     }
 }
 
 /// The BadRequest field paths of an INVALID_ARGUMENT, checking that each
 /// has a description (E-2).
-pub(crate) fn violations(rule: &'static str, st: &Status) -> Result<Vec<String>, Mismatch> {
+pub(crate) fn violations(rule: &'static str, st: &Status) -> Result<Vec<String>, Deviation> {
     if st.code() != Code::InvalidArgument {
-        return Err(Mismatch::new(rule, "INVALID_ARGUMENT", show(st)));
+        return Err(Deviation::new(rule, "INVALID_ARGUMENT", show(st)));
     }
     let bad = st
         .check_error_details()
         .ok()
         .and_then(|d| d.bad_request().cloned())
-        .ok_or_else(|| Mismatch::new(rule, "a google.rpc.BadRequest detail (E-2)", show(st)))?;
+        .ok_or_else(|| Deviation::new(rule, "a google.rpc.BadRequest detail (E-2)", show(st)))?;
     if let Some(v) = bad
         .field_violations
         .iter()
         .find(|v| v.description.is_empty())
     {
-        return Err(Mismatch::new(
+        return Err(Deviation::new(
             rule,
             "every violation has a description",
             format!("{:?} has none", v.field),
@@ -304,11 +304,11 @@ pub(crate) enum Shortfall {
     /// failed fast (D-2), so the deadline was too short for it.
     TooShort,
     /// A rule was broken.
-    Broken(Mismatch),
+    Broken(Deviation),
 }
 
-impl From<Mismatch> for Shortfall {
-    fn from(m: Mismatch) -> Self {
+impl From<Deviation> for Shortfall {
+    fn from(m: Deviation) -> Self {
         Shortfall::Broken(m)
     }
 }
@@ -326,7 +326,7 @@ pub(crate) fn failed_fast(st: &Status, started: tokio::time::Instant, deadline: 
 pub(crate) async fn with_short_deadline<F, Fut>(
     ctx: &Ctx,
     mut step: F,
-) -> Result<Option<String>, Mismatch>
+) -> Result<Option<String>, Deviation>
 where
     F: FnMut(Duration) -> Fut,
     Fut: Future<Output = Result<(), Shortfall>>,
@@ -346,7 +346,7 @@ where
             Err(Shortfall::TooShort) => deadline *= 2,
         }
     }
-    Err(Mismatch::new(
+    Err(Deviation::new(
         "D-2",
         format!("a call with {deadline:?} left is served (no fail-fast threshold that high)"),
         "DEADLINE_EXCEEDED at once every time",

@@ -9,8 +9,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use super::fixtures::{get, new_order, next_update, watch};
 use super::{Verdict, fail, ok, property, show, steps, within};
 use crate::contract::context::Ctx;
-use crate::contract::property::{Mismatch, forall};
-use crate::contract::reference::{Machine, terminal};
+use crate::contract::oracle::{Machine, terminal};
+use crate::contract::property::{Deviation, forall};
 use crate::pb::{GetOrderRequest, OrderAction, OrderActionType, OrderResult, OrderStatus};
 
 /// Which order a generated action names.
@@ -45,7 +45,7 @@ fn status_of(v: i32) -> OrderStatus {
 async fn open(
     ctx: &Ctx,
     rx: mpsc::Receiver<OrderAction>,
-) -> Result<tonic::Streaming<OrderResult>, Mismatch> {
+) -> Result<tonic::Streaming<OrderResult>, Deviation> {
     match within(
         ctx.patience,
         ctx.client().process_orders(ReceiverStream::new(rx)),
@@ -53,7 +53,7 @@ async fn open(
     .await
     {
         Some(r) => ok("P-1", "ProcessOrders", r),
-        None => Err(Mismatch::new(
+        None => Err(Deviation::new(
             "P-1",
             "the call answers while the client's stream is open",
             "nothing until half-close (results held?)",
@@ -62,7 +62,7 @@ async fn open(
 }
 
 /// Runs one generated sequence; `Err` names the broken rule.
-async fn run_sequence(ctx: &Ctx, n_orders: usize, actions: &[(Id, i32)]) -> Result<(), Mismatch> {
+async fn run_sequence(ctx: &Ctx, n_orders: usize, actions: &[(Id, i32)]) -> Result<(), Deviation> {
     let mut ids = vec![];
     let mut machine = Machine::default();
     let mut watchers = vec![];
@@ -79,7 +79,7 @@ async fn run_sequence(ctx: &Ctx, n_orders: usize, actions: &[(Id, i32)]) -> Resu
                 watchers.push((w, vec![u]));
             }
             other => {
-                return Err(Mismatch::new(
+                return Err(Deviation::new(
                     "W-2",
                     "first message {order_id, PENDING, previous UNSPECIFIED}",
                     format!("{other:?}"),
@@ -111,7 +111,7 @@ async fn run_sequence(ctx: &Ctx, n_orders: usize, actions: &[(Id, i32)]) -> Resu
             .await
             .is_err()
         {
-            return Err(Mismatch::new(
+            return Err(Deviation::new(
                 "P-4",
                 "the stream stays open",
                 "the server stopped reading",
@@ -123,26 +123,26 @@ async fn run_sequence(ctx: &Ctx, n_orders: usize, actions: &[(Id, i32)]) -> Resu
             out = Some(open(ctx, rx).await?);
         }
         let Some(out) = out.as_mut() else {
-            return Err(Mismatch::new("P-1", "an open stream", "none"));
+            return Err(Deviation::new("P-1", "an open stream", "none"));
         };
         let got: OrderResult = match within(ctx.patience, out.message()).await {
             Some(Ok(Some(r))) => r,
             Some(Ok(None)) => {
-                return Err(Mismatch::new(
+                return Err(Deviation::new(
                     "P-4",
                     "a result; failures never end the stream",
                     "the stream ended",
                 ));
             }
             Some(Err(st)) => {
-                return Err(Mismatch::new(
+                return Err(Deviation::new(
                     "P-4",
                     "a result; failures never end the stream",
                     show(&st),
                 ));
             }
             None => {
-                return Err(Mismatch::new(
+                return Err(Deviation::new(
                     "P-1",
                     "the result while the stream is open",
                     "nothing while the stream stayed open (held until half-close?)",
@@ -150,14 +150,14 @@ async fn run_sequence(ctx: &Ctx, n_orders: usize, actions: &[(Id, i32)]) -> Resu
             }
         };
         if got.order_id != order_id {
-            return Err(Mismatch::new(
+            return Err(Deviation::new(
                 "P-1",
                 format!("order_id {order_id:?} copied"),
                 format!("{got:?}"),
             ));
         }
         if got.success != want.success || status_of(got.status) != want.status {
-            return Err(Mismatch::new(
+            return Err(Deviation::new(
                 "P-2",
                 format!("{want:?}"),
                 format!("{got:?}"),
@@ -165,7 +165,7 @@ async fn run_sequence(ctx: &Ctx, n_orders: usize, actions: &[(Id, i32)]) -> Resu
         }
         if want.success {
             if !got.error.is_empty() {
-                return Err(Mismatch::new(
+                return Err(Deviation::new(
                     "P-3",
                     "error empty on success",
                     format!("{got:?}"),
@@ -175,7 +175,7 @@ async fn run_sequence(ctx: &Ctx, n_orders: usize, actions: &[(Id, i32)]) -> Resu
                 // The order's updated_at after this change, for W-3.
                 let order = get(ctx, "G-3", &order_id).await?;
                 if order.status != want.status as i32 {
-                    return Err(Mismatch::new(
+                    return Err(Deviation::new(
                         "G-3",
                         format!("status {:?} after the action", want.status),
                         format!("{order:?}"),
@@ -190,7 +190,7 @@ async fn run_sequence(ctx: &Ctx, n_orders: usize, actions: &[(Id, i32)]) -> Resu
                 .strip_prefix(&prefix)
                 .is_some_and(|w| !w.trim().is_empty());
             if !words_ok {
-                return Err(Mismatch::new(
+                return Err(Deviation::new(
                     "P-4",
                     format!("error \"{prefix}<words>\""),
                     format!("{:?}", got.error),
@@ -206,7 +206,7 @@ async fn run_sequence(ctx: &Ctx, n_orders: usize, actions: &[(Id, i32)]) -> Resu
     match end {
         Some(Ok(None)) => {}
         other => {
-            return Err(Mismatch::new(
+            return Err(Deviation::new(
                 "P-5",
                 "OK after half-close and every result",
                 format!("{other:?}"),
@@ -221,7 +221,7 @@ async fn run_sequence(ctx: &Ctx, n_orders: usize, actions: &[(Id, i32)]) -> Resu
                 Some(Ok(Some(u))) => {
                     let prev = seen.last().map_or(0, |p| p.status);
                     if u.status != *want as i32 || u.previous_status != prev {
-                        return Err(Mismatch::new(
+                        return Err(Deviation::new(
                             "W-3",
                             format!("{want:?} after {:?}", status_of(prev)),
                             format!("{u:?}"),
@@ -232,7 +232,7 @@ async fn run_sequence(ctx: &Ctx, n_orders: usize, actions: &[(Id, i32)]) -> Resu
                         .and_then(|p| p.updated_at)
                         .map(|t| (t.seconds, t.nanos));
                     if u.updated_at != *updated_at {
-                        return Err(Mismatch::new(
+                        return Err(Deviation::new(
                             "W-3",
                             format!("updated_at {updated_at:?}, the order's after the change"),
                             format!("{u:?}"),
@@ -240,7 +240,7 @@ async fn run_sequence(ctx: &Ctx, n_orders: usize, actions: &[(Id, i32)]) -> Resu
                     }
                     let now = u.updated_at.map(|t| (t.seconds, t.nanos));
                     if now.is_none() || now <= before {
-                        return Err(Mismatch::new(
+                        return Err(Deviation::new(
                             "P-3",
                             "updated_at strictly later after each change",
                             format!("{before:?} then {now:?}"),
@@ -249,7 +249,7 @@ async fn run_sequence(ctx: &Ctx, n_orders: usize, actions: &[(Id, i32)]) -> Resu
                     seen.push(u);
                 }
                 other => {
-                    return Err(Mismatch::new(
+                    return Err(Deviation::new(
                         "W-3",
                         format!("an update to {want:?}"),
                         format!("{other:?}"),
@@ -270,7 +270,7 @@ async fn run_sequence(ctx: &Ctx, n_orders: usize, actions: &[(Id, i32)]) -> Resu
         if let Some(last) = &last
             && (order.status != last.status || order.updated_at != last.updated_at)
         {
-            return Err(Mismatch::new(
+            return Err(Deviation::new(
                 "G-3",
                 format!("status and updated_at of the latest change {last:?}"),
                 format!("{order:?}"),
@@ -280,7 +280,7 @@ async fn run_sequence(ctx: &Ctx, n_orders: usize, actions: &[(Id, i32)]) -> Resu
             match within(ctx.patience, w.message()).await {
                 Some(Ok(None)) => {}
                 other => {
-                    return Err(Mismatch::new(
+                    return Err(Deviation::new(
                         "W-4",
                         "OK after the terminal status",
                         format!("{other:?}"),
@@ -371,14 +371,14 @@ pub(crate) async fn p1(ctx: &Ctx) -> Verdict {
             match within(ctx.patience, out.message()).await {
                 Some(Ok(Some(r))) if r.order_id == id => {}
                 Some(other) => {
-                    return Err(Mismatch::new(
+                    return Err(Deviation::new(
                         "P-1",
                         "one result with the action's order_id",
                         format!("{other:?}"),
                     ));
                 }
                 None => {
-                    return Err(Mismatch::new(
+                    return Err(Deviation::new(
                         "P-1",
                         "the result before the client half-closes",
                         "nothing while the stream stayed open",
@@ -407,7 +407,7 @@ pub(crate) async fn p5(ctx: &Ctx) -> Verdict {
         )?;
         match within(ctx.patience, out.message()).await {
             Some(Ok(None)) => Ok(()),
-            other => Err(Mismatch::new(
+            other => Err(Deviation::new(
                 "P-5",
                 "OK with no results",
                 format!("{other:?}"),
@@ -451,7 +451,7 @@ pub(crate) async fn p6(ctx: &Ctx) -> Verdict {
             return fail(
                 ctx,
                 format!("two streams, each CONFIRM of {n} fresh PENDING orders; order {id}"),
-                Mismatch::new(
+                Deviation::new(
                     "P-6",
                     "exactly one CONFIRM succeeds",
                     format!("{wins} succeeded: {ra:?} / {rb:?}"),
@@ -467,7 +467,7 @@ async fn results_of(
     ctx: &Ctx,
     rule: &'static str,
     actions: Vec<OrderAction>,
-) -> Result<Vec<OrderResult>, Mismatch> {
+) -> Result<Vec<OrderResult>, Deviation> {
     let mut out = ok(
         rule,
         "ProcessOrders",
@@ -481,7 +481,7 @@ async fn results_of(
             Some(Ok(Some(r))) => results.push(r),
             Some(Ok(None)) => return Ok(results),
             other => {
-                return Err(Mismatch::new(
+                return Err(Deviation::new(
                     rule,
                     "a result per action, then OK",
                     format!("{results:?} then {other:?}"),
@@ -513,7 +513,7 @@ pub(crate) async fn p3(ctx: &Ctx) -> Verdict {
         ];
         for (r, status) in results.iter().zip(want) {
             if !(r.success && r.error.is_empty() && r.status == status as i32) {
-                return Err(Mismatch::new(
+                return Err(Deviation::new(
                     "P-3",
                     format!("success, empty error, status {status:?}"),
                     format!("{r:?}"),
@@ -521,7 +521,7 @@ pub(crate) async fn p3(ctx: &Ctx) -> Verdict {
             }
             let u = next_update(ctx, "P-3", &mut w).await?;
             if u.status != status as i32 || !key_after(&last, &u.updated_at) {
-                return Err(Mismatch::new(
+                return Err(Deviation::new(
                     "P-3",
                     format!("a watch update to {status:?} with updated_at after {last:?}"),
                     format!("{u:?}"),
@@ -530,12 +530,12 @@ pub(crate) async fn p3(ctx: &Ctx) -> Verdict {
             last = u.updated_at;
         }
         if results.len() != 3 {
-            return Err(Mismatch::new("P-1", "3 results", format!("{results:?}")));
+            return Err(Deviation::new("P-1", "3 results", format!("{results:?}")));
         }
         if key_after(&created.created_at, &last) {
             Ok(())
         } else {
-            Err(Mismatch::new(
+            Err(Deviation::new(
                 "P-3",
                 "updated_at later than created_at",
                 format!("{last:?}"),
@@ -592,7 +592,7 @@ pub(crate) async fn p4(ctx: &Ctx) -> Verdict {
             .collect();
         let results = results_of(ctx, "P-4", actions).await?;
         if results.len() != plan.len() {
-            return Err(Mismatch::new(
+            return Err(Deviation::new(
                 "P-4",
                 format!("{} results: failures never end the stream", plan.len()),
                 format!("{results:?}"),
@@ -609,7 +609,7 @@ pub(crate) async fn p4(ctx: &Ctx) -> Verdict {
                         .strip_prefix(&prefix)
                         .is_some_and(|w| !w.trim().is_empty()));
             if !right {
-                return Err(Mismatch::new(
+                return Err(Deviation::new(
                     "P-4",
                     format!("for ({order_id:?}, {action}): {want:?}"),
                     format!("{got:?}"),

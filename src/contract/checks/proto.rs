@@ -8,7 +8,7 @@ use tonic_reflection::pb::{v1, v1alpha};
 
 use super::{Verdict, fail, show, within};
 use crate::contract::context::{Ctx, Svc};
-use crate::contract::property::Mismatch;
+use crate::contract::property::Deviation;
 
 const SERVICES: [&str; 2] = ["orders.v1.OrderService", "grpc.health.v1.Health"];
 
@@ -62,7 +62,7 @@ pub(crate) async fn refl1(ctx: &Ctx) -> Verdict {
                 return fail(
                     ctx,
                     format!("reflection {version} ListServices"),
-                    Mismatch::new("REFL-1", "a service list", e),
+                    Deviation::new("REFL-1", "a service list", e),
                 );
             }
         };
@@ -70,7 +70,7 @@ pub(crate) async fn refl1(ctx: &Ctx) -> Verdict {
             return fail(
                 ctx,
                 format!("reflection {version} ListServices"),
-                Mismatch::new("REFL-1", format!("{missing} listed"), format!("{names:?}")),
+                Deviation::new("REFL-1", format!("{missing} listed"), format!("{names:?}")),
             );
         }
         served.push(version);
@@ -79,7 +79,7 @@ pub(crate) async fn refl1(ctx: &Ctx) -> Verdict {
         return fail(
             ctx,
             "reflection v1 and v1alpha ListServices",
-            Mismatch::new(
+            Deviation::new(
                 "REFL-1",
                 "reflection v1 or v1alpha served",
                 "UNIMPLEMENTED for both",
@@ -193,7 +193,7 @@ pub(crate) async fn proto1(ctx: &Ctx) -> Verdict {
             return fail(
                 ctx,
                 "reflection FileContainingSymbol orders.v1.OrderService",
-                Mismatch::new("PROTO-1", "the orders.v1 file", e),
+                Deviation::new("PROTO-1", "the orders.v1 file", e),
             );
         }
     };
@@ -205,14 +205,14 @@ pub(crate) async fn proto1(ctx: &Ctx) -> Verdict {
         return fail(
             ctx,
             "the served orders.v1 descriptors",
-            Mismatch::new("PROTO-1", missing.clone(), "missing or different"),
+            Deviation::new("PROTO-1", missing.clone(), "missing or different"),
         );
     }
     if let Some(extra) = got.difference(&want).next() {
         return fail(
             ctx,
             "the served orders.v1 descriptors",
-            Mismatch::new("PROTO-1", "nothing beyond the contract", extra.clone()),
+            Deviation::new("PROTO-1", "nothing beyond the contract", extra.clone()),
         );
     }
     Verdict::Pass(None)
@@ -228,7 +228,7 @@ pub(crate) async fn proto2(ctx: &Ctx) -> Verdict {
             return fail(
                 ctx,
                 "reflection FileContainingSymbol orders.v1.OrderService",
-                Mismatch::new("PROTO-2", "the orders.v1 file", e),
+                Deviation::new("PROTO-2", "the orders.v1 file", e),
             );
         }
     };
@@ -291,7 +291,7 @@ pub(crate) async fn proto2(ctx: &Ctx) -> Verdict {
         fail(
             ctx,
             "the served orders.v1 source info",
-            Mismatch::new(
+            Deviation::new(
                 "PROTO-2",
                 "a doc comment on every element",
                 format!("none on {missing:?}"),

@@ -6,8 +6,8 @@ use tonic::Code;
 use super::fixtures::{act, get, new_order, next_update, watch};
 use super::{Verdict, err_code, fail, ok, property, show, steps, violations};
 use crate::contract::context::Ctx;
-use crate::contract::property::{Mismatch, forall};
-use crate::contract::reference::expected_submit;
+use crate::contract::oracle::expected_submit;
+use crate::contract::property::{Deviation, forall};
 use crate::pb::{LineItem, OrderActionType, OrderStatus};
 
 /// The shape of a generated SubmitLineItems stream.
@@ -103,15 +103,15 @@ pub(crate) async fn s1(ctx: &Ctx) -> Verdict {
                         if (res.item_count, res.total_cents) == (n, t) {
                             Ok(())
                         } else {
-                            Err(Mismatch::new(
+                            Err(Deviation::new(
                                 "S-1",
                                 format!("item_count {n}, total_cents {t}"),
                                 format!("{res:?}"),
                             ))
                         }
                     }
-                    (Ok(_), Err(st)) => Err(Mismatch::new("S-1", "OK", show(&st))),
-                    (Err(fields), Ok(res)) => Err(Mismatch::new(
+                    (Ok(_), Err(st)) => Err(Deviation::new("S-1", "OK", show(&st))),
+                    (Err(fields), Ok(res)) => Err(Deviation::new(
                         "S-3",
                         format!("INVALID_ARGUMENT on {fields:?}"),
                         format!("OK {:?}", res.into_inner()),
@@ -129,7 +129,7 @@ pub(crate) async fn s1(ctx: &Ctx) -> Verdict {
                         if got == fields {
                             Ok(())
                         } else {
-                            Err(Mismatch::new(
+                            Err(Deviation::new(
                                 "S-3",
                                 format!("{fields:?}"),
                                 format!("{got:?}"),
@@ -154,7 +154,7 @@ pub(crate) async fn s2(ctx: &Ctx) -> Verdict {
         other => fail(
             ctx,
             "an empty stream",
-            Mismatch::new(
+            Deviation::new(
                 "S-2",
                 "OK { item_count: 0, total_cents: 0 }",
                 format!("{:?}", other.map(|r| r.into_inner())),
@@ -194,7 +194,7 @@ pub(crate) async fn s3(ctx: &Ctx) -> Verdict {
         if fields == ["items[1].product_id", "items[1].quantity"] {
             Ok(())
         } else {
-            Err(Mismatch::new(
+            Err(Deviation::new(
                 "S-3",
                 "[\"items[1].product_id\", \"items[1].quantity\"]",
                 format!("{fields:?}"),
@@ -238,7 +238,7 @@ pub(crate) async fn s4(ctx: &Ctx) -> Verdict {
                 .await,
         )?;
         if a != b {
-            return Err(Mismatch::new(
+            return Err(Deviation::new(
                 "S-4",
                 format!("{a:?} both times"),
                 format!("{b:?}"),
@@ -246,7 +246,7 @@ pub(crate) async fn s4(ctx: &Ctx) -> Verdict {
         }
         let after = get().await?;
         if after != before {
-            return Err(Mismatch::new(
+            return Err(Deviation::new(
                 "S-4",
                 format!("the order unchanged: {before:?}"),
                 format!("{after:?}"),
@@ -256,7 +256,7 @@ pub(crate) async fn s4(ctx: &Ctx) -> Verdict {
         act(ctx, "S-4", &id, &[OrderActionType::Cancel]).await?;
         let u = next_update(ctx, "S-4", &mut watch).await?;
         if u.previous_status != OrderStatus::Pending as i32 {
-            return Err(Mismatch::new(
+            return Err(Deviation::new(
                 "S-4",
                 "no watch message from the submissions (next: PENDING -> CANCELLED)",
                 format!("{u:?}"),

@@ -12,14 +12,14 @@ use super::{
     within,
 };
 use crate::contract::context::Ctx;
-use crate::contract::property::Mismatch;
+use crate::contract::property::Deviation;
 use crate::pb::{OrderActionType, OrderStatus, OrderStatusUpdate, WatchOrderStatusRequest};
 
 /// What W-1 wants of the error for `id`: G-1's violation or G-2's message,
 /// with E-3's ResourceInfo.
-fn w1_error(id: &str, code: Code, st: &tonic::Status) -> Result<(), Mismatch> {
+fn w1_error(id: &str, code: Code, st: &tonic::Status) -> Result<(), Deviation> {
     if st.code() != code {
-        return Err(Mismatch::new(
+        return Err(Deviation::new(
             "W-1",
             format!("{code:?} before any message"),
             show(st),
@@ -28,7 +28,7 @@ fn w1_error(id: &str, code: Code, st: &tonic::Status) -> Result<(), Mismatch> {
     if code == Code::InvalidArgument {
         let fields = violations("W-1", st)?;
         if fields != ["order_id"] {
-            return Err(Mismatch::new(
+            return Err(Deviation::new(
                 "W-1",
                 "a BadRequest on [\"order_id\"]",
                 format!("{fields:?}"),
@@ -38,7 +38,7 @@ fn w1_error(id: &str, code: Code, st: &tonic::Status) -> Result<(), Mismatch> {
     }
     let want = format!("order {id} not found");
     if st.message() != want {
-        return Err(Mismatch::new(
+        return Err(Deviation::new(
             "W-1",
             format!("{want:?}"),
             format!("{:?}", st.message()),
@@ -46,7 +46,7 @@ fn w1_error(id: &str, code: Code, st: &tonic::Status) -> Result<(), Mismatch> {
     }
     match st.get_details_resource_info() {
         Some(i) if i.resource_type == "orders.v1.Order" && i.resource_name == id => Ok(()),
-        other => Err(Mismatch::new(
+        other => Err(Deviation::new(
             "E-3",
             format!("ResourceInfo(orders.v1.Order, {id:?})"),
             format!("{other:?}"),
@@ -75,12 +75,12 @@ pub(crate) async fn w1(ctx: &Ctx) -> Verdict {
                 let mut s = res.into_inner();
                 match within(ctx.patience, s.message()).await {
                     Some(Err(st)) => Ok(st),
-                    Some(Ok(Some(m))) => Err(Mismatch::new(
+                    Some(Ok(Some(m))) => Err(Deviation::new(
                         "W-1",
                         format!("{code:?} before any message"),
                         format!("a message first: {m:?}"),
                     )),
-                    other => Err(Mismatch::new(
+                    other => Err(Deviation::new(
                         "W-1",
                         format!("{code:?}"),
                         format!("{other:?}"),
@@ -118,7 +118,7 @@ pub(crate) async fn w2(ctx: &Ctx) -> Verdict {
                 updated_at: order.updated_at,
             };
             if u != want {
-                return Err(Mismatch::new("W-2", format!("{want:?}"), format!("{u:?}")));
+                return Err(Deviation::new("W-2", format!("{want:?}"), format!("{u:?}")));
             }
         }
         Ok(())
@@ -156,7 +156,7 @@ pub(crate) async fn w3(ctx: &Ctx) -> Verdict {
                 updated_at: order.updated_at,
             };
             if u != want {
-                return Err(Mismatch::new(
+                return Err(Deviation::new(
                     "W-3",
                     format!("after {action:?}: {want:?}"),
                     format!("{u:?}"),
@@ -181,7 +181,7 @@ pub(crate) async fn w3(ctx: &Ctx) -> Verdict {
 
 /// W-4: an order already terminal gets one message, then OK.
 pub(crate) async fn w4(ctx: &Ctx) -> Verdict {
-    let r: Result<(), Mismatch> = async {
+    let r: Result<(), Deviation> = async {
         let id = new_order(ctx, "W-4").await?;
         act(ctx, "W-4", &id, &[OrderActionType::Cancel]).await?;
         let mut s = watch(ctx, "W-4", &id).await?;
@@ -208,20 +208,20 @@ async fn cancelled_then_ok(
     s: &mut tonic::Streaming<crate::pb::OrderStatusUpdate>,
     first: &str,
     then: &str,
-) -> Result<(), Mismatch> {
+) -> Result<(), Deviation> {
     match within(ctx.patience, s.message()).await {
         Some(Ok(Some(u))) if u.status == OrderStatus::Cancelled as i32 => {}
-        other => return Err(Mismatch::new(rule, first, format!("{other:?}"))),
+        other => return Err(Deviation::new(rule, first, format!("{other:?}"))),
     }
     match within(ctx.patience, s.message()).await {
         Some(Ok(None)) => Ok(()),
-        other => Err(Mismatch::new(rule, then, format!("{other:?}"))),
+        other => Err(Deviation::new(rule, then, format!("{other:?}"))),
     }
 }
 
 /// W-5: three watchers of one order get the same sequence.
 pub(crate) async fn w5(ctx: &Ctx) -> Verdict {
-    let r: Result<(), Mismatch> = async {
+    let r: Result<(), Deviation> = async {
         let id = new_order(ctx, "W-5").await?;
         let mut watchers = vec![];
         for _ in 0..3 {
@@ -230,7 +230,7 @@ pub(crate) async fn w5(ctx: &Ctx) -> Verdict {
             match within(ctx.patience, s.message()).await {
                 Some(Ok(Some(_))) => {}
                 other => {
-                    return Err(Mismatch::new(
+                    return Err(Deviation::new(
                         "W-5",
                         "a first message",
                         format!("{other:?}"),
@@ -258,7 +258,7 @@ pub(crate) async fn w5(ctx: &Ctx) -> Verdict {
                     Some(Ok(Some(u))) => seq.push(u.status),
                     Some(Ok(None)) => break,
                     other => {
-                        return Err(Mismatch::new(
+                        return Err(Deviation::new(
                             "W-5",
                             "every change, then OK",
                             format!("{seq:?} then {other:?}"),
@@ -274,7 +274,7 @@ pub(crate) async fn w5(ctx: &Ctx) -> Verdict {
             OrderStatus::Delivered as i32,
         ];
         match sequences.iter().find(|s| **s != want) {
-            Some(s) => Err(Mismatch::new(
+            Some(s) => Err(Deviation::new(
                 "W-5",
                 format!("{want:?} for every watcher"),
                 format!("{s:?}"),
@@ -296,7 +296,7 @@ pub(crate) async fn w6(ctx: &Ctx) -> Verdict {
         let id = new_order(ctx, "W-6").await?;
         let hint = with_short_deadline(ctx, |deadline| w6_round(ctx, &id, deadline)).await?;
         act(ctx, "W-6", &id, &[OrderActionType::Cancel]).await?;
-        Ok::<_, Mismatch>(hint)
+        Ok::<_, Deviation>(hint)
     }
     .await;
     match r {
@@ -331,7 +331,9 @@ async fn w6_round(ctx: &Ctx, id: &str, deadline: Duration) -> Result<(), Shortfa
     let mut short = match short {
         Ok(s) => s.into_inner(),
         Err(st) if failed_fast(&st, started, deadline) => return Err(Shortfall::TooShort),
-        Err(st) => return Err(Mismatch::new("W-6", "WatchOrderStatus succeeds", show(&st)).into()),
+        Err(st) => {
+            return Err(Deviation::new("W-6", "WatchOrderStatus succeeds", show(&st)).into());
+        }
     };
     let mut keeper = ok(
         "W-6",
@@ -345,14 +347,14 @@ async fn w6_round(ctx: &Ctx, id: &str, deadline: Duration) -> Result<(), Shortfa
         Some(Ok(Some(_))) => {}
         Some(Err(st)) if failed_fast(&st, started, deadline) => return Err(Shortfall::TooShort),
         other => {
-            return Err(Mismatch::new("W-6", "a first message", format!("{other:?}")).into());
+            return Err(Deviation::new("W-6", "a first message", format!("{other:?}")).into());
         }
     }
     drop(cancelled);
     match within(deadline + ctx.patience, short.message()).await {
         Some(Err(st)) if matches!(st.code(), Code::DeadlineExceeded | Code::Cancelled) => {}
         other => {
-            return Err(Mismatch::new(
+            return Err(Deviation::new(
                 "W-6",
                 "the short watcher ends at its deadline",
                 format!("{other:?}"),
@@ -364,7 +366,7 @@ async fn w6_round(ctx: &Ctx, id: &str, deadline: Duration) -> Result<(), Shortfa
     act(ctx, "W-6", id, &[OrderActionType::Confirm]).await?;
     match within(ctx.patience, keeper.message()).await {
         Some(Ok(Some(u))) if u.status == OrderStatus::Confirmed as i32 => Ok(()),
-        other => Err(Mismatch::new(
+        other => Err(Deviation::new(
             "W-6",
             "the remaining watcher gets CONFIRMED",
             format!("{other:?}"),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tonic::metadata::MetadataMap;
 
-use crate::matching::{Matcher, Metadata, Mismatch};
+use crate::mock::matching::{Matcher, Metadata, Mismatch};
 use crate::rpc::{Method, Rpc};
 
 type Pred<T> = Arc<dyn Fn(&T) -> bool + Send + Sync>;

@@ -36,7 +36,7 @@ use tonic::Status;
 
 use self::conditions::Cond;
 use super::times::Times;
-use crate::matching::{Check, Field, Matcher, Metadata, Partial};
+use crate::mock::matching::{Check, Field, Matcher, Metadata, Partial};
 use crate::pb::OrderStatusUpdate;
 use crate::rpc::{ProcessOrders, SubmitLineItems, WatchOrderStatus};
 
@@ -195,7 +195,7 @@ impl<R: StubSlot> Stub<R> {
     /// # }
     /// ```
     pub fn when_header(self, name: &str, value: &str) -> Self {
-        self.when_metadata(name, crate::matching::eq(value))
+        self.when_metadata(name, crate::mock::matching::eq(value))
     }
 
     /// Matches only calls whose metadata has `name`, whatever its value.
@@ -208,18 +208,18 @@ impl<R: StubSlot> Stub<R> {
     /// # }
     /// ```
     pub fn when_header_present(self, name: &str) -> Self {
-        self.when_metadata(name, crate::matching::present())
+        self.when_metadata(name, crate::mock::matching::present())
     }
 
     /// Matches only calls whose metadata `name` passes `check`
-    /// ([`eq`](crate::matching::eq), [`regex`](crate::matching::regex),
-    /// [`present`](crate::matching::present), [`absent`](crate::matching::absent), …).
+    /// ([`eq`](crate::mock::matching::eq), [`regex`](crate::mock::matching::regex),
+    /// [`present`](crate::mock::matching::present), [`absent`](crate::mock::matching::absent), …).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
     /// use orders_testkit::prelude::*;
-    /// use orders_testkit::matching::{absent, regex};
+    /// use orders_testkit::mock::matching::{absent, regex};
     /// Stub::on(GetOrder)
     ///     .when_metadata("x-tenant", regex("^acme-"))
     ///     .when_metadata("x-debug", absent())
@@ -242,7 +242,7 @@ impl<R: StubSlot> Stub<R> {
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let mock = orders_testkit::OrderMock::start().await;
     /// use orders_testkit::prelude::*;
-    /// use orders_testkit::matching::{eq, range};
+    /// use orders_testkit::mock::matching::{eq, range};
     /// Stub::on(CreateOrder)
     ///     .when_field("customer_id", eq("c-1"))
     ///     .when_field("items[0].quantity", range(100..))

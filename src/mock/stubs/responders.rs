@@ -58,7 +58,9 @@ impl<R: Rpc> Reply<R> {
         match self {
             Self::Ready(reply) => reply,
             Self::Call(f) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(requests)))
-                .unwrap_or_else(|_| Err(Status::internal(crate::catch_panic::PANIC_MESSAGE))),
+                .unwrap_or_else(|_| {
+                    Err(Status::internal(crate::layers::catch_panic::PANIC_MESSAGE))
+                }),
         }
     }
 }

@@ -11,9 +11,10 @@ use tonic::metadata::MetadataMap;
 
 use super::responders::{Replies, Respond, Script};
 use super::{Stub, StubHandle};
-use crate::journal::{Answerer, Call, NearMiss};
-use crate::matching::Mismatch;
+use crate::journal::Call;
 use crate::mock::drift::{self, Drift};
+use crate::mock::matching::Mismatch;
+use crate::mock::notes::{Answerer, CallNotes as _, NearMiss};
 use crate::mock::times::Times;
 use crate::pb::OrderStatusUpdate;
 use crate::rpc::{
@@ -105,7 +106,7 @@ impl<R: StubSlot> Entry<R> {
         let mut near: Vec<NearCall> = calls
             .iter()
             .filter(|c| c.method == Some(R::METHOD))
-            .filter(|c| !c.answered_by.contains(&Answerer::Stub(name.clone())))
+            .filter(|c| !c.answered_by().contains(&Answerer::Stub(name.clone())))
             .map(|c| {
                 let requests: Vec<R::Request> =
                     c.requests.iter().filter_map(R::request).cloned().collect();
@@ -120,7 +121,7 @@ impl<R: StubSlot> Entry<R> {
                     self.mismatches(&c.metadata, &requests)
                 };
                 if differences.is_empty() {
-                    let by: Vec<String> = c.answered_by.iter().map(ToString::to_string).collect();
+                    let by: Vec<String> = c.answered_by().iter().map(ToString::to_string).collect();
                     differences.push(Mismatch::new(
                         "(stub)",
                         "this stub to answer",
