@@ -13,7 +13,7 @@ use orders_testkit::fault::{Fault, FaultLayer, FaultPlan};
 use orders_testkit::pb::order_service_client::OrderServiceClient;
 use orders_testkit::pb::*;
 use orders_testkit::rpc::{CreateOrder, WatchOrderStatus};
-use orders_testkit::server::transport::InProcessServer;
+use orders_testkit::server::InProcessServer;
 use orders_testkit::{OrderMock, Stub};
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc;

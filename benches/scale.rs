@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use orders_testkit::OrderMock;
 use orders_testkit::pb::order_service_client::OrderServiceClient;
 use orders_testkit::pb::{GetOrderRequest, Order, OrderActionType, WatchOrderStatusRequest};
-use orders_testkit::server::transport::InProcessServer;
+use orders_testkit::server::InProcessServer;
 
 const MOCKS: usize = 1_000;
 const CALLS: usize = 10_000;

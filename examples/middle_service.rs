@@ -83,14 +83,14 @@ pub fn start_b(
     work: Duration,
 ) -> (
     OrderServiceClient<Channel>,
-    orders_testkit::server::transport::InProcessServer,
+    orders_testkit::server::InProcessServer,
 ) {
     let b = MiddleService {
         downstream: c.client(),
         rules,
         work,
     };
-    let server = orders_testkit::server::transport::InProcessServer::start(
+    let server = orders_testkit::server::InProcessServer::start(
         tonic::service::Routes::new(OrderServiceServer::new(b)).prepare(),
     );
     (OrderServiceClient::new(server.channel()), server)

@@ -22,7 +22,7 @@ use orders_testkit::pb::{
     WatchOrderStatusRequest,
 };
 use orders_testkit::rpc::{CreateOrder, WatchOrderStatus};
-use orders_testkit::server::transport::InProcessServer;
+use orders_testkit::server::InProcessServer;
 use tonic::transport::Channel;
 use tower::Layer;
 

@@ -10,7 +10,7 @@ use orders_testkit::OrderMock;
 use orders_testkit::pb::*;
 use orders_testkit::prelude::OrderServiceClient;
 use orders_testkit::rpc::WatchOrderStatus;
-use orders_testkit::server::transport::MAX_CONCURRENT_STREAMS;
+use orders_testkit::server::MAX_CONCURRENT_STREAMS;
 use tonic::transport::Channel;
 
 async fn mock_and_channel(tcp: bool) -> (OrderMock, Channel) {

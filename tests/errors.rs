@@ -10,7 +10,7 @@ use orders_testkit::layers::catch_panic::{CatchPanicLayer, PANIC_MESSAGE};
 use orders_testkit::pb::order_service_client::OrderServiceClient;
 use orders_testkit::pb::order_service_server::{OrderService, OrderServiceServer};
 use orders_testkit::pb::*;
-use orders_testkit::server::transport::InProcessServer;
+use orders_testkit::server::InProcessServer;
 use orders_testkit::service::orders::BoxStream;
 use prost::Message;
 use tonic::{Code, Request, Response, Status, Streaming};

@@ -10,7 +10,7 @@ use http_body_util::BodyExt;
 use orders_testkit::fault::{Fault, FaultLayer, FaultPlan};
 use orders_testkit::grpc::frame::encode_frame;
 use orders_testkit::rpc::{GetOrder, Method, WatchOrderStatus};
-use orders_testkit::server::transport::ConnectionControl;
+use orders_testkit::server::ConnectionControl;
 use tokio::time::Instant;
 use tonic::Code;
 use tower::{Layer, Service, ServiceExt};

@@ -16,7 +16,7 @@ use orders_testkit::pb::*;
 use orders_testkit::rpc::{
     CreateOrder, GetOrder, ProcessOrders, SubmitLineItems, WatchOrderStatus,
 };
-use orders_testkit::server::transport::InProcessServer;
+use orders_testkit::server::InProcessServer;
 use orders_testkit::service::orders::BoxStream;
 use tonic::{Code, Request, Response, Status, Streaming};
 use tonic_types::{ErrorDetails, StatusExt};

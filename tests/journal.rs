@@ -272,7 +272,7 @@ async fn a_bounded_journal_keeps_the_latest_calls_and_says_how_many_it_dropped()
             ),
         ),
     );
-    let server = orders_testkit::server::transport::InProcessServer::start(
+    let server = orders_testkit::server::InProcessServer::start(
         JournalLayer::new(journal.clone()).layer(routes.prepare()),
     );
     let mut client =

@@ -805,11 +805,9 @@ fn target(kind: Kind) -> Target {
         tokens,
         inner: routes.prepare(),
     };
-    Target::in_process(orders_testkit::server::transport::InProcessServer::start(
-        http,
-    ))
-    .token(RW)
-    .transient_header(TRANSIENT, "1")
+    Target::in_process(orders_testkit::server::InProcessServer::start(http))
+        .token(RW)
+        .transient_header(TRANSIENT, "1")
 }
 
 fn suite(seed: u64) -> Suite {

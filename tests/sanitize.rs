@@ -9,7 +9,7 @@ use orders_testkit::pb::order_service_client::OrderServiceClient;
 use orders_testkit::pb::order_service_server::{OrderService, OrderServiceServer};
 use orders_testkit::pb::*;
 use orders_testkit::rpc::GetOrder;
-use orders_testkit::server::transport::InProcessServer;
+use orders_testkit::server::InProcessServer;
 use orders_testkit::service::orders::BoxStream;
 use orders_testkit::{OrderMock, Stub};
 use tonic::{Code, Request, Response, Status, Streaming};

@@ -242,11 +242,10 @@ async fn record(args: RecordArgs) -> ExitCode {
             args.upstream
         ));
     }
-    let endpoint =
-        match orders_testkit::server::transport::endpoint(&args.upstream, args.tls_ca.as_deref()) {
-            Ok(endpoint) => endpoint,
-            Err(e) => return fail(e),
-        };
+    let endpoint = match orders_testkit::server::endpoint(&args.upstream, args.tls_ca.as_deref()) {
+        Ok(endpoint) => endpoint,
+        Err(e) => return fail(e),
+    };
     let mut builder = Recorder::builder(endpoint.connect_lazy());
     for h in &args.headers {
         let Some((name, value)) = h.split_once(':') else {

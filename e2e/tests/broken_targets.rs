@@ -248,7 +248,7 @@ async fn a_server_that_stops_answering_ends_the_run_with_the_reason() {
             tower::Service::call(&mut routes, req).await
         }
     });
-    let server = orders_testkit::server::transport::InProcessServer::start(deadlocking);
+    let server = orders_testkit::server::InProcessServer::start(deadlocking);
     let report = tokio::time::timeout(
         Duration::from_secs(120),
         Suite::default()

@@ -32,7 +32,7 @@ use tokio::net::TcpListener;
 
 use super::calls::{CallFilter, to_json, to_pb};
 use super::{Admin, AdminError, ResetWhat};
-use crate::server::transport::ServerTasks;
+use crate::server::ServerTasks;
 
 type Body = BoxBody<Bytes, Infallible>;
 

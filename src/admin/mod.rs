@@ -46,7 +46,7 @@ use tokio::net::TcpListener;
 use crate::mock::Verification;
 use crate::mock::{Beside, Parts};
 use crate::scenario::{ScenarioError, StubDefinition, fault_from_json, order_from_json};
-use crate::server::transport::HttpService;
+use crate::server::HttpService;
 use crate::{OrderMock, OrderMockBuilder};
 
 mod calls;

@@ -8,7 +8,7 @@ use tonic::service::Routes;
 use tonic::transport::Channel;
 
 use crate::pb::order_service_server::{OrderService, OrderServiceServer};
-use crate::server::transport::InProcessServer;
+use crate::server::InProcessServer;
 
 /// Why a target could not be reached (the CLI exits 2 on it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,7 +146,7 @@ impl Target {
     /// use orders_testkit::service::model::Store;
     /// use orders_testkit::pb::order_service_server::OrderServiceServer;
     /// use orders_testkit::service::orders::ReferenceService;
-    /// use orders_testkit::server::transport::InProcessServer;
+    /// use orders_testkit::server::InProcessServer;
     /// use tower::Layer;
     ///
     /// let routes = tonic::service::Routes::new(OrderServiceServer::new(
@@ -226,8 +226,8 @@ impl Target {
                 Ok((channel, Some(Keep::Owner(owner))))
             }
             Kind::Endpoint { url, tls_ca } => {
-                let endpoint = crate::server::transport::endpoint(url, tls_ca.as_deref())
-                    .map_err(ConnectError)?;
+                let endpoint =
+                    crate::server::endpoint(url, tls_ca.as_deref()).map_err(ConnectError)?;
                 let channel = endpoint.connect().await.map_err(|e| {
                     ConnectError(format!("cannot connect to {url}: {}", source_chain(&e)))
                 })?;

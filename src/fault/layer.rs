@@ -13,7 +13,7 @@ use super::body::{ResetBody, ShapedBody, Shaping};
 use super::plan::{Decision, FaultPlan};
 use super::wire;
 use crate::grpc::deadline::{exceeded, wait_within};
-use crate::server::transport::ConnectionControl;
+use crate::server::ConnectionControl;
 
 /// A tower layer that injects the faults of a [`FaultPlan`] into any tonic
 /// server: `Server::builder().layer(FaultLayer::new(plan))`, or around

@@ -12,7 +12,7 @@ use http::{HeaderMap, HeaderValue};
 use http_body::{Body, Frame};
 use tonic::Status;
 
-use crate::server::transport::ConnectionControl;
+use crate::server::ConnectionControl;
 
 /// One breakage of the protocol.
 #[derive(Debug, Clone)]

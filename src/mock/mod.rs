@@ -12,6 +12,8 @@
 //! # }
 //! ```
 
+mod beside;
+mod builder;
 pub mod cluster;
 pub mod drift;
 pub mod matching;
@@ -24,10 +26,11 @@ mod times;
 pub mod verification;
 
 // What serves beside a mock (the admin surface, a feature) builds on these.
-pub use notes::{Answerer, CallNotes, NearMiss};
 #[cfg_attr(not(feature = "admin"), allow(unused_imports))]
-pub(crate) use order_mock::{Beside, Parts};
-pub use order_mock::{OrderMock, OrderMockBuilder};
+pub(crate) use beside::{Beside, Parts};
+pub use builder::OrderMockBuilder;
+pub use notes::{Answerer, CallNotes, NearMiss};
+pub use order_mock::OrderMock;
 pub use stubs::{Stub, StubHandle};
 pub use times::Times;
 pub use verification::Verification;

@@ -31,7 +31,7 @@ use tonic::transport::Channel;
 use crate::OrderMock;
 use crate::fault::Fault;
 use crate::journal::Journal;
-use crate::server::transport::DuplexConnector;
+use crate::server::DuplexConnector;
 use crate::service::model::Store;
 
 mod balanced;
@@ -276,7 +276,7 @@ impl MockCluster {
     /// ```
     pub fn channel(&self, i: usize) -> Channel {
         let slot = self.slots.get(i).cloned();
-        crate::server::transport::lazy_channel(move || match &slot {
+        crate::server::lazy_channel(move || match &slot {
             Some(slot) => match &lock(slot).connector {
                 Some(c) => c.connect(),
                 None => Err(io::Error::new(
