@@ -31,6 +31,20 @@ use crate::service::health::{HealthReporter, ServingStatus};
 use crate::service::model::Store;
 use crate::service::orders::{ReferenceService, ServiceConfig};
 
+/// A mock starts from its settings (here, so that the mock itself needs
+/// nothing of its builder).
+impl OrderMock {
+    /// Starts a mock with the default settings, in process.
+    pub async fn start() -> Self {
+        Self::builder().start().await
+    }
+
+    /// Settings for a mock.
+    pub fn builder() -> OrderMockBuilder {
+        OrderMockBuilder::default()
+    }
+}
+
 /// Settings for an [`OrderMock`], from [`OrderMock::builder`].
 ///
 /// ```

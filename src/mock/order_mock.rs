@@ -6,7 +6,6 @@ use tonic::transport::Channel;
 use tonic_health::pb::health_client::HealthClient;
 
 use super::beside::Parts;
-use super::builder::OrderMockBuilder;
 use crate::fault::{Fault, FaultPlan};
 use crate::journal::Journal;
 use crate::layers::auth::Tokens;
@@ -67,16 +66,6 @@ pub struct OrderMock {
 }
 
 impl OrderMock {
-    /// Starts a mock with the default settings, in process.
-    pub async fn start() -> Self {
-        Self::builder().start().await
-    }
-
-    /// Settings for a mock.
-    pub fn builder() -> OrderMockBuilder {
-        OrderMockBuilder::default()
-    }
-
     /// An OrderService client over the mock's shared in-process channel.
     pub fn client(&self) -> OrderServiceClient<Channel> {
         OrderServiceClient::new(self.channel())
@@ -270,7 +259,7 @@ impl OrderMock {
         self.server.tasks()
     }
 
-    /// The TCP address when started with [`OrderMockBuilder::serve_tcp`].
+    /// The TCP address when started with [`OrderMockBuilder::serve_tcp`](crate::OrderMockBuilder::serve_tcp).
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.local_addr
     }

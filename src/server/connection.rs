@@ -9,9 +9,10 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use super::tasks::Handles;
 use super::{CONNECTION_WINDOW, HttpService, MAX_CONCURRENT_STREAMS};
 
 /// Lets a call end its own connection (the drop-connection fault). Every
@@ -205,3 +206,32 @@ where
 /// How long an immediate GOAWAY lets the connection write the frame
 /// before closing it.
 const GOAWAY_NOW_WRITE: Duration = Duration::from_millis(20);
+
+/// The number of running tasks, observable without polling.
+#[derive(Debug, Clone, Default)]
+pub(super) struct LiveCount(pub(super) std::sync::Arc<watch::Sender<usize>>);
+
+/// Decrements the live count when the task it lives in ends or is dropped.
+pub(super) struct LiveGuard(LiveCount);
+
+impl LiveCount {
+    pub(super) fn enter(&self) -> LiveGuard {
+        self.0.send_modify(|n| *n += 1);
+        LiveGuard(self.clone())
+    }
+}
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        self.0.0.send_modify(|n| *n -= 1);
+    }
+}
+
+/// What a served connection needs of its server's tasks.
+#[derive(Debug, Clone)]
+pub(super) struct Handles {
+    pub(super) graceful: CancellationToken,
+    pub(super) abort: CancellationToken,
+    pub(super) tracker: TaskTracker,
+    pub(super) live: LiveCount,
+}

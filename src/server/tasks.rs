@@ -5,13 +5,12 @@ use std::future::Future;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::watch;
 use tokio_stream::{Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::HttpService;
-use super::connection::serve_connection;
+use super::connection::{Handles, LiveCount, serve_connection};
 
 /// Every task a server started (accept loops, connections, streams), with
 /// the tokens that stop them. Dropping it aborts them all.
@@ -23,26 +22,6 @@ pub struct ServerTasks {
     live: LiveCount,
     accepted: std::sync::Arc<std::sync::atomic::AtomicU64>,
     open: LiveCount,
-}
-
-/// The number of running tasks, observable without polling.
-#[derive(Debug, Clone, Default)]
-pub(super) struct LiveCount(std::sync::Arc<watch::Sender<usize>>);
-
-/// Decrements the live count when the task it lives in ends or is dropped.
-pub(super) struct LiveGuard(LiveCount);
-
-impl LiveCount {
-    pub(super) fn enter(&self) -> LiveGuard {
-        self.0.send_modify(|n| *n += 1);
-        LiveGuard(self.clone())
-    }
-}
-
-impl Drop for LiveGuard {
-    fn drop(&mut self) {
-        self.0.0.send_modify(|n| *n -= 1);
-    }
 }
 
 /// Watches a server's tasks from outside, also after the server is dropped.
@@ -244,12 +223,4 @@ impl Drop for ServerTasks {
     fn drop(&mut self) {
         self.abort();
     }
-}
-
-#[derive(Debug, Clone)]
-pub(super) struct Handles {
-    pub(super) graceful: CancellationToken,
-    pub(super) abort: CancellationToken,
-    pub(super) tracker: TaskTracker,
-    pub(super) live: LiveCount,
 }
