@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use common::*;
 use orders_testkit::pb::{
-    CreateOrderResponse, GetOrderRequest, LineItem, Order, OrderAction, OrderActionType as A,
-    OrderResult, OrderStatus as S, OrderStatusUpdate, SubmitLineItemsResponse,
-    WatchOrderStatusRequest,
+    CreateOrderRequest, CreateOrderResponse, GetOrderRequest, LineItem, Order, OrderAction,
+    OrderActionType as A, OrderResult, OrderStatus as S, OrderStatusUpdate,
+    SubmitLineItemsResponse, WatchOrderStatusRequest,
 };
 use orders_testkit::rpc::{
     CreateOrder, GetOrder, ProcessOrders, SubmitLineItems, WatchOrderStatus,
@@ -574,94 +574,30 @@ async fn seed_and_advance_push_changes_to_watchers() {
     assert_eq!(create(&mock).await, "ord-000002");
 }
 
-/// A mock with a 200 ms fail-fast threshold and a stub on `rpc`'s path.
-mod d2_on_stubs {
-    use std::time::Duration;
+/// D-2 holds whoever would answer: every RPC, with a stub mounted that
+/// would take the call, fails at once with DEADLINE_EXCEEDED when less than
+/// the threshold is left, and no stub answers (the mock admits each call
+/// once, before the stubs choose).
+#[tokio::test]
+async fn d2_applies_to_stubbed_calls_of_every_rpc() {
+    use orders_testkit::mock::CallNotes as _;
 
-    use orders_testkit::pb::*;
-    use orders_testkit::rpc::{
-        CreateOrder, GetOrder, ProcessOrders, SubmitLineItems, WatchOrderStatus,
-    };
-    use orders_testkit::{OrderMock, Stub};
-    use tonic::Code;
-
-    const SHORT: Duration = Duration::from_millis(50);
-
-    async fn mock() -> OrderMock {
-        OrderMock::builder()
-            .fail_fast(Duration::from_millis(200))
-            .start()
-            .await
-    }
-
-    fn timed<T>(msg: T) -> tonic::Request<T> {
-        let mut r = tonic::Request::new(msg);
-        r.set_timeout(SHORT);
-        r
-    }
-
-    #[tokio::test]
-    async fn d2_applies_to_a_stubbed_create_order() {
-        let mock = mock().await;
-        let stub = Stub::on(CreateOrder)
+    let mock = OrderMock::builder()
+        .fail_fast(Duration::from_millis(200))
+        .start()
+        .await;
+    let stubs = [
+        Stub::on(CreateOrder)
             .respond(CreateOrderResponse::default())
-            .mount(&mock);
-        let err = mock
-            .client()
-            .create_order(timed(CreateOrderRequest::default()))
-            .await
-            .unwrap_err();
-        assert_eq!(err.code(), Code::DeadlineExceeded);
-        assert_eq!(stub.hits(), 0, "the stub did nothing");
-    }
-
-    #[tokio::test]
-    async fn d2_applies_to_a_stubbed_get_order() {
-        let mock = mock().await;
-        let stub = Stub::on(GetOrder).respond(Order::default()).mount(&mock);
-        let err = mock
-            .client()
-            .get_order(timed(GetOrderRequest::default()))
-            .await
-            .unwrap_err();
-        assert_eq!(err.code(), Code::DeadlineExceeded);
-        assert_eq!(stub.hits(), 0);
-    }
-
-    #[tokio::test]
-    async fn d2_applies_to_a_stubbed_watch() {
-        let mock = mock().await;
-        let stub = Stub::on(WatchOrderStatus)
+            .mount(&mock),
+        Stub::on(GetOrder).respond(Order::default()).mount(&mock),
+        Stub::on(WatchOrderStatus)
             .stream([OrderStatusUpdate::default()])
-            .mount(&mock);
-        let err = mock
-            .client()
-            .watch_order_status(timed(WatchOrderStatusRequest::default()))
-            .await
-            .unwrap_err();
-        assert_eq!(err.code(), Code::DeadlineExceeded);
-        assert_eq!(stub.hits(), 0);
-    }
-
-    #[tokio::test]
-    async fn d2_applies_to_a_stubbed_submit() {
-        let mock = mock().await;
-        let stub = Stub::on(SubmitLineItems)
+            .mount(&mock),
+        Stub::on(SubmitLineItems)
             .respond(SubmitLineItemsResponse::default())
-            .mount(&mock);
-        let err = mock
-            .client()
-            .submit_line_items(timed(tokio_stream::iter(Vec::<LineItem>::new())))
-            .await
-            .unwrap_err();
-        assert_eq!(err.code(), Code::DeadlineExceeded);
-        assert_eq!(stub.hits(), 0);
-    }
-
-    #[tokio::test]
-    async fn d2_applies_to_a_stubbed_process() {
-        let mock = mock().await;
-        let stub = Stub::on(ProcessOrders)
+            .mount(&mock),
+        Stub::on(ProcessOrders)
             .respond_with(|a| {
                 Ok(OrderResult {
                     order_id: a.order_id.clone(),
@@ -669,17 +605,57 @@ mod d2_on_stubs {
                     ..Default::default()
                 })
             })
-            .mount(&mock);
-        let got = mock
-            .client()
+            .mount(&mock),
+    ];
+    fn timed<T>(msg: T) -> Request<T> {
+        let mut r = Request::new(msg);
+        r.set_timeout(Duration::from_millis(50));
+        r
+    }
+    let mut client = mock.client();
+    let answers = [
+        client
+            .create_order(timed(CreateOrderRequest::default()))
+            .await
+            .map(drop),
+        client
+            .get_order(timed(GetOrderRequest::default()))
+            .await
+            .map(drop),
+        client
+            .watch_order_status(timed(WatchOrderStatusRequest::default()))
+            .await
+            .map(drop),
+        client
+            .submit_line_items(timed(tokio_stream::iter(Vec::<LineItem>::new())))
+            .await
+            .map(drop),
+        match client
             .process_orders(timed(tokio_stream::iter(vec![OrderAction::default()])))
-            .await;
-        let err = match got {
-            Err(st) => st,
-            Ok(res) => res.into_inner().message().await.unwrap_err(),
-        };
-        assert_eq!(err.code(), Code::DeadlineExceeded);
-        assert_eq!(stub.hits(), 0);
+            .await
+        {
+            Err(status) => Err(status),
+            Ok(res) => res.into_inner().message().await.map(drop),
+        },
+    ];
+    let rpcs = [
+        "CreateOrder",
+        "GetOrder",
+        "WatchOrderStatus",
+        "SubmitLineItems",
+        "ProcessOrders",
+    ];
+    for (rpc, answer) in rpcs.iter().zip(answers) {
+        let code = answer.map_err(|st| st.code());
+        assert_eq!(code, Err(Code::DeadlineExceeded), "{rpc}");
+    }
+    for (rpc, stub) in rpcs.iter().zip(&stubs) {
+        assert_eq!(stub.hits(), 0, "the {rpc} stub did nothing");
+    }
+    let calls = mock.journal().wait_for_ended(5).await;
+    assert_eq!(calls.len(), 5);
+    for call in &calls {
+        assert_eq!(call.answered_by(), [], "nobody answered {call}");
     }
 }
 

@@ -15,12 +15,13 @@
 mod beside;
 mod builder;
 pub mod cluster;
+mod dispatch;
 pub mod drift;
 pub mod matching;
-mod mock_service;
 mod notes;
 mod order_mock;
 pub(crate) mod proxy;
+mod scripted;
 pub mod stubs;
 mod times;
 pub mod verification;

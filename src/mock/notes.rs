@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use crate::journal::{Call, Note, Notes};
+use crate::journal::{Call, Note};
 use crate::mock::matching::Mismatch;
 
 /// Who answered a call: a note the mock attaches to the journal's record.
@@ -90,22 +90,6 @@ impl Note for Answerer {
 impl Note for NearMiss {
     fn heading(&self) -> &'static str {
         "no stub matched;"
-    }
-}
-
-/// Records that `who` answered the call behind `extensions` (once per run
-/// of the same answerer), if it is journaled.
-pub(crate) fn answered(extensions: &http::Extensions, who: Answerer) {
-    if let Some(notes) = Notes::of(extensions) {
-        notes.add_unless_repeated(who);
-    }
-}
-
-/// Records the stub the call behind `extensions` came closest to (the
-/// first one given), if it is journaled.
-pub(crate) fn missed(extensions: &http::Extensions, near: NearMiss) {
-    if let Some(notes) = Notes::of(extensions) {
-        notes.add_first(near);
     }
 }
 

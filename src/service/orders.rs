@@ -224,14 +224,16 @@ pub fn process_action(store: &Store, action: OrderAction) -> OrderResult {
     }
 }
 
+/// The model's entry points for a call already admitted (D-2 checked
+/// once, by whoever dispatches it: this service's own `OrderService`, or
+/// the mock's dispatch).
 impl ReferenceService {
-    /// CreateOrder (C-1 to C-5), which never waits: what the trait method
-    /// does, callable without boxing a future.
+    /// CreateOrder (C-1 to C-5), which never waits: callable without
+    /// boxing a future.
     pub(crate) fn create(
         &self,
         request: Request<CreateOrderRequest>,
     ) -> Result<Response<CreateOrderResponse>, Status> {
-        self.admit(request.metadata())?;
         let key = idempotency_key(request.metadata());
         let violations = validate::create_order(request.get_ref(), key);
         if !violations.is_empty() {
@@ -253,7 +255,6 @@ impl ReferenceService {
 
     /// GetOrder (G-1 to G-3), which never waits, as [`create`](Self::create).
     pub(crate) fn get(&self, request: Request<GetOrderRequest>) -> Result<Response<Order>, Status> {
-        self.admit(request.metadata())?;
         let order_id = &request.get_ref().order_id;
         check_order_id(order_id)?;
         match self.store.get(order_id) {
@@ -261,31 +262,13 @@ impl ReferenceService {
             None => Err(status::not_found(order_id)),
         }
     }
-}
 
-#[tonic::async_trait]
-impl OrderService for ReferenceService {
-    async fn create_order(
-        &self,
-        request: Request<CreateOrderRequest>,
-    ) -> Result<Response<CreateOrderResponse>, Status> {
-        self.create(request)
-    }
-
-    async fn get_order(
-        &self,
-        request: Request<GetOrderRequest>,
-    ) -> Result<Response<Order>, Status> {
-        self.get(request)
-    }
-
-    type WatchOrderStatusStream = BoxStream<OrderStatusUpdate>;
-
-    async fn watch_order_status(
+    /// WatchOrderStatus (W-1 to W-4) until `deadline`.
+    pub(crate) fn watch(
         &self,
         request: Request<WatchOrderStatusRequest>,
-    ) -> Result<Response<Self::WatchOrderStatusStream>, Status> {
-        let deadline = self.admit(request.metadata())?;
+        deadline: Option<Instant>,
+    ) -> Result<Response<BoxStream<OrderStatusUpdate>>, Status> {
         let order_id = &request.get_ref().order_id;
         check_order_id(order_id)?;
         let watch = self
@@ -298,13 +281,66 @@ impl OrderService for ReferenceService {
         ))))
     }
 
+    /// SubmitLineItems (S-1 to S-3) over the stream, until `deadline`.
+    pub(crate) async fn submit(
+        &self,
+        request: Request<Streaming<LineItem>>,
+        deadline: Option<Instant>,
+    ) -> Result<Response<SubmitLineItemsResponse>, Status> {
+        let items = UntilDeadline::new(request.into_inner(), deadline);
+        sum_line_items(items).await.map(Response::new)
+    }
+
+    /// ProcessOrders (P-1 to P-4), action by action, until `deadline`.
+    pub(crate) fn process(
+        &self,
+        request: Request<Streaming<OrderAction>>,
+        deadline: Option<Instant>,
+    ) -> Response<BoxStream<OrderResult>> {
+        let store = Arc::clone(&self.store);
+        let results = request
+            .into_inner()
+            .map(move |action| Ok(process_action(&store, action?)));
+        Response::new(Box::pin(UntilDeadline::new(results, deadline)))
+    }
+}
+
+/// The reference service on its own: each call admitted, then answered by
+/// the model.
+#[tonic::async_trait]
+impl OrderService for ReferenceService {
+    async fn create_order(
+        &self,
+        request: Request<CreateOrderRequest>,
+    ) -> Result<Response<CreateOrderResponse>, Status> {
+        self.admit(request.metadata())?;
+        self.create(request)
+    }
+
+    async fn get_order(
+        &self,
+        request: Request<GetOrderRequest>,
+    ) -> Result<Response<Order>, Status> {
+        self.admit(request.metadata())?;
+        self.get(request)
+    }
+
+    type WatchOrderStatusStream = BoxStream<OrderStatusUpdate>;
+
+    async fn watch_order_status(
+        &self,
+        request: Request<WatchOrderStatusRequest>,
+    ) -> Result<Response<Self::WatchOrderStatusStream>, Status> {
+        let deadline = self.admit(request.metadata())?;
+        self.watch(request, deadline)
+    }
+
     async fn submit_line_items(
         &self,
         request: Request<Streaming<LineItem>>,
     ) -> Result<Response<SubmitLineItemsResponse>, Status> {
         let deadline = self.admit(request.metadata())?;
-        let items = UntilDeadline::new(request.into_inner(), deadline);
-        sum_line_items(items).await.map(Response::new)
+        self.submit(request, deadline).await
     }
 
     type ProcessOrdersStream = BoxStream<OrderResult>;
@@ -314,12 +350,6 @@ impl OrderService for ReferenceService {
         request: Request<Streaming<OrderAction>>,
     ) -> Result<Response<Self::ProcessOrdersStream>, Status> {
         let deadline = self.admit(request.metadata())?;
-        let store = Arc::clone(&self.store);
-        let results = request
-            .into_inner()
-            .map(move |action| Ok(process_action(&store, action?)));
-        Ok(Response::new(Box::pin(UntilDeadline::new(
-            results, deadline,
-        ))))
+        Ok(self.process(request, deadline))
     }
 }

@@ -1,0 +1,472 @@
+//! The mock's OrderService: one dispatch path for every RPC. A call is
+//! admitted once (D-2, whoever answers it), the stubs choose, and what no
+//! stub matches falls through to the model, a real target, or a refusal.
+//! Who answered is noted in the journal here, once per call (per action for
+//! ProcessOrders).
+//!
+//! The path is written once; each RPC gives only its leaves ([`Route`]):
+//! how a stub's answer becomes the call's answer, and how the call falls
+//! through to the model and to the upstream. The streaming kind decides
+//! what the stubs match on: the one request (unary, server stream), every
+//! item read (client stream), or each action (bidi).
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::time::Instant;
+use tokio_stream::StreamExt;
+use tonic::metadata::MetadataMap;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::notes::{Answerer, NearMiss};
+use super::proxy::{Session, Upstream};
+use super::scripted::scripted_stream;
+use super::stubs::{Matched, Script, StubSlot, StubTable};
+use crate::grpc::deadline::{UntilDeadline, wait_within as wait};
+use crate::journal::Notes;
+use crate::pb::order_service_server::OrderService;
+use crate::pb::{
+    CreateOrderRequest, CreateOrderResponse, GetOrderRequest, LineItem, Order, OrderAction,
+    OrderResult, OrderStatusUpdate, SubmitLineItemsResponse, WatchOrderStatusRequest,
+};
+use crate::rpc::{CreateOrder, GetOrder, Method, ProcessOrders, SubmitLineItems, WatchOrderStatus};
+use crate::service::orders::{BoxStream, ReferenceService};
+
+/// What answers a call no stub matches.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum Fallthrough {
+    /// The reference model (the default).
+    #[default]
+    Model,
+    /// A real target, through a transparent proxy.
+    Proxy(Upstream),
+    /// Nobody: `UNIMPLEMENTED`.
+    Refuse,
+}
+
+impl Fallthrough {
+    fn answerer(&self) -> Answerer {
+        match self {
+            Fallthrough::Model => Answerer::Model,
+            Fallthrough::Proxy(_) => Answerer::Proxy,
+            Fallthrough::Refuse => Answerer::NoStub,
+        }
+    }
+}
+
+/// One RPC's leaves of the dispatch path.
+pub(crate) trait Route {
+    /// The RPC, as refusals name it.
+    const METHOD: Method;
+    /// What falls through: the call, or what was read of it.
+    type Fall: Send;
+    /// The answer the generated server trait wants.
+    type Answer: Send;
+    /// The model's answer (the call is admitted already).
+    fn model(
+        model: &ReferenceService,
+        fall: Self::Fall,
+        deadline: Option<Instant>,
+    ) -> impl Future<Output = Result<Self::Answer, Status>> + Send;
+    /// The real target's answer.
+    fn upstream(
+        upstream: &mut Upstreamed,
+        fall: Self::Fall,
+        deadline: Option<Instant>,
+    ) -> impl Future<Output = Result<Self::Answer, Status>> + Send;
+}
+
+/// The real target, as one call reaches it: a ProcessOrders call forwards
+/// the actions no stub took over one session of its own.
+pub(crate) struct Upstreamed {
+    upstream: Upstream,
+    session: Option<Session>,
+}
+
+/// Sends the call (or what was read of it) on to its `Route`.
+#[derive(Debug, Clone)]
+pub(crate) struct MockService {
+    pub(crate) reference: ReferenceService,
+    pub(crate) stubs: Arc<StubTable>,
+    pub(crate) fallthrough: Fallthrough,
+}
+
+impl MockService {
+    /// The stub that takes a call (or one action) carrying `requests`,
+    /// noted as its answerer; none: the closest miss is noted.
+    fn choose<R: StubSlot>(
+        &self,
+        notes: Option<&Notes>,
+        metadata: &MetadataMap,
+        requests: &[R::Request],
+    ) -> Option<Matched<R>> {
+        match self.stubs.slot::<R>().select(metadata, requests) {
+            Ok(matched) => {
+                if let Some(notes) = notes {
+                    notes.add_unless_repeated(Answerer::Stub(matched.name.clone()));
+                }
+                Some(matched)
+            }
+            Err(near) => {
+                if let (Some(notes), Some(near)) = (notes, near) {
+                    notes.add_first::<NearMiss>(near);
+                }
+                None
+            }
+        }
+    }
+
+    /// What no stub took: the model, the real target, or a refusal, noted
+    /// as its answerer. The one place that choice is made.
+    async fn fall<R: Route>(
+        &self,
+        notes: Option<&Notes>,
+        upstreamed: &mut Option<Upstreamed>,
+        fall: R::Fall,
+        deadline: Option<Instant>,
+    ) -> Result<R::Answer, Status> {
+        if let Some(notes) = notes {
+            notes.add_unless_repeated(self.fallthrough.answerer());
+        }
+        match &self.fallthrough {
+            Fallthrough::Model => R::model(&self.reference, fall, deadline).await,
+            Fallthrough::Proxy(upstream) => {
+                let upstreamed = upstreamed.get_or_insert_with(|| Upstreamed {
+                    upstream: upstream.clone(),
+                    session: None,
+                });
+                R::upstream(upstreamed, fall, deadline).await
+            }
+            Fallthrough::Refuse => Err(Status::unimplemented(format!(
+                "no stub matched this {} call, and this mock answers unmatched calls with UNIMPLEMENTED",
+                R::METHOD
+            ))),
+        }
+    }
+
+    /// A call of one request message (unary and server-streaming): the
+    /// stub that matches it, or the fall-through.
+    async fn one<R>(
+        &self,
+        request: Request<R::Request>,
+        answer: impl FnOnce(Matched<R>, &R::Request, Option<Instant>) -> Result<R::Answer, Status>,
+    ) -> Result<R::Answer, Status>
+    where
+        R: StubSlot + Route<Fall = Request<<R as crate::rpc::Rpc>::Request>>,
+    {
+        let deadline = self.reference.admit(request.metadata())?;
+        let notes = Notes::of(request.extensions()).cloned();
+        let one = std::slice::from_ref(request.get_ref());
+        match self.choose::<R>(notes.as_ref(), request.metadata(), one) {
+            Some(matched) => {
+                wait(matched.delay, deadline).await?;
+                answer(matched, request.get_ref(), deadline)
+            }
+            None => {
+                self.fall::<R>(notes.as_ref(), &mut None, request, deadline)
+                    .await
+            }
+        }
+    }
+}
+
+impl Route for CreateOrder {
+    const METHOD: Method = Method::CreateOrder;
+    type Fall = Request<CreateOrderRequest>;
+    type Answer = Response<CreateOrderResponse>;
+
+    async fn model(
+        model: &ReferenceService,
+        fall: Self::Fall,
+        _: Option<Instant>,
+    ) -> Result<Self::Answer, Status> {
+        model.create(fall)
+    }
+
+    async fn upstream(
+        to: &mut Upstreamed,
+        fall: Self::Fall,
+        _: Option<Instant>,
+    ) -> Result<Self::Answer, Status> {
+        to.upstream.create_order(fall).await
+    }
+}
+
+impl Route for GetOrder {
+    const METHOD: Method = Method::GetOrder;
+    type Fall = Request<GetOrderRequest>;
+    type Answer = Response<Order>;
+
+    async fn model(
+        model: &ReferenceService,
+        fall: Self::Fall,
+        _: Option<Instant>,
+    ) -> Result<Self::Answer, Status> {
+        model.get(fall)
+    }
+
+    async fn upstream(
+        to: &mut Upstreamed,
+        fall: Self::Fall,
+        _: Option<Instant>,
+    ) -> Result<Self::Answer, Status> {
+        to.upstream.get_order(fall).await
+    }
+}
+
+impl Route for WatchOrderStatus {
+    const METHOD: Method = Method::WatchOrderStatus;
+    type Fall = Request<WatchOrderStatusRequest>;
+    type Answer = Response<BoxStream<OrderStatusUpdate>>;
+
+    async fn model(
+        model: &ReferenceService,
+        fall: Self::Fall,
+        deadline: Option<Instant>,
+    ) -> Result<Self::Answer, Status> {
+        model.watch(fall, deadline)
+    }
+
+    async fn upstream(
+        to: &mut Upstreamed,
+        fall: Self::Fall,
+        _: Option<Instant>,
+    ) -> Result<Self::Answer, Status> {
+        to.upstream.watch_order_status(fall).await
+    }
+}
+
+/// A SubmitLineItems call as it falls through: whole, when no stub was
+/// mounted (the items were not read), or the items read for the stubs.
+// Built once per call and moved straight to its route: boxing the call
+// would allocate on every call.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum SubmitFall {
+    Call(Request<Streaming<LineItem>>),
+    Read(MetadataMap, Vec<LineItem>),
+}
+
+impl Route for SubmitLineItems {
+    const METHOD: Method = Method::SubmitLineItems;
+    type Fall = SubmitFall;
+    type Answer = Response<SubmitLineItemsResponse>;
+
+    async fn model(
+        model: &ReferenceService,
+        fall: Self::Fall,
+        deadline: Option<Instant>,
+    ) -> Result<Self::Answer, Status> {
+        match fall {
+            SubmitFall::Call(request) => model.submit(request, deadline).await,
+            SubmitFall::Read(_, items) => model.total(items).await.map(Response::new),
+        }
+    }
+
+    async fn upstream(
+        to: &mut Upstreamed,
+        fall: Self::Fall,
+        deadline: Option<Instant>,
+    ) -> Result<Self::Answer, Status> {
+        match fall {
+            SubmitFall::Call(request) => to.upstream.submit_line_items(request).await,
+            SubmitFall::Read(metadata, items) => {
+                to.upstream.submit_items(metadata, deadline, items).await
+            }
+        }
+    }
+}
+
+/// A ProcessOrders call as it falls through: whole, when no stub was
+/// mounted, or one action at a time.
+// Built once per call and moved straight to its route: boxing the call
+// would allocate on every call.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum ProcessFall {
+    Call(Request<Streaming<OrderAction>>),
+    Action(MetadataMap, OrderAction),
+}
+
+/// What a fallen-through ProcessOrders call or action gets back.
+pub(crate) enum ProcessAnswer {
+    Call(Response<BoxStream<OrderResult>>),
+    Action(OrderResult),
+}
+
+impl Route for ProcessOrders {
+    const METHOD: Method = Method::ProcessOrders;
+    type Fall = ProcessFall;
+    type Answer = ProcessAnswer;
+
+    async fn model(
+        model: &ReferenceService,
+        fall: Self::Fall,
+        deadline: Option<Instant>,
+    ) -> Result<Self::Answer, Status> {
+        Ok(match fall {
+            ProcessFall::Call(request) => ProcessAnswer::Call(model.process(request, deadline)),
+            ProcessFall::Action(_, action) => ProcessAnswer::Action(model.act(action)),
+        })
+    }
+
+    async fn upstream(
+        to: &mut Upstreamed,
+        fall: Self::Fall,
+        deadline: Option<Instant>,
+    ) -> Result<Self::Answer, Status> {
+        match fall {
+            ProcessFall::Call(request) => to
+                .upstream
+                .process_orders(request)
+                .await
+                .map(ProcessAnswer::Call),
+            ProcessFall::Action(metadata, action) => {
+                let session = to
+                    .session
+                    .get_or_insert_with(|| to.upstream.session(metadata, deadline));
+                session.act(action).await.map(ProcessAnswer::Action)
+            }
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl OrderService for MockService {
+    async fn create_order(
+        &self,
+        request: Request<CreateOrderRequest>,
+    ) -> Result<Response<CreateOrderResponse>, Status> {
+        self.one::<CreateOrder>(request, |matched, request, _| {
+            matched
+                .reply(std::slice::from_ref(request))
+                .map(Response::new)
+        })
+        .await
+    }
+
+    async fn get_order(
+        &self,
+        request: Request<GetOrderRequest>,
+    ) -> Result<Response<Order>, Status> {
+        self.one::<GetOrder>(request, |matched, request, _| {
+            matched
+                .reply(std::slice::from_ref(request))
+                .map(Response::new)
+        })
+        .await
+    }
+
+    type WatchOrderStatusStream = BoxStream<OrderStatusUpdate>;
+
+    async fn watch_order_status(
+        &self,
+        request: Request<WatchOrderStatusRequest>,
+    ) -> Result<Response<Self::WatchOrderStatusStream>, Status> {
+        self.one::<WatchOrderStatus>(request, |matched, _, deadline| match matched.script() {
+            Script::Refuse(status) => Err(status),
+            Script::Stream {
+                items,
+                between,
+                end,
+                hold,
+            } => Ok(Response::new(Box::pin(UntilDeadline::new(
+                scripted_stream(items, between, end, hold),
+                deadline,
+            )))),
+        })
+        .await
+    }
+
+    async fn submit_line_items(
+        &self,
+        request: Request<Streaming<LineItem>>,
+    ) -> Result<Response<SubmitLineItemsResponse>, Status> {
+        let deadline = self.reference.admit(request.metadata())?;
+        let notes = Notes::of(request.extensions()).cloned();
+        if self.stubs.slot::<SubmitLineItems>().is_empty() {
+            let fall = SubmitFall::Call(request);
+            return self
+                .fall::<SubmitLineItems>(notes.as_ref(), &mut None, fall, deadline)
+                .await;
+        }
+        // Stubs match on the whole stream: read it first.
+        let (metadata, _, inbound) = request.into_parts();
+        let mut inbound = UntilDeadline::new(inbound, deadline);
+        let mut items = Vec::new();
+        while let Some(item) = inbound.next().await {
+            items.push(item?);
+        }
+        match self.choose::<SubmitLineItems>(notes.as_ref(), &metadata, &items) {
+            Some(matched) => {
+                wait(matched.delay, deadline).await?;
+                matched.reply(&items).map(Response::new)
+            }
+            None => {
+                let fall = SubmitFall::Read(metadata, items);
+                self.fall::<SubmitLineItems>(notes.as_ref(), &mut None, fall, deadline)
+                    .await
+            }
+        }
+    }
+
+    type ProcessOrdersStream = BoxStream<OrderResult>;
+
+    async fn process_orders(
+        &self,
+        request: Request<Streaming<OrderAction>>,
+    ) -> Result<Response<Self::ProcessOrdersStream>, Status> {
+        let deadline = self.reference.admit(request.metadata())?;
+        let notes = Notes::of(request.extensions()).cloned();
+        if self.stubs.slot::<ProcessOrders>().is_empty() {
+            let fall = ProcessFall::Call(request);
+            return match self
+                .fall::<ProcessOrders>(notes.as_ref(), &mut None, fall, deadline)
+                .await?
+            {
+                ProcessAnswer::Call(response) => Ok(response),
+                ProcessAnswer::Action(_) => unreachable!("a whole call falls through whole"),
+            };
+        }
+        // Stubs match each action: choose per action, as it comes.
+        let (metadata, _, inbound) = request.into_parts();
+        let this = self.clone();
+        let state = (inbound, None::<Upstreamed>);
+        let results = futures_util::stream::unfold(Some(state), move |state| {
+            let (this, metadata, notes) = (this.clone(), metadata.clone(), notes.clone());
+            async move {
+                let (mut inbound, mut upstreamed) = state?;
+                let action = match inbound.next().await? {
+                    Ok(action) => action,
+                    Err(status) => return Some((Err(status), None)),
+                };
+                let one = std::slice::from_ref(&action);
+                let result = match this.choose::<ProcessOrders>(notes.as_ref(), &metadata, one) {
+                    Some(matched) => match wait(matched.delay, deadline).await {
+                        Ok(()) => matched.reply(one),
+                        Err(status) => Err(status),
+                    },
+                    None => {
+                        let fall = ProcessFall::Action(metadata, action);
+                        match this
+                            .fall::<ProcessOrders>(notes.as_ref(), &mut upstreamed, fall, deadline)
+                            .await
+                        {
+                            Ok(ProcessAnswer::Action(result)) => Ok(result),
+                            Ok(ProcessAnswer::Call(_)) => {
+                                unreachable!("an action falls through as an action")
+                            }
+                            Err(status) => Err(status),
+                        }
+                    }
+                };
+                match result {
+                    Ok(result) => Some((Ok(result), Some((inbound, upstreamed)))),
+                    Err(status) => Some((Err(status), None)),
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(UntilDeadline::new(
+            Box::pin(results),
+            deadline,
+        ))))
+    }
+}
