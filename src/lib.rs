@@ -57,15 +57,15 @@
 //!   several mocks as a balanced cluster;
 //! - [`fault`]: fault injection for the mock or any tonic server;
 //! - [`journal`]: every call recorded;
-//! - [`service`]: the order model (free of tonic) and the reference
-//!   OrderService over it, health, reflection;
+//! - [`service`]: the order model (free of tonic), the reference
+//!   OrderService over it, the contract's canonical statuses, health,
+//!   reflection;
 //! - [`layers`]: tower layers usable with any tonic server: panics caught,
 //!   bearer tokens, E-6 sanitizing;
 //! - [`server`]: serving any tonic service in process (duplex), over TCP or
 //!   TLS, and the channels to it;
-//! - [`grpc`]: gRPC on the wire: canonical statuses with details, a stable
-//!   rendering of error payloads for snapshots, deadlines and their
-//!   propagation, frames, status headers;
+//! - [`grpc`]: gRPC on the wire: a stable rendering of error payloads for
+//!   snapshots, deadlines and their propagation, frames, status headers;
 //! - `contract`, `scenario`, `admin` (features): the contract suite, TOML
 //!   scenarios, the admin surface of `serve --admin`.
 //!

@@ -12,7 +12,7 @@
 //! - [`ConnectionControl`]: what a call can do to its own connection (drop
 //!   it, send GOAWAY);
 //! - [`endpoint`]: the client side for URLs;
-//! - [`tls`] (feature `tls`): serving over TLS, mutual TLS too.
+//! - `tls` (feature `tls`): serving over TLS, mutual TLS too.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {

@@ -82,18 +82,7 @@ impl ReferenceService {
     /// (this service, or a stub in front of it): the fail-fast threshold
     /// (D-2) and a deadline already passed (D-1). Returns the call's
     /// deadline. (Auth, which comes first, is a layer: [`crate::layers::auth`].)
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use orders_testkit::service::model::Store;
-    /// use orders_testkit::service::orders::{ReferenceService, ServiceConfig};
-    ///
-    /// let service = ReferenceService::new(Store::new(), ServiceConfig::default().fail_fast(Duration::from_millis(100)));
-    /// let mut metadata = tonic::metadata::MetadataMap::new();
-    /// metadata.insert("grpc-timeout", "50m".parse().unwrap());
-    /// assert_eq!(service.admit(&metadata).unwrap_err().code(), tonic::Code::DeadlineExceeded);
-    /// ```
-    pub fn admit(&self, metadata: &MetadataMap) -> Result<Option<Instant>, Status> {
+    pub(crate) fn admit(&self, metadata: &MetadataMap) -> Result<Option<Instant>, Status> {
         let deadline = deadline_of(metadata);
         if let Some(deadline) = deadline {
             let remaining = deadline.saturating_duration_since(Instant::now());
@@ -112,37 +101,17 @@ impl ReferenceService {
     /// S-1 to S-3 over line items already received (a stub that read the
     /// stream falls back here): the count and total, or the first invalid
     /// item, or an overflowing total.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use orders_testkit::service::model::Store;
-    /// use orders_testkit::pb::LineItem;
-    /// use orders_testkit::service::orders::ReferenceService;
-    ///
-    /// let service = ReferenceService::new(Store::new(), Default::default());
-    /// let item = LineItem { product_id: "p".into(), quantity: 2, price_cents: 5 };
-    /// let total = service.total(vec![item.clone(), item]).await.unwrap();
-    /// assert_eq!((total.item_count, total.total_cents), (2, 20));
-    /// # }
-    /// ```
-    pub async fn total(&self, items: Vec<LineItem>) -> Result<SubmitLineItemsResponse, Status> {
+    pub(crate) async fn total(
+        &self,
+        items: Vec<LineItem>,
+    ) -> Result<SubmitLineItemsResponse, Status> {
         sum_line_items(tokio_stream::iter(items.into_iter().map(Ok))).await
     }
 
     /// P-1 to P-4 for one action on this service's store: its result, the
     /// order changed atomically (a stub that did not match an action falls
     /// back here).
-    ///
-    /// ```
-    /// use orders_testkit::service::model::Store;
-    /// use orders_testkit::pb::OrderAction;
-    /// use orders_testkit::service::orders::ReferenceService;
-    ///
-    /// let service = ReferenceService::new(Store::new(), Default::default());
-    /// let r = service.act(OrderAction { order_id: "nope".into(), action: 1 });
-    /// assert!(r.error.starts_with("NOT_FOUND"));
-    /// ```
-    pub fn act(&self, action: OrderAction) -> OrderResult {
+    pub(crate) fn act(&self, action: OrderAction) -> OrderResult {
         process_action(&self.store, action)
     }
 }

@@ -80,7 +80,8 @@ pub fn assert_violations(status: &tonic::Status, fields: &[&str]) {
 
 /// A timestamp field as nanoseconds since the epoch (panics when absent).
 pub fn nanos(ts: &Option<prost_types::Timestamp>) -> i128 {
-    orders_testkit::service::model::time::to_nanos(ts.as_ref().expect("timestamp is set"))
+    let ts = ts.as_ref().expect("timestamp is set");
+    i128::from(ts.seconds) * 1_000_000_000 + i128::from(ts.nanos)
 }
 
 /// A bare hyper HTTP/2 connection to the mock, with no tonic `Channel` in

@@ -47,11 +47,9 @@ mod table;
 
 pub use kinds::{PerMessageRpc, SingleResponseRpc, UnaryRpc};
 pub(crate) use responders::Script;
-#[doc(hidden)]
-pub use responders::{Replies, Reply, Respond};
-pub use table::{
-    DriftReport, ExpectationReport, MountTarget, NearCall, Slot, StubInfo, StubSlot, StubTable,
-};
+pub(crate) use responders::{Replies, Respond};
+pub(crate) use table::StubTable;
+pub use table::{DriftReport, ExpectationReport, MountTarget, NearCall, StubInfo, StubSlot};
 pub(crate) use table::{Matched, sealed};
 
 /// A stub under construction for the RPC `R`; [`mount`](Self::mount) it on

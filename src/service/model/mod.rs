@@ -18,10 +18,8 @@
 
 pub mod lifecycle;
 pub mod store;
-#[doc(hidden)]
-pub mod subscribers;
-#[doc(hidden)]
-pub mod time;
+pub(crate) mod subscribers;
+pub(crate) mod time;
 pub mod validate;
 
 pub use store::{ActionFailure, CreateError, FailureReason, Store, Watch};

@@ -1,14 +1,5 @@
 //! Timestamps as the store keeps them: nanoseconds since the Unix epoch,
 //! converted to and from `google.protobuf.Timestamp`.
-//!
-//! ```
-//! use orders_testkit::service::model::time::{from_nanos, to_nanos};
-//!
-//! let ts = from_nanos(1_700_000_000_123_456_789);
-//! assert_eq!(ts.seconds, 1_700_000_000);
-//! assert_eq!(ts.nanos, 123_456_789);
-//! assert_eq!(to_nanos(&ts), 1_700_000_000_123_456_789);
-//! ```
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
