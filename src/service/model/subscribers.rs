@@ -1,17 +1,6 @@
 //! A lossless fan-out: every subscriber gets every value published after it
 //! subscribed, in order, through its own unbounded queue. Used for order
 //! watchers (W-3, W-5) and health watchers (H-3).
-//!
-//! ```
-//! use orders_testkit::service::model::subscribers::Subscribers;
-//!
-//! let mut subs = Subscribers::default();
-//! let (id, mut rx) = subs.subscribe();
-//! subs.publish(&7);
-//! assert_eq!(rx.try_recv().unwrap(), 7);
-//! subs.unsubscribe(id);
-//! assert!(subs.is_empty());
-//! ```
 
 use tokio::sync::mpsc;
 
@@ -74,5 +63,22 @@ impl<T: Clone> Subscribers<T> {
     /// Whether there are no subscribers.
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Subscribers;
+
+    #[test]
+    fn a_subscriber_gets_what_is_published_after_it_subscribed_until_it_leaves() {
+        let mut subs = Subscribers::default();
+        subs.publish(&1);
+        let (id, mut rx) = subs.subscribe();
+        subs.publish(&7);
+        assert_eq!(rx.try_recv().unwrap(), 7);
+        assert!(rx.try_recv().is_err(), "nothing from before it subscribed");
+        subs.unsubscribe(id);
+        assert!(subs.is_empty());
     }
 }
