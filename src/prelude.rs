@@ -17,8 +17,9 @@
 //! # }
 //! ```
 
-pub use crate::fault::{Fault, FaultLayer, FaultPlan, ServerBehaviour};
+pub use crate::fault::{Fault, FaultLayer, FaultPlan};
 pub use crate::journal::{Call, Journal, Outcome};
+pub use crate::layers::behaviour::ServerBehaviour;
 pub use crate::mock::CallNotes as _;
 pub use crate::mock::{OrderMock, OrderMockBuilder, Stub, Times};
 pub use crate::pb::order_service_client::OrderServiceClient;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body::Frame;
 use http_body_util::BodyExt;
-use orders_testkit::fault::{BehaviourLayer, ServerBehaviour};
+use orders_testkit::layers::behaviour::{BehaviourLayer, ServerBehaviour};
 use prost::Message;
 use tokio::sync::mpsc;
 use tower::{Layer, Service, ServiceExt};

@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use orders_testkit::OrderMock;
 use orders_testkit::contract::{CheckStatus, Report, Suite, Target};
-use orders_testkit::fault::{Fault, FaultPlan, ServerBehaviour};
+use orders_testkit::fault::{Fault, FaultPlan};
 use orders_testkit::layers::auth::Permission;
+use orders_testkit::layers::behaviour::ServerBehaviour;
 
 const RW: &str = "matrix-rw";
 const READ: &str = "matrix-read";

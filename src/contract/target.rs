@@ -142,7 +142,7 @@ impl Target {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// use orders_testkit::contract::{Suite, Target};
-    /// use orders_testkit::fault::{BehaviourLayer, ServerBehaviour};
+    /// use orders_testkit::layers::behaviour::{BehaviourLayer, ServerBehaviour};
     /// use orders_testkit::service::model::Store;
     /// use orders_testkit::pb::order_service_server::OrderServiceServer;
     /// use orders_testkit::service::orders::ReferenceService;

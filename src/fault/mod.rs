@@ -28,13 +28,11 @@
 //! # }
 //! ```
 
-mod behaviour;
 mod body;
 mod layer;
 mod plan;
 mod wire;
 
-pub use behaviour::{BehaviourLayer, BehaviourService, ErrorFraming, ServerBehaviour};
 pub use layer::{FaultBody, FaultFuture, FaultLayer, FaultService};
 pub use plan::FaultPlan;
 pub use wire::WireFault;

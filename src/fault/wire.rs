@@ -108,7 +108,11 @@ pub(crate) async fn apply(
             answer.map(|b| tonic::body::Body::new(Rewrite::new(b, Edit::Twice)))
         }
         WireFault::DeferHeaders => {
-            super::behaviour::reshape(&super::ServerBehaviour::new().defer_headers(), answer).await
+            crate::layers::behaviour::reshape(
+                &crate::layers::behaviour::ServerBehaviour::new().defer_headers(),
+                answer,
+            )
+            .await
         }
         other => answer_instead(other, control).await,
     }

@@ -14,9 +14,10 @@ use tower::Layer;
 
 use super::beside::{Beside, Parts};
 use super::order_mock::OrderMock;
-use crate::fault::{BehaviourLayer, FaultLayer, FaultPlan, ServerBehaviour};
+use crate::fault::{FaultLayer, FaultPlan};
 use crate::journal::{Journal, JournalLayer};
 use crate::layers::auth::{AuthLayer, Permission, TokenGrant, Tokens};
+use crate::layers::behaviour::{BehaviourLayer, ServerBehaviour};
 use crate::layers::catch_panic::CatchPanicLayer;
 use crate::layers::sanitize::SanitizeLayer;
 use crate::mock::dispatch::Fallthrough;
@@ -124,7 +125,7 @@ impl OrderMockBuilder {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// use orders_testkit::OrderMock;
-    /// use orders_testkit::fault::ServerBehaviour;
+    /// use orders_testkit::layers::behaviour::ServerBehaviour;
     ///
     /// let like_grpc_go = ServerBehaviour::new().defer_headers().errors_after_headers();
     /// let mock = OrderMock::builder().behaviour(like_grpc_go).start().await;

@@ -42,7 +42,7 @@ pub enum ErrorFraming {
 ///
 /// ```
 /// use std::time::Duration;
-/// use orders_testkit::fault::{BehaviourLayer, ServerBehaviour};
+/// use orders_testkit::layers::behaviour::{BehaviourLayer, ServerBehaviour};
 ///
 /// // Like a grpc-go service on a remote staging host.
 /// let grpc_go_far_away = ServerBehaviour::new()
@@ -124,7 +124,7 @@ impl ServerBehaviour {
 ///
 /// ```
 /// use tower::Layer;
-/// use orders_testkit::fault::{BehaviourLayer, ServerBehaviour};
+/// use orders_testkit::layers::behaviour::{BehaviourLayer, ServerBehaviour};
 ///
 /// let layer = BehaviourLayer::new(ServerBehaviour::new().defer_headers());
 /// let _svc = layer.layer(tonic::service::Routes::default());
@@ -161,9 +161,9 @@ impl<S> Layer<S> for BehaviourLayer {
 ///
 /// ```
 /// use tower::Layer;
-/// use orders_testkit::fault::{BehaviourLayer, ServerBehaviour};
+/// use orders_testkit::layers::behaviour::{BehaviourLayer, ServerBehaviour};
 ///
-/// let _svc: orders_testkit::fault::BehaviourService<tonic::service::Routes> =
+/// let _svc: orders_testkit::layers::behaviour::BehaviourService<tonic::service::Routes> =
 ///     BehaviourLayer::new(ServerBehaviour::new()).layer(tonic::service::Routes::default());
 /// ```
 #[derive(Debug, Clone)]
@@ -197,7 +197,7 @@ where
         let b = self.behaviour.clone();
         let delay = b.latency.map(|(min, max)| {
             let span = (max - min).as_micros() as u64;
-            let draw = super::mix_seed(b.seed ^ super::mix_seed(n));
+            let draw = crate::grpc::seed::mix(b.seed ^ crate::grpc::seed::mix(n));
             min + Duration::from_micros(if span == 0 { 0 } else { draw % (span + 1) })
         });
         let fut = self.inner.call(req);
