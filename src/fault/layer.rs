@@ -80,7 +80,11 @@ pin_project_lite::pin_project! {
     pub enum FaultFuture<F, E> {
         /// No fault: the service's answer as it comes (`inner`: its future).
         Pass { #[pin] inner: F },
-        /// A fault's answer (`inner`: the fault's future).
+        /// A fault's answer known at once (a status, a reset): nothing to
+        /// wait for, nothing allocated (`answer`: taken when polled).
+        Ready { answer: Option<http::Response<tonic::body::Body>> },
+        /// A fault's answer that waits or calls the service (`inner`: the
+        /// fault's future).
         Fault { inner: BoxFuture<Result<http::Response<tonic::body::Body>, E>> },
     }
 }
@@ -96,6 +100,10 @@ where
             FaultFutureProj::Pass { inner } => inner
                 .poll(cx)
                 .map(|r| r.map(|res| res.map(|inner| FaultBody::Pass { inner }))),
+            FaultFutureProj::Ready { answer } => match answer.take() {
+                Some(res) => Poll::Ready(Ok(res.map(|inner| FaultBody::Fault { inner }))),
+                None => panic!("FaultFuture polled after it completed"),
+            },
             FaultFutureProj::Fault { inner } => inner
                 .as_mut()
                 .poll(cx)
@@ -197,8 +205,9 @@ where
         let fault = |f: BoxFuture<Result<http::Response<tonic::body::Body>, S::Error>>| {
             FaultFuture::Fault { inner: f }
         };
+        let ready = |res| FaultFuture::Ready { answer: Some(res) };
         fault(match decision {
-            Decision::Respond(status) => Box::pin(async move { Ok(respond(status)) }),
+            Decision::Respond(status) => return ready(respond(status)),
             Decision::Delay(delay) => Box::pin(async move {
                 if wait_within(Some(delay), deadline).await.is_err() {
                     return Ok(respond(exceeded()));
@@ -231,7 +240,7 @@ where
                 };
                 Box::pin(async move { inner.call(req).await.map(|r| shape(r, shaping)) })
             }
-            Decision::Reset => Box::pin(async move { Ok(reset()) }),
+            Decision::Reset => return ready(reset()),
             Decision::Wire(fault) => {
                 let control = req.extensions().get::<ConnectionControl>().cloned();
                 // Only the faults that rewrite the service's answer call it.
