@@ -276,56 +276,55 @@ impl Route for SubmitLineItems {
     }
 }
 
-/// A ProcessOrders call as it falls through: whole, when no stub was
-/// mounted, or one action at a time.
-// Built once per call and moved straight to its route: boxing the call
-// would allocate on every call.
-#[allow(clippy::large_enum_variant)]
-pub(crate) enum ProcessFall {
-    Call(Request<Streaming<OrderAction>>),
-    Action(MetadataMap, OrderAction),
-}
-
-/// What a fallen-through ProcessOrders call or action gets back.
-pub(crate) enum ProcessAnswer {
-    Call(Response<BoxStream<OrderResult>>),
-    Action(OrderResult),
-}
-
 impl Route for ProcessOrders {
     const METHOD: Method = Method::ProcessOrders;
-    type Fall = ProcessFall;
-    type Answer = ProcessAnswer;
+    type Fall = Request<Streaming<OrderAction>>;
+    type Answer = Response<BoxStream<OrderResult>>;
 
     async fn model(
         model: &ReferenceService,
         fall: Self::Fall,
         deadline: Option<Instant>,
     ) -> Result<Self::Answer, Status> {
-        Ok(match fall {
-            ProcessFall::Call(request) => ProcessAnswer::Call(model.process(request, deadline)),
-            ProcessFall::Action(_, action) => ProcessAnswer::Action(model.act(action)),
-        })
+        Ok(model.process(fall, deadline))
     }
 
     async fn upstream(
         to: &mut Upstreamed,
         fall: Self::Fall,
+        _: Option<Instant>,
+    ) -> Result<Self::Answer, Status> {
+        to.upstream.process_orders(fall).await
+    }
+}
+
+/// One ProcessOrders action no stub took, when stubs are mounted (they
+/// match the actions one by one): the model acts on it, or the call's own
+/// session with the real target forwards it.
+pub(crate) struct Action;
+
+impl Route for Action {
+    const METHOD: Method = Method::ProcessOrders;
+    type Fall = (MetadataMap, OrderAction);
+    type Answer = OrderResult;
+
+    async fn model(
+        model: &ReferenceService,
+        (_, action): Self::Fall,
+        _: Option<Instant>,
+    ) -> Result<Self::Answer, Status> {
+        Ok(model.act(action))
+    }
+
+    async fn upstream(
+        to: &mut Upstreamed,
+        (metadata, action): Self::Fall,
         deadline: Option<Instant>,
     ) -> Result<Self::Answer, Status> {
-        match fall {
-            ProcessFall::Call(request) => to
-                .upstream
-                .process_orders(request)
-                .await
-                .map(ProcessAnswer::Call),
-            ProcessFall::Action(metadata, action) => {
-                let session = to
-                    .session
-                    .get_or_insert_with(|| to.upstream.session(metadata, deadline));
-                session.act(action).await.map(ProcessAnswer::Action)
-            }
-        }
+        let session = to
+            .session
+            .get_or_insert_with(|| to.upstream.session(metadata, deadline));
+        session.act(action).await
     }
 }
 
@@ -417,14 +416,9 @@ impl OrderService for MockService {
         let deadline = self.reference.admit(request.metadata())?;
         let notes = Notes::of(request.extensions()).cloned();
         if self.stubs.slot::<ProcessOrders>().is_empty() {
-            let fall = ProcessFall::Call(request);
-            return match self
-                .fall::<ProcessOrders>(notes.as_ref(), &mut None, fall, deadline)
-                .await?
-            {
-                ProcessAnswer::Call(response) => Ok(response),
-                ProcessAnswer::Action(_) => unreachable!("a whole call falls through whole"),
-            };
+            return self
+                .fall::<ProcessOrders>(notes.as_ref(), &mut None, request, deadline)
+                .await;
         }
         // Stubs match each action: choose per action, as it comes.
         let (metadata, _, inbound) = request.into_parts();
@@ -445,17 +439,9 @@ impl OrderService for MockService {
                         Err(status) => Err(status),
                     },
                     None => {
-                        let fall = ProcessFall::Action(metadata, action);
-                        match this
-                            .fall::<ProcessOrders>(notes.as_ref(), &mut upstreamed, fall, deadline)
+                        let fall = (metadata, action);
+                        this.fall::<Action>(notes.as_ref(), &mut upstreamed, fall, deadline)
                             .await
-                        {
-                            Ok(ProcessAnswer::Action(result)) => Ok(result),
-                            Ok(ProcessAnswer::Call(_)) => {
-                                unreachable!("an action falls through as an action")
-                            }
-                            Err(status) => Err(status),
-                        }
                     }
                 };
                 match result {
