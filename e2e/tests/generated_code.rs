@@ -22,9 +22,12 @@ fn generate(proto: &str, package: &str, services: bool) -> (String, Vec<u8>) {
         .include_imports(true)
         .open_file(proto)
         .unwrap_or_else(|e| panic!("{proto} compiles: {e}"));
+    // One folder per generation: the tests run in parallel, and two of them
+    // generate the same package (with and without services).
     let out = std::env::temp_dir().join(format!(
-        "orders-testkit-generated-{}-{package}",
-        std::process::id()
+        "orders-testkit-generated-{}-{package}-{}",
+        std::process::id(),
+        if services { "services" } else { "messages" }
     ));
     std::fs::create_dir_all(&out).unwrap();
     tonic_prost_build::configure()

@@ -68,19 +68,14 @@ pub(crate) trait Route {
         fall: Self::Fall,
         deadline: Option<Instant>,
     ) -> impl Future<Output = Result<Self::Answer, Status>> + Send;
-    /// The real target's answer.
+    /// The real target's answer; `session` is the call's own ProcessOrders
+    /// session, opened by the first action forwarded.
     fn upstream(
-        upstream: &mut Upstreamed,
+        upstream: &Upstream,
+        session: &mut Option<Session>,
         fall: Self::Fall,
         deadline: Option<Instant>,
     ) -> impl Future<Output = Result<Self::Answer, Status>> + Send;
-}
-
-/// The real target, as one call reaches it: a ProcessOrders call forwards
-/// the actions no stub took over one session of its own.
-pub(crate) struct Upstreamed {
-    upstream: Upstream,
-    session: Option<Session>,
 }
 
 /// Sends the call (or what was read of it) on to its `Route`.
@@ -121,7 +116,7 @@ impl MockService {
     async fn fall<R: Route>(
         &self,
         notes: Option<&Notes>,
-        upstreamed: &mut Option<Upstreamed>,
+        session: &mut Option<Session>,
         fall: R::Fall,
         deadline: Option<Instant>,
     ) -> Result<R::Answer, Status> {
@@ -130,13 +125,7 @@ impl MockService {
         }
         match &self.fallthrough {
             Fallthrough::Model => R::model(&self.reference, fall, deadline).await,
-            Fallthrough::Proxy(upstream) => {
-                let upstreamed = upstreamed.get_or_insert_with(|| Upstreamed {
-                    upstream: upstream.clone(),
-                    session: None,
-                });
-                R::upstream(upstreamed, fall, deadline).await
-            }
+            Fallthrough::Proxy(upstream) => R::upstream(upstream, session, fall, deadline).await,
             Fallthrough::Refuse => Err(Status::unimplemented(format!(
                 "no stub matched this {} call, and this mock answers unmatched calls with UNIMPLEMENTED",
                 R::METHOD
@@ -184,11 +173,12 @@ impl Route for CreateOrder {
     }
 
     async fn upstream(
-        to: &mut Upstreamed,
+        upstream: &Upstream,
+        _: &mut Option<Session>,
         fall: Self::Fall,
         _: Option<Instant>,
     ) -> Result<Self::Answer, Status> {
-        to.upstream.create_order(fall).await
+        upstream.create_order(fall).await
     }
 }
 
@@ -206,11 +196,12 @@ impl Route for GetOrder {
     }
 
     async fn upstream(
-        to: &mut Upstreamed,
+        upstream: &Upstream,
+        _: &mut Option<Session>,
         fall: Self::Fall,
         _: Option<Instant>,
     ) -> Result<Self::Answer, Status> {
-        to.upstream.get_order(fall).await
+        upstream.get_order(fall).await
     }
 }
 
@@ -228,11 +219,12 @@ impl Route for WatchOrderStatus {
     }
 
     async fn upstream(
-        to: &mut Upstreamed,
+        upstream: &Upstream,
+        _: &mut Option<Session>,
         fall: Self::Fall,
         _: Option<Instant>,
     ) -> Result<Self::Answer, Status> {
-        to.upstream.watch_order_status(fall).await
+        upstream.watch_order_status(fall).await
     }
 }
 
@@ -263,14 +255,15 @@ impl Route for SubmitLineItems {
     }
 
     async fn upstream(
-        to: &mut Upstreamed,
+        upstream: &Upstream,
+        _: &mut Option<Session>,
         fall: Self::Fall,
         deadline: Option<Instant>,
     ) -> Result<Self::Answer, Status> {
         match fall {
-            SubmitFall::Call(request) => to.upstream.submit_line_items(request).await,
+            SubmitFall::Call(request) => upstream.submit_line_items(request).await,
             SubmitFall::Read(metadata, items) => {
-                to.upstream.submit_items(metadata, deadline, items).await
+                upstream.submit_items(metadata, deadline, items).await
             }
         }
     }
@@ -290,11 +283,12 @@ impl Route for ProcessOrders {
     }
 
     async fn upstream(
-        to: &mut Upstreamed,
+        upstream: &Upstream,
+        _: &mut Option<Session>,
         fall: Self::Fall,
         _: Option<Instant>,
     ) -> Result<Self::Answer, Status> {
-        to.upstream.process_orders(fall).await
+        upstream.process_orders(fall).await
     }
 }
 
@@ -317,13 +311,12 @@ impl Route for Action {
     }
 
     async fn upstream(
-        to: &mut Upstreamed,
+        upstream: &Upstream,
+        session: &mut Option<Session>,
         (metadata, action): Self::Fall,
         deadline: Option<Instant>,
     ) -> Result<Self::Answer, Status> {
-        let session = to
-            .session
-            .get_or_insert_with(|| to.upstream.session(metadata, deadline));
+        let session = session.get_or_insert_with(|| upstream.session(metadata, deadline));
         session.act(action).await
     }
 }
@@ -423,11 +416,11 @@ impl OrderService for MockService {
         // Stubs match each action: choose per action, as it comes.
         let (metadata, _, inbound) = request.into_parts();
         let this = self.clone();
-        let state = (inbound, None::<Upstreamed>);
+        let state = (inbound, None::<Session>);
         let results = futures_util::stream::unfold(Some(state), move |state| {
             let (this, metadata, notes) = (this.clone(), metadata.clone(), notes.clone());
             async move {
-                let (mut inbound, mut upstreamed) = state?;
+                let (mut inbound, mut session) = state?;
                 let action = match inbound.next().await? {
                     Ok(action) => action,
                     Err(status) => return Some((Err(status), None)),
@@ -440,12 +433,12 @@ impl OrderService for MockService {
                     },
                     None => {
                         let fall = (metadata, action);
-                        this.fall::<Action>(notes.as_ref(), &mut upstreamed, fall, deadline)
+                        this.fall::<Action>(notes.as_ref(), &mut session, fall, deadline)
                             .await
                     }
                 };
                 match result {
-                    Ok(result) => Some((Ok(result), Some((inbound, upstreamed)))),
+                    Ok(result) => Some((Ok(result), Some((inbound, session)))),
                     Err(status) => Some((Err(status), None)),
                 }
             }

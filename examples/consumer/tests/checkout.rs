@@ -25,18 +25,14 @@ async fn a_retried_order_keeps_its_key_and_is_created_once() {
     // The journal gives back production's own request type.
     let sent: Vec<CreateOrderRequest> = mock.journal().requests(CreateOrder);
     assert_eq!(sent.last().map(|r| r.items.len()), Some(1));
-    assert_eq!(
-        mock.journal().calls_to(CreateOrder).len(),
-        2,
-        "one failed attempt, one retry"
-    );
-    let keys: Vec<_> = mock
-        .journal()
-        .calls_to(CreateOrder)
+    let calls = mock.journal().calls_to(CreateOrder);
+    assert_eq!(calls.len(), 2, "one failed attempt, one retry");
+    let keys: Vec<_> = calls
         .iter()
         .map(|call| call.header("idempotency-key").map(str::to_owned))
         .collect();
     assert_eq!(keys, [Some("cart-42".into()), Some("cart-42".into())]);
+    assert_eq!(mock.store().order_count(), 1, "created once");
     let order: Order = checkout.order(&id).await.unwrap();
     assert_eq!(order.status(), OrderStatus::Pending);
 }

@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tonic::transport::Channel;
 
-use crate::OrderMock;
+use super::OrderMock;
 use crate::fault::Fault;
 use crate::journal::Journal;
 use crate::server::DuplexConnector;
