@@ -168,6 +168,14 @@ where
     // cause of the "broken pipe" at 10,000 concurrent unary calls without a
     // stream limit. A 16 MiB window holds about 34,000.
     builder.initial_connection_window_size(CONNECTION_WINDOW);
+    // h2 guards against "rapid reset" floods by closing a connection with
+    // GOAWAY ENHANCE_YOUR_CALM ("too_many_resets") once more than 20 streams
+    // were reset by the client before the server accepted them. A test
+    // client that cancels many calls at once (timeouts, dropped futures) is
+    // not an attacker: on a loaded machine 250 cancelled calls in flight
+    // tripped it, and every other call on the connection failed. The bound
+    // stays, at the stream limit, so resets cannot pile up without end.
+    builder.max_pending_accept_reset_streams(MAX_CONCURRENT_STREAMS as usize);
     let control = ConnectionControl::new();
     let dropped = control.token.clone();
     let goaway = control.goaway.clone();
