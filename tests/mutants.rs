@@ -98,6 +98,19 @@ enum Kind {
     WriteOnlyReads,
     HealthNeedsToken,
     TokenEchoed,
+    // Issue 19's classes: what a JavaScript (or Python, Go) implementation
+    // gets wrong and a sampled, Rust-minded suite let through.
+    CancelFromShipped,
+    ObjectStoreLookup,
+    TrimsStrings,
+    MessageUriEncoded,
+    ExtraWordsAccepted,
+    IdFromCustomer,
+    KeysPerToken,
+    BuiltinKeyConflicts,
+    DroppedHeaderBytes,
+    FailFastAtFirstMessage,
+    ListedNotResolvable,
 }
 
 /// Each mutant and the rule it breaks.
@@ -152,6 +165,35 @@ const MUTANTS: &[(Kind, &str)] = &[
     (Kind::WriteOnlyReads, "A-1"),
     (Kind::HealthNeedsToken, "A-2"),
     (Kind::TokenEchoed, "A-3"),
+    // A finite domain sampled instead of covered: status × action.
+    (Kind::CancelFromShipped, "P-2"),
+    // Inputs that only break other languages.
+    (Kind::ObjectStoreLookup, "G-2"),
+    (Kind::TrimsStrings, "C-3"),
+    (Kind::DroppedHeaderBytes, "C-4"),
+    (Kind::BuiltinKeyConflicts, "C-4"),
+    // Messages echo what was sent.
+    (Kind::MessageUriEncoded, "G-2"),
+    // Header grammar.
+    (Kind::ExtraWordsAccepted, "A-1"),
+    // Server-chosen values.
+    (Kind::IdFromCustomer, "C-2"),
+    // Principals and moments.
+    (Kind::KeysPerToken, "C-4"),
+    (Kind::FailFastAtFirstMessage, "D-2"),
+    // Reflection taken at its word.
+    (Kind::ListedNotResolvable, "REFL-1"),
+];
+
+/// The built-in names a JavaScript object answers for (`{}[name]`).
+const JS_OBJECT_NAMES: &[&str] = &[
+    "__proto__",
+    "constructor",
+    "toString",
+    "hasOwnProperty",
+    "valueOf",
+    "isPrototypeOf",
+    "__defineGetter__",
 ];
 
 /// Per-order watch bookkeeping for the watch mutants.
@@ -263,6 +305,57 @@ impl OrderService for Mutant {
                 ));
             }
             Kind::FailFastIgnoredOnUnary => req = without_deadline(req),
+            Kind::TrimsStrings => {
+                let msg = req.get_mut();
+                msg.customer_id = msg.customer_id.trim().to_string();
+                for it in &mut msg.items {
+                    it.product_id = it.product_id.trim().to_string();
+                }
+            }
+            Kind::KeysPerToken => {
+                // The key namespaced by the caller: keys per token.
+                let auth = req
+                    .metadata()
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                if let Some(key) = req.metadata().get("idempotency-key").cloned()
+                    && let Ok(key) = key.to_str()
+                    && !key.is_empty()
+                    && key.bytes().all(|b| (0x21..=0x7e).contains(&b))
+                {
+                    // Same length, still valid: only the scope differs.
+                    let scope = char::from(b'A' + (auth.len() % 26) as u8);
+                    let scoped = format!("{scope}{}", &key[1..]);
+                    req.metadata_mut()
+                        .insert("idempotency-key", scoped.parse().unwrap());
+                }
+            }
+            Kind::BuiltinKeyConflicts => {
+                let key = req.metadata().get("idempotency-key").cloned();
+                if let Some(key) = key
+                    && JS_OBJECT_NAMES
+                        .iter()
+                        .any(|n| key.as_bytes() == n.as_bytes())
+                {
+                    // `keys[key]` finds Object.prototype's member.
+                    return Err(orders_testkit::service::status::already_exists(
+                        "function Object() { [native code] }",
+                    ));
+                }
+            }
+            Kind::DroppedHeaderBytes => {
+                // A stack that drops header values with bytes outside ASCII
+                // or with a tab: the key never reaches the handler.
+                let drop = req
+                    .metadata()
+                    .get("idempotency-key")
+                    .is_some_and(|v| v.as_bytes().iter().any(|b| *b == b'\t' || *b >= 0x80));
+                if drop {
+                    req.metadata_mut().remove("idempotency-key");
+                }
+            }
             Kind::WorkThenFailFast if timeout_of(req.metadata()).is_some_and(|t| t < THRESHOLD) => {
                 let _ = self.inner.create_order(without_deadline(req)).await;
                 return Err(Status::deadline_exceeded("insufficient time remaining"));
@@ -301,6 +394,16 @@ impl OrderService for Mutant {
             (Kind::AlreadyExistsWrongResource, Err(st)) if st.code() == Code::AlreadyExists => Err(
                 orders_testkit::service::status::already_exists("ord-somebody-else"),
             ),
+            (Kind::IdFromCustomer, Ok(res)) => {
+                // ids made of the customer id and a counter.
+                let mut order = self.store.get(&res.get_ref().order_id).unwrap();
+                order.order_id = format!("{}.{}", order.customer_id, self.store.order_count());
+                self.store.insert(order.clone());
+                Ok(Response::new(CreateOrderResponse {
+                    order_id: order.order_id,
+                    created_at: res.get_ref().created_at,
+                }))
+            }
             (Kind::RepeatingIds, Ok(res)) => {
                 let mut order = self.store.get(&res.get_ref().order_id).unwrap();
                 order.order_id = "ord-same".into();
@@ -327,6 +430,10 @@ impl OrderService for Mutant {
             Kind::FailFastIgnoredOnUnary => without_deadline(req),
             Kind::EmptyIdNotFound if id.is_empty() => {
                 return Err(orders_testkit::service::status::not_found(""));
+            }
+            Kind::ObjectStoreLookup if JS_OBJECT_NAMES.contains(&id.as_str()) => {
+                // `orders[id]` found a function: serialised as an empty order.
+                return Ok(Response::new(Order::default()));
             }
             _ => req,
         };
@@ -355,6 +462,29 @@ impl OrderService for Mutant {
                     Code::NotFound,
                     st.message(),
                     details.encode_to_vec().into(),
+                ))
+            }
+            (Kind::MessageUriEncoded, Err(st)) if st.code() == Code::NotFound => {
+                let encoded: String = id
+                    .bytes()
+                    .map(|b| {
+                        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                            (b as char).to_string()
+                        } else {
+                            format!("%{b:02X}")
+                        }
+                    })
+                    .collect();
+                let details = tonic_types::ErrorDetails::with_resource_info(
+                    "orders.v1.Order",
+                    id.clone(),
+                    "",
+                    "",
+                );
+                Err(Status::with_error_details(
+                    Code::NotFound,
+                    format!("order {encoded} not found"),
+                    details,
                 ))
             }
             (Kind::NotFoundMessageWrong, Err(st)) if st.code() == Code::NotFound => {
@@ -526,6 +656,14 @@ impl OrderService for Mutant {
                     total_cents: total,
                 }))
             }
+            Kind::FailFastAtFirstMessage
+                if timeout_of(req.metadata()).is_some_and(|t| t < THRESHOLD) =>
+            {
+                // Judged on the first message ('data'), not on arrival.
+                let mut s = req.into_inner();
+                let _ = s.next().await;
+                Err(Status::deadline_exceeded("insufficient time remaining"))
+            }
             Kind::EmptyStreamRejected => {
                 let res = self.inner.submit_line_items(req).await?;
                 if res.get_ref().item_count == 0 {
@@ -544,6 +682,13 @@ impl OrderService for Mutant {
         req: Request<Streaming<OrderAction>>,
     ) -> Result<Response<Self::ProcessOrdersStream>, Status> {
         match self.kind {
+            Kind::FailFastAtFirstMessage
+                if timeout_of(req.metadata()).is_some_and(|t| t < THRESHOLD) =>
+            {
+                let mut s = req.into_inner();
+                let _ = s.next().await;
+                Err(Status::deadline_exceeded("insufficient time remaining"))
+            }
             Kind::ResultsHeldUntilHalfClose => {
                 let results: Vec<_> = self
                     .inner
@@ -565,7 +710,7 @@ impl OrderService for Mutant {
                 let s = self.inner.process_orders(req).await?.into_inner();
                 Ok(Response::new(Box::pin(s.chain(tokio_stream::pending()))))
             }
-            Kind::ShipFromPending | Kind::NonAtomicTransitions => {
+            Kind::ShipFromPending | Kind::NonAtomicTransitions | Kind::CancelFromShipped => {
                 let kind = self.kind;
                 let store = self.store.clone();
                 let mut actions = req.into_inner();
@@ -602,6 +747,13 @@ async fn mutated_action(kind: Kind, store: &Store, a: OrderAction) -> OrderResul
                 && o.status == OrderStatus::Pending as i32 =>
         {
             success(&mut o, OrderStatus::Shipped)
+        }
+        (Kind::CancelFromShipped, Some(mut o))
+            if a.action == OrderActionType::Cancel as i32
+                && o.status == OrderStatus::Shipped as i32 =>
+        {
+            // `if (status !== 'DELIVERED' && status !== 'CANCELLED')`
+            success(&mut o, OrderStatus::Cancelled)
         }
         (Kind::NonAtomicTransitions, Some(mut o))
             if a.action == OrderActionType::Confirm as i32
@@ -675,6 +827,20 @@ where
             let mut verdict = self.tokens.check(m, &headers);
             if kind == Kind::SchemeCaseSensitive && !auth.starts_with("Bearer ") {
                 verdict = Err(Status::unauthenticated("scheme must be 'Bearer'"));
+            }
+            if kind == Kind::ExtraWordsAccepted
+                && let Some(first) = auth
+                    .strip_prefix("Bearer ")
+                    .and_then(|t| t.split(' ').next())
+                && [RW, READ, WRITE].contains(&first)
+            {
+                // `auth.split(' ')[1]`: whatever follows the token is ignored.
+                let mut fixed = headers.clone();
+                fixed.insert(
+                    "authorization",
+                    http::HeaderValue::from_str(&format!("Bearer {first}")).unwrap(),
+                );
+                verdict = self.tokens.check(m, &fixed);
             }
             if kind == Kind::WriteOnlyReads && auth == format!("Bearer {WRITE}") {
                 verdict = Ok(());
@@ -772,6 +938,18 @@ fn target(kind: Kind) -> Target {
         routes.add_service(health.service())
     };
     let routes = match kind {
+        Kind::ListedNotResolvable => {
+            // Lists Health by name without its file: not resolvable.
+            let b = || {
+                tonic_reflection::server::Builder::configure()
+                    .register_encoded_file_descriptor_set(orders_testkit::pb::FILE_DESCRIPTOR_SET)
+                    .with_service_name("orders.v1.OrderService")
+                    .with_service_name("grpc.health.v1.Health")
+            };
+            routes
+                .add_service(b().build_v1().unwrap())
+                .add_service(b().build_v1alpha().unwrap())
+        }
         Kind::WrongFieldNumber | Kind::NoDocComments | Kind::ReflectionListsNoHealth => {
             let bytes: &'static [u8] = Box::leak(descriptors(kind).into_boxed_slice());
             let builder = move || {
@@ -822,7 +1000,7 @@ fn suite(seed: u64) -> Suite {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_mutant_is_caught_with_one_case_and_three_seeds() {
-    assert!(MUTANTS.len() >= 40);
+    assert!(MUTANTS.len() >= 60);
     for rule in orders_testkit::contract::rules() {
         assert!(
             MUTANTS.iter().any(|(_, r)| *r == rule.id),

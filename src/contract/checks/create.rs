@@ -7,18 +7,21 @@ use proptest::prelude::*;
 use tonic::Code;
 use tonic_types::StatusExt;
 
+use super::corpus;
+use super::fixtures::{get, id_form};
 use super::{Verdict, err_code, fail, ok, property, show, steps, violations};
 use crate::contract::context::Ctx;
 use crate::contract::oracle::expected_create_violations;
 use crate::contract::property::{Deviation, forall};
-use crate::pb::{
-    Address, CreateOrderRequest, GetOrderRequest, LineItem, OrderAction, OrderActionType,
-};
+use crate::pb::{Address, CreateOrderRequest, LineItem, OrderAction, OrderActionType};
 
 /// The shape of a generated customer id.
 #[derive(Debug, Clone, Copy)]
 enum Customer {
     Empty,
+    /// One byte: valid, sent only with items that make the request fail
+    /// (an order of a customer not marked as this run's is never created).
+    OneByte,
     Short,
     Exactly128,
     Bytes129,
@@ -86,6 +89,8 @@ fn c1_boundaries() -> Vec<(Customer, Items, bool)> {
             false,
         ),
         few(vec![li(&"p".repeat(128), 1, 1), li(&"p".repeat(129), 1, 1)]),
+        few(vec![li("p", 1, 1)]),
+        (Customer::OneByte, Items::Few(vec![]), false),
         few(vec![li(&e64, 1, 1)]),
         few(vec![li(&e65, 1, 1)]),
         few(vec![li("", 0, -1), li("p-2", i32::MIN, 0)]),
@@ -142,6 +147,7 @@ fn build(ctx: &Ctx, c: Customer, items: &Items, address: bool) -> CreateOrderReq
     let run = ctx.customer();
     let customer_id = match c {
         Customer::Empty => String::new(),
+        Customer::OneByte => "c".into(),
         Customer::Short => run,
         Customer::Exactly128 => padded(&run, 128, "x"),
         Customer::Bytes129 => padded(&run, 129, "x"),
@@ -207,7 +213,7 @@ pub(crate) async fn c1(ctx: &Ctx) -> Verdict {
                 let expected = expected_create_violations(&req);
                 let got = ctx.client().create_order(req).await;
                 match (expected.is_empty(), got) {
-                    (true, Ok(_)) => Ok(()),
+                    (true, Ok(res)) => id_form(&res.into_inner().order_id),
                     (true, Err(st)) => {
                         Err(Deviation::new("C-1", "a valid request succeeds", show(&st)))
                     }
@@ -294,21 +300,8 @@ pub(crate) async fn c2(ctx: &Ctx) -> Verdict {
         };
         let after = SystemTime::now() + Duration::from_secs(300);
         let id = &res.order_id;
-        let well_formed = !id.is_empty()
-            && id.len() <= 128
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._~-".contains(&b));
-        if !well_formed {
-            return fail(
-                ctx,
-                req,
-                Deviation::new(
-                    "C-2",
-                    "1 to 128 bytes of [A-Za-z0-9._~-]",
-                    format!("{id:?}"),
-                ),
-            );
+        if let Err(m) = id_form(id) {
+            return fail(ctx, req, m);
         }
         if !seen.insert(id.clone()) {
             return fail(
@@ -337,51 +330,71 @@ pub(crate) async fn c2(ctx: &Ctx) -> Verdict {
 /// updated_at == created_at.
 pub(crate) async fn c3(ctx: &Ctx) -> Verdict {
     let req = valid(ctx);
-    let r: Result<(), Deviation> = async {
-        let res = ok(
-            "C-3",
-            "CreateOrder",
-            ctx.client().create_order(req.clone()).await,
-        )?;
-        let order = ok(
-            "C-3",
-            "GetOrder",
-            ctx.client()
-                .get_order(GetOrderRequest {
-                    order_id: res.order_id.clone(),
-                })
-                .await,
-        )?;
-        let checks = [
-            (order.order_id == res.order_id, "order_id as created"),
-            (
-                order.customer_id == req.customer_id,
-                "the request's customer_id",
-            ),
-            (
-                order.items == req.items,
-                "the request's items, same order, unchanged",
-            ),
-            (
-                order.status == crate::pb::OrderStatus::Pending as i32,
-                "status PENDING",
-            ),
-            (
-                order.created_at == res.created_at,
-                "created_at as in the response",
-            ),
-            (
-                order.updated_at == res.created_at,
-                "updated_at == created_at",
-            ),
-        ];
-        match checks.iter().find(|(ok, _)| !ok) {
-            Some((_, what)) => Err(Deviation::new("C-3", *what, format!("{order:?}"))),
-            None => Ok(()),
+    let r = stored_as_sent(ctx, &req).await;
+    if let Err(m) = r {
+        return fail(ctx, req, m);
+    }
+    // Stored as sent: customer ids and product ids of the hostile corpus
+    // (no trimming, no re-encoding, no lookup through a built-in name).
+    let items: Vec<LineItem> = corpus::BUILTIN_NAMES
+        .iter()
+        .map(|s| s.to_string())
+        .chain(corpus::SHAPES.iter().map(|s| s.to_string()))
+        .map(|product_id| LineItem {
+            product_id,
+            quantity: 1,
+            price_cents: 1,
+        })
+        .collect();
+    for customer_id in corpus::owned(&ctx.customer()) {
+        let req = CreateOrderRequest {
+            customer_id,
+            items: items.clone(),
+            shipping_address: None,
+        };
+        if let Err(m) = stored_as_sent(ctx, &req).await {
+            return fail(ctx, req, m);
         }
     }
-    .await;
-    steps(ctx, r.map_err(|m| (format!("{req:#?}"), m)))
+    Verdict::Pass(None)
+}
+
+/// CreateOrder then GetOrder: the order is the request's (C-3).
+async fn stored_as_sent(ctx: &Ctx, req: &CreateOrderRequest) -> Result<(), Deviation> {
+    let res = ok(
+        "C-3",
+        "CreateOrder",
+        ctx.client().create_order(req.clone()).await,
+    )?;
+    id_form(&res.order_id)?;
+    let order = get(ctx, "C-3", &res.order_id).await?;
+    let checks = [
+        (order.order_id == res.order_id, "order_id as created"),
+        (
+            order.customer_id == req.customer_id,
+            "the request's customer_id, as sent",
+        ),
+        (
+            order.items == req.items,
+            "the request's items, same order, unchanged",
+        ),
+        (
+            order.status == crate::pb::OrderStatus::Pending as i32,
+            "status PENDING",
+        ),
+        (
+            order.created_at == res.created_at,
+            "created_at as in the response",
+        ),
+        (
+            order.updated_at == res.created_at,
+            "updated_at == created_at",
+        ),
+    ];
+    match checks.iter().find(|(ok, _)| !ok) {
+        Some((_, what)) => Err(Deviation::new("C-3", *what, format!("{order:?}"))),
+        None => Ok(()),
+    }
 }
 
 /// C-4: replays, conflicts, failed validation and invalid keys.
@@ -471,11 +484,18 @@ pub(crate) async fn c4(ctx: &Ctx) -> Verdict {
             ));
         }
         // Invalid keys.
-        for (name, k) in [
+        let invalid = [
             ("empty", Vec::new()),
             ("129 bytes", vec![b'k'; 129]),
             ("a space", b"has space".to_vec()),
-        ] {
+        ]
+        .into_iter()
+        .chain(
+            corpus::DROPPED_HEADER_BYTES
+                .iter()
+                .map(|(name, bytes)| (*name, bytes.to_vec())),
+        );
+        for (name, k) in invalid {
             let st = ctx.client().create_order(with_key(valid(ctx), &k)).await;
             let st = match st {
                 Ok(r) => {
@@ -504,10 +524,132 @@ pub(crate) async fn c4(ctx: &Ctx) -> Verdict {
             }
             ctx.snapshot(&format!("C-4_key_{}", name.replace(' ', "_")), &st);
         }
-        Ok(())
+        key_edges(ctx).await?;
+        across_tokens(ctx).await
     }
     .await;
     steps(ctx, r)
+}
+
+/// The customer of the requests sent under fixed keys: always the same
+/// message, so that a key an earlier run used replays instead of
+/// conflicting (CONTRACT.md, reading of C-4).
+const FIXED_KEY_CUSTOMER: &str = "orders-testkit-fixed-key";
+
+/// Valid keys at the edges of C-4's grammar, all used and replayed: the
+/// built-in names of other languages' maps, one byte at each end of the
+/// charset, and 128 bytes.
+async fn key_edges(ctx: &Ctx) -> Result<(), (String, Deviation)> {
+    let fixed = CreateOrderRequest {
+        customer_id: FIXED_KEY_CUSTOMER.into(),
+        items: vec![li("p-1", 1, 1)],
+        shipping_address: None,
+    };
+    let long = padded(&format!("{}-key", ctx.run_id), 128, "~");
+    let keys = corpus::BUILTIN_NAMES
+        .iter()
+        .map(|k| (k.to_string(), fixed.clone()))
+        .chain(["!", "~"].map(|k| (k.to_string(), fixed.clone())))
+        .chain([(long, valid(ctx))]);
+    for (key, req) in keys {
+        let at = |what: &str| format!("{what} with idempotency-key {key:?}");
+        let first = match ctx
+            .client()
+            .create_order(with_key(req.clone(), key.as_bytes()))
+            .await
+        {
+            Ok(r) => r.into_inner(),
+            // Used before with another message, by somebody else: nothing
+            // to judge under this key.
+            Err(st) if st.code() == Code::AlreadyExists && foreign_key(ctx, &st).await => continue,
+            Err(st) => {
+                return Err((
+                    at("CreateOrder"),
+                    Deviation::new("C-4", "a created (or replayed) order", show(&st)),
+                ));
+            }
+        };
+        id_form(&first.order_id).map_err(|m| (at("CreateOrder"), m))?;
+        let again = ok(
+            "C-4",
+            "the replay",
+            ctx.client()
+                .create_order(with_key(req.clone(), key.as_bytes()))
+                .await,
+        )
+        .map_err(|m| (at("the same request again"), m))?;
+        if again != first {
+            return Err((
+                at("the same request again"),
+                Deviation::new(
+                    "C-4",
+                    format!("the first response {first:?}"),
+                    format!("{again:?}"),
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether an ALREADY_EXISTS names an order of somebody other than the
+/// suite (an earlier user of a fixed key on a shared server).
+async fn foreign_key(ctx: &Ctx, st: &tonic::Status) -> bool {
+    let Some(info) = st.get_details_resource_info() else {
+        return false;
+    };
+    match get(ctx, "C-4", &info.resource_name).await {
+        Ok(order) => order.customer_id != FIXED_KEY_CUSTOMER,
+        Err(_) => false,
+    }
+}
+
+/// Keys are global to the server: the same key under another token that
+/// may create replays, or conflicts (C-4).
+async fn across_tokens(ctx: &Ctx) -> Result<(), (String, Deviation)> {
+    let Some(other) = ctx.write_token.as_deref() else {
+        return Ok(());
+    };
+    let key = format!("{}-shared-key-{}", ctx.run_id, ctx.customer());
+    let req = valid(ctx);
+    let at = |what: &str| format!("{what}, idempotency-key {key:?}, under the --write-token");
+    let first = ok(
+        "C-4",
+        "CreateOrder",
+        ctx.client()
+            .create_order(with_key(req.clone(), key.as_bytes()))
+            .await,
+    )
+    .map_err(|m| (at("CreateOrder under --token first"), m))?;
+    let again = ok(
+        "C-4",
+        "the replay under another token",
+        ctx.client_as(Some(other))
+            .create_order(with_key(req.clone(), key.as_bytes()))
+            .await,
+    )
+    .map_err(|m| (at("the same request"), m))?;
+    if again != first {
+        return Err((
+            at("the same request"),
+            Deviation::new(
+                "C-4",
+                format!("the first response {first:?} (keys are global to the server)"),
+                format!("{again:?}"),
+            ),
+        ));
+    }
+    let mut different = req;
+    different.items[0].quantity += 1;
+    err_code(
+        "C-4",
+        Code::AlreadyExists,
+        ctx.client_as(Some(other))
+            .create_order(with_key(different, key.as_bytes()))
+            .await,
+    )
+    .map(drop)
+    .map_err(|m| (at("a different request"), m))
 }
 
 /// C-5: the address is accepted unvalidated and counts in idempotency.

@@ -393,6 +393,53 @@ async fn d2_all(ctx: &Ctx, threshold: Duration) -> Result<Vec<String>, (String, 
         ));
     }
 
+    // "At once" means before the first message too: streams left open,
+    // nothing sent and no half-close. A target that failed fast on
+    // CreateOrder in time and leaves these to the deadline breaks D-2.
+    let started = Instant::now();
+    let got = ctx
+        .client()
+        .submit_line_items(timed(tokio_stream::pending::<LineItem>(), short))
+        .await;
+    let got = got.map(|r| r.into_inner());
+    let submit_open = fails_fast(
+        "SubmitLineItems, its stream open and empty",
+        started,
+        short,
+        got,
+    )
+    .map_err(|m| (at("SubmitLineItems, nothing sent, not half-closed"), m))?;
+    let started = Instant::now();
+    let got = ctx
+        .client()
+        .process_orders(timed(tokio_stream::pending::<OrderAction>(), short))
+        .await;
+    let got = stream_status(ctx, got).await;
+    let process_open = fails_fast(
+        "ProcessOrders, its stream open and empty",
+        started,
+        short,
+        got,
+    )
+    .map_err(|m| (at("ProcessOrders, nothing sent, not half-closed"), m))?;
+    if !late.contains(&"CreateOrder") {
+        for (what, status) in [
+            ("SubmitLineItems", submit_open),
+            ("ProcessOrders", process_open),
+        ] {
+            if status.is_none() {
+                return Err((
+                    at(&format!("{what}, nothing sent, not half-closed")),
+                    Deviation::new(
+                        "D-2",
+                        "DEADLINE_EXCEEDED at once, before the first message (as CreateOrder did)",
+                        "no answer before the deadline passed",
+                    ),
+                ));
+            }
+        }
+    }
+
     // The order of checks: fail-fast before validation...
     let mut invalid = create_request(ctx);
     invalid.customer_id.clear();

@@ -1,7 +1,7 @@
 //! What several checks need: a fresh order, a run of actions on it, an id
 //! no order has.
 
-use super::{ok, show, within};
+use super::{corpus, ok, show, within};
 use crate::contract::context::Ctx;
 use crate::contract::property::Deviation;
 use crate::pb::{
@@ -22,10 +22,31 @@ pub(crate) fn create_request(ctx: &Ctx) -> CreateOrderRequest {
     }
 }
 
-/// Creates an order and returns its id.
+/// Creates an order and returns its id (checked against C-2's form).
 pub(crate) async fn new_order(ctx: &Ctx, rule: &'static str) -> Result<String, Deviation> {
     let req = create_request(ctx);
-    ok(rule, "CreateOrder", ctx.client().create_order(req).await).map(|r| r.order_id)
+    let id = ok(rule, "CreateOrder", ctx.client().create_order(req).await)?.order_id;
+    id_form(&id)?;
+    Ok(id)
+}
+
+/// C-2's form of a server-chosen order id, checked on every id a check
+/// gets back: 1 to 128 bytes of `[A-Za-z0-9._~-]`.
+pub(crate) fn id_form(id: &str) -> Result<(), Deviation> {
+    let well_formed = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._~-".contains(&b));
+    if well_formed {
+        Ok(())
+    } else {
+        Err(Deviation::new(
+            "C-2",
+            "an order id of 1 to 128 bytes of [A-Za-z0-9._~-]",
+            format!("{id:?}"),
+        ))
+    }
 }
 
 pub(crate) async fn act(
@@ -71,6 +92,16 @@ pub(crate) async fn act(
 
 pub(crate) fn unknown_id(ctx: &Ctx) -> String {
     format!("{}-no-such-order", ctx.customer())
+}
+
+/// Ids no order has: this run's own, the built-in names of other
+/// languages' maps, and the hostile shapes (CONTRACT.md, reading of E-6).
+pub(crate) fn unknown_ids(ctx: &Ctx) -> Vec<String> {
+    let own = unknown_id(ctx);
+    let mut ids = vec![own.clone(), format!("{own:-<128}")];
+    ids.extend(corpus::BUILTIN_NAMES.iter().map(|s| s.to_string()));
+    ids.extend(corpus::owned(&own));
+    ids
 }
 
 /// The next message of a watch, which must come.

@@ -3,7 +3,7 @@
 use tonic::Code;
 use tonic_types::StatusExt;
 
-use super::fixtures::{act, create_request, get, next_update, unknown_id, watch};
+use super::fixtures::{act, create_request, get, next_update, unknown_ids, watch};
 use super::{Verdict, err_code, fail, ok, steps, violations};
 use crate::contract::context::Ctx;
 use crate::contract::property::Deviation;
@@ -48,56 +48,60 @@ pub(crate) async fn g1(ctx: &Ctx) -> Verdict {
     Verdict::Pass(None)
 }
 
-/// G-2: an unknown id is NOT_FOUND with the message the contract gives.
+/// G-2: an unknown id is NOT_FOUND with the message the contract gives,
+/// naming the id exactly as sent.
 pub(crate) async fn g2(ctx: &Ctx) -> Verdict {
-    let id = unknown_id(ctx);
-    let got = ctx
-        .client()
-        .get_order(GetOrderRequest {
-            order_id: id.clone(),
-        })
-        .await;
-    let r = err_code("G-2", Code::NotFound, got).and_then(|st| {
-        ctx.snapshot("G-2_not_found", &st);
-        let want = format!("order {id} not found");
-        if st.message() == want {
-            Ok(())
-        } else {
-            Err(Deviation::new(
-                "G-2",
-                format!("{want:?}"),
-                format!("{:?}", st.message()),
-            ))
+    for id in unknown_ids(ctx) {
+        let got = ctx
+            .client()
+            .get_order(GetOrderRequest {
+                order_id: id.clone(),
+            })
+            .await;
+        let r = err_code("G-2", Code::NotFound, got).and_then(|st| {
+            ctx.snapshot("G-2_not_found", &st);
+            let want = format!("order {id} not found");
+            if st.message() == want {
+                Ok(())
+            } else {
+                Err(Deviation::new(
+                    "G-2",
+                    format!("{want:?}"),
+                    format!("{:?}", st.message()),
+                ))
+            }
+        });
+        if let Err(m) = r {
+            return fail(ctx, GetOrderRequest { order_id: id }, m);
         }
-    });
-    match r {
-        Ok(()) => Verdict::Pass(None),
-        Err(m) => fail(ctx, GetOrderRequest { order_id: id }, m),
     }
+    Verdict::Pass(None)
 }
 
-/// E-3: NOT_FOUND carries ResourceInfo(orders.v1.Order, id).
+/// E-3: NOT_FOUND carries ResourceInfo(orders.v1.Order, id as sent).
 pub(crate) async fn e3(ctx: &Ctx) -> Verdict {
-    let id = unknown_id(ctx);
-    let got = ctx
-        .client()
-        .get_order(GetOrderRequest {
-            order_id: id.clone(),
-        })
-        .await;
-    let r =
-        err_code("E-3", Code::NotFound, got).and_then(|st| match st.get_details_resource_info() {
-            Some(i) if i.resource_type == "orders.v1.Order" && i.resource_name == id => Ok(()),
-            other => Err(Deviation::new(
-                "E-3",
-                format!("ResourceInfo(orders.v1.Order, {id:?})"),
-                format!("{other:?}"),
-            )),
+    for id in unknown_ids(ctx) {
+        let got = ctx
+            .client()
+            .get_order(GetOrderRequest {
+                order_id: id.clone(),
+            })
+            .await;
+        let r = err_code("E-3", Code::NotFound, got).and_then(|st| {
+            match st.get_details_resource_info() {
+                Some(i) if i.resource_type == "orders.v1.Order" && i.resource_name == id => Ok(()),
+                other => Err(Deviation::new(
+                    "E-3",
+                    format!("ResourceInfo(orders.v1.Order, {id:?})"),
+                    format!("{other:?}"),
+                )),
+            }
         });
-    match r {
-        Ok(()) => Verdict::Pass(None),
-        Err(m) => fail(ctx, GetOrderRequest { order_id: id }, m),
+        if let Err(m) = r {
+            return fail(ctx, GetOrderRequest { order_id: id }, m);
+        }
     }
+    Verdict::Pass(None)
 }
 
 /// G-3: after each action, GetOrder shows the order as created with the

@@ -13,6 +13,7 @@ use super::property::{Counterexample, Deviation};
 
 mod auth;
 pub(crate) use auth::{redact_tokens, tokens_sent};
+mod corpus;
 mod create;
 mod deadline;
 mod errors;

@@ -18,6 +18,9 @@ use crate::pb::{GetOrderRequest, OrderAction, OrderActionType, OrderResult, Orde
 enum Id {
     Order(usize),
     Unknown,
+    /// Unknown ids at the edges of the limit: 1 byte and 128 bytes.
+    UnknownOneByte,
+    Unknown128,
     Empty,
     TooLong,
     /// 65 two-byte characters: 130 bytes, so INVALID_ARGUMENT.
@@ -98,6 +101,8 @@ async fn run_sequence(ctx: &Ctx, n_orders: usize, actions: &[(Id, i32)]) -> Resu
         let order_id = match target {
             Id::Order(i) => ids[i % n_orders].clone(),
             Id::Unknown => unknown.clone(),
+            Id::UnknownOneByte => "0".into(),
+            Id::Unknown128 => format!("{unknown:-<128}"),
             Id::Empty => String::new(),
             Id::TooLong => "o".repeat(129),
             Id::TooLongMultibyte => "ö".repeat(65),
@@ -292,6 +297,35 @@ async fn run_sequence(ctx: &Ctx, n_orders: usize, actions: &[(Id, i32)]) -> Resu
     Ok(())
 }
 
+/// Every action value P-4 names: UNSPECIFIED, the four actions, and one no
+/// version of the proto defines.
+const ACTION_VALUES: [i32; 6] = [0, 1, 2, 3, 4, 9];
+
+/// The whole status × action product of P-2 and P-4, as boundary cases: one
+/// sequence per status, on six orders, each brought to that status and then
+/// given one action value. `--cases 1` covers every transition, legal or not.
+fn lifecycle_product() -> Vec<(usize, Vec<(Id, i32)>)> {
+    use OrderActionType::{Cancel, Confirm, Deliver, Ship};
+    let paths: [&[OrderActionType]; 5] = [
+        &[],                       // PENDING
+        &[Confirm],                // CONFIRMED
+        &[Confirm, Ship],          // SHIPPED
+        &[Confirm, Ship, Deliver], // DELIVERED
+        &[Cancel],                 // CANCELLED
+    ];
+    paths
+        .iter()
+        .map(|path| {
+            let mut actions = vec![];
+            for (i, last) in ACTION_VALUES.iter().enumerate() {
+                actions.extend(path.iter().map(|a| (Id::Order(i), *a as i32)));
+                actions.push((Id::Order(i), *last));
+            }
+            (ACTION_VALUES.len(), actions)
+        })
+        .collect()
+}
+
 /// P-2 (with P-1, P-3 to P-5, W-2 to W-4, G-3 on the same runs): random
 /// action sequences against the reference state machine.
 pub(crate) async fn p2(ctx: &Ctx) -> Verdict {
@@ -323,6 +357,8 @@ pub(crate) async fn p2(ctx: &Ctx) -> Verdict {
                 (Id::TooLong, Confirm as i32),
                 (Id::TooLongMultibyte, Confirm as i32),
                 (Id::Unknown, Confirm as i32),
+                (Id::UnknownOneByte, Confirm as i32),
+                (Id::Unknown128, Cancel as i32),
                 (Id::Unknown, 0),
                 (Id::Order(0), 0),
                 (Id::Order(0), 9),
@@ -334,6 +370,7 @@ pub(crate) async fn p2(ctx: &Ctx) -> Verdict {
             vec![on(0, Confirm), on(1, Cancel), on(0, Ship), on(1, Confirm)],
         ),
     ];
+    let boundaries = lifecycle_product().into_iter().chain(boundaries).collect();
     property(
         forall(
             strategy,

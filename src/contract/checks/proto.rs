@@ -73,6 +73,25 @@ pub(crate) async fn refl1(ctx: &Ctx) -> Verdict {
                 Deviation::new("REFL-1", format!("{missing} listed"), format!("{names:?}")),
             );
         }
+        // Listed must mean resolvable: each service's file by its symbol.
+        for symbol in SERVICES {
+            let files = match version {
+                "v1" => file_v1(ctx, symbol).await,
+                _ => file_v1alpha(ctx, symbol).await,
+            };
+            let ok = files.as_ref().is_ok_and(|f| defines(f, symbol));
+            if !ok {
+                let got = match files {
+                    Ok(f) => format!("files {:?}", f.iter().map(|f| f.name()).collect::<Vec<_>>()),
+                    Err(st) => show(&st),
+                };
+                return fail(
+                    ctx,
+                    format!("reflection {version} FileContainingSymbol({symbol})"),
+                    Deviation::new("REFL-1", format!("the file that defines {symbol}"), got),
+                );
+            }
+        }
         served.push(version);
     }
     if served.is_empty() {
@@ -89,18 +108,17 @@ pub(crate) async fn refl1(ctx: &Ctx) -> Verdict {
     Verdict::Pass(Some(format!("served: {}", served.join(", "))))
 }
 
-/// FileContainingSymbol through one version of the reflection protocol.
+/// FileContainingSymbol through one version of the reflection protocol:
+/// the files of the answer.
 macro_rules! file_containing {
     ($name:ident, $v:ident) => {
-        async fn $name(ctx: &Ctx) -> Result<FileDescriptorProto, tonic::Status> {
+        async fn $name(ctx: &Ctx, symbol: &str) -> Result<Vec<FileDescriptorProto>, tonic::Status> {
             use $v::server_reflection_request::MessageRequest;
             use $v::server_reflection_response::MessageResponse;
             let mut c = $v::server_reflection_client::ServerReflectionClient::new(ctx.raw());
             let req = $v::ServerReflectionRequest {
                 host: String::new(),
-                message_request: Some(MessageRequest::FileContainingSymbol(
-                    "orders.v1.OrderService".into(),
-                )),
+                message_request: Some(MessageRequest::FileContainingSymbol(symbol.into())),
             };
             let mut out = c
                 .server_reflection_info(tokio_stream::iter([req]))
@@ -110,12 +128,15 @@ macro_rules! file_containing {
                 Some(Ok(Some($v::ServerReflectionResponse {
                     message_response: Some(MessageResponse::FileDescriptorResponse(f)),
                     ..
-                }))) => f
+                }))) => Ok(f
                     .file_descriptor_proto
                     .iter()
                     .filter_map(|b| FileDescriptorProto::decode(b.as_slice()).ok())
-                    .find(|f| f.package() == "orders.v1")
-                    .ok_or_else(|| tonic::Status::not_found("no orders.v1 file in the answer")),
+                    .collect()),
+                Some(Ok(Some(other))) => Err(tonic::Status::unknown(format!(
+                    "{:?}",
+                    other.message_response
+                ))),
                 Some(Err(st)) => Err(st),
                 other => Err(tonic::Status::unknown(format!("{other:?}"))),
             }
@@ -126,15 +147,27 @@ macro_rules! file_containing {
 file_containing!(file_v1alpha, v1alpha);
 file_containing!(file_v1, v1);
 
+/// Whether `files` define the service `symbol` (`package.Service`).
+fn defines(files: &[FileDescriptorProto], symbol: &str) -> bool {
+    files.iter().any(|f| {
+        f.service
+            .iter()
+            .any(|s| format!("{}.{}", f.package(), s.name()) == symbol)
+    })
+}
+
 /// The served orders.v1 file, through v1alpha or, when the server does not
 /// serve that version, v1.
 async fn served_file(ctx: &Ctx) -> Result<FileDescriptorProto, String> {
-    match file_v1alpha(ctx).await {
-        Err(st) if st.code() == tonic::Code::Unimplemented => {
-            file_v1(ctx).await.map_err(|st| show(&st))
-        }
-        other => other.map_err(|st| show(&st)),
+    let files = match file_v1alpha(ctx, SERVICES[0]).await {
+        Err(st) if st.code() == tonic::Code::Unimplemented => file_v1(ctx, SERVICES[0]).await,
+        other => other,
     }
+    .map_err(|st| show(&st))?;
+    files
+        .into_iter()
+        .find(|f| f.package() == "orders.v1")
+        .ok_or_else(|| "no orders.v1 file in the answer".to_string())
 }
 
 fn contract_file() -> Option<FileDescriptorProto> {

@@ -3,6 +3,7 @@
 use proptest::prelude::*;
 use tonic::Code;
 
+use super::corpus;
 use super::fixtures::{act, get, new_order, next_update, watch};
 use super::{Verdict, err_code, fail, ok, property, show, steps, violations};
 use crate::contract::context::Ctx;
@@ -56,6 +57,16 @@ fn s1_boundaries() -> Vec<Stream> {
         Stream::Items(vec![li("p-1", 1, 1), li(&"é".repeat(65), 1, 1)]),
         Stream::Items(vec![li("p-1", 1, 0), li("p-2", 0, -1)]),
         Stream::Items(vec![li("p-1", i32::MIN, i64::MIN)]),
+        // Product ids of 1 byte (valid) and none (invalid), and the
+        // hostile corpus, every one valid.
+        Stream::Items(vec![li("p", 1, 1), li("", 1, 1)]),
+        Stream::Items(
+            corpus::BUILTIN_NAMES
+                .iter()
+                .chain(corpus::SHAPES)
+                .map(|p| li(p, 1, 1))
+                .collect(),
+        ),
     ]
 }
 

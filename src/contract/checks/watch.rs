@@ -6,7 +6,7 @@ use tokio::time::Instant;
 use tonic::Code;
 use tonic_types::StatusExt;
 
-use super::fixtures::{act, get, new_order, next_update, unknown_id, watch};
+use super::fixtures::{act, get, new_order, next_update, unknown_ids, watch};
 use super::{
     Shortfall, Verdict, fail, failed_fast, ok, show, steps, timed, violations, with_short_deadline,
     within,
@@ -57,12 +57,12 @@ fn w1_error(id: &str, code: Code, st: &tonic::Status) -> Result<(), Deviation> {
 /// W-1: invalid and unknown ids end the call before any message, with the
 /// details GetOrder gives (E-2, E-3).
 pub(crate) async fn w1(ctx: &Ctx) -> Verdict {
-    for (id, code) in [
-        (String::new(), Code::InvalidArgument),
-        ("w".repeat(129), Code::InvalidArgument),
-        ("é".repeat(65), Code::InvalidArgument),
-        (unknown_id(ctx), Code::NotFound),
-    ] {
+    let invalid = [String::new(), "w".repeat(129), "é".repeat(65)];
+    let cases = invalid
+        .into_iter()
+        .map(|id| (id, Code::InvalidArgument))
+        .chain(unknown_ids(ctx).into_iter().map(|id| (id, Code::NotFound)));
+    for (id, code) in cases {
         let req = WatchOrderStatusRequest {
             order_id: id.clone(),
         };
@@ -181,36 +181,49 @@ pub(crate) async fn w3(ctx: &Ctx) -> Verdict {
 
 /// W-4: an order already terminal gets one message, then OK.
 pub(crate) async fn w4(ctx: &Ctx) -> Verdict {
-    let r: Result<(), Deviation> = async {
-        let id = new_order(ctx, "W-4").await?;
-        act(ctx, "W-4", &id, &[OrderActionType::Cancel]).await?;
-        let mut s = watch(ctx, "W-4", &id).await?;
-        cancelled_then_ok(
-            ctx,
-            "W-4",
-            &mut s,
-            "the current state, CANCELLED",
-            "OK right after the terminal message",
-        )
-        .await
+    use OrderActionType::{Cancel, Confirm, Deliver, Ship};
+    // Both terminal states: reached by CANCEL and by the whole lifecycle.
+    for (path, terminal) in [
+        (&[Cancel][..], OrderStatus::Cancelled),
+        (&[Confirm, Ship, Deliver][..], OrderStatus::Delivered),
+    ] {
+        let r: Result<(), Deviation> = async {
+            let id = new_order(ctx, "W-4").await?;
+            act(ctx, "W-4", &id, path).await?;
+            let mut s = watch(ctx, "W-4", &id).await?;
+            terminal_then_ok(
+                ctx,
+                "W-4",
+                &mut s,
+                terminal,
+                &format!("the current state, {terminal:?}"),
+                "OK right after the terminal message",
+            )
+            .await
+        }
+        .await;
+        if let Err(m) = r {
+            return steps(
+                ctx,
+                Err((format!("watch of an order already {terminal:?}"), m)),
+            );
+        }
     }
-    .await;
-    steps(
-        ctx,
-        r.map_err(|m| ("watch of an order already CANCELLED".to_string(), m)),
-    )
+    Verdict::Pass(None)
 }
 
-/// The next message must be a CANCELLED update, and then the call ends OK.
-async fn cancelled_then_ok(
+/// The next message must be an update to `terminal`, and then the call
+/// ends OK.
+async fn terminal_then_ok(
     ctx: &Ctx,
     rule: &'static str,
     s: &mut tonic::Streaming<crate::pb::OrderStatusUpdate>,
+    terminal: OrderStatus,
     first: &str,
     then: &str,
 ) -> Result<(), Deviation> {
     match within(ctx.patience, s.message()).await {
-        Some(Ok(Some(u))) if u.status == OrderStatus::Cancelled as i32 => {}
+        Some(Ok(Some(u))) if u.status == terminal as i32 => {}
         other => return Err(Deviation::new(rule, first, format!("{other:?}"))),
     }
     match within(ctx.patience, s.message()).await {
