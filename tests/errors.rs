@@ -226,3 +226,61 @@ async fn e6_panic_is_sanitized_internal_and_connection_keeps_serving() {
     }
     snapshot_status("e6_panic_internal", &errors[0]);
 }
+
+/// E-2's size reading: 1001 invalid items make thousands of violations;
+/// a client that accepts 8 KiB of metadata, the default of grpc-java and
+/// grpc-js, still gets the INVALID_ARGUMENT and its BadRequest: a prefix
+/// in the contract's order, ended by a summary naming the first violation
+/// left out and how many were.
+#[tokio::test]
+async fn e2_details_fit_in_eight_kib_of_metadata() {
+    use tonic_types::StatusExt;
+    let mock = OrderMock::start().await;
+    let connector = mock.connector().clone();
+    let channel = tonic::transport::Endpoint::from_static("http://in-process")
+        .http2_max_header_list_size(8 * 1024)
+        .connect_with_connector_lazy(tower::service_fn(move |_: http::Uri| {
+            let conn = connector.connect();
+            async move { conn.map(hyper_util::rt::TokioIo::new) }
+        }));
+    let items = (0..1001)
+        .map(|i| LineItem {
+            product_id: String::new(),
+            quantity: 0,
+            price_cents: -1 - i,
+        })
+        .collect::<Vec<_>>();
+    let req = CreateOrderRequest {
+        customer_id: String::new(),
+        items,
+        shipping_address: None,
+    };
+    let st = OrderServiceClient::new(channel)
+        .create_order(req)
+        .await
+        .unwrap_err();
+    assert_eq!(st.code(), Code::InvalidArgument, "{st:?}");
+    let listed = st.get_details_bad_request().unwrap().field_violations;
+    // customer_id, items (count), then three per item: 3005 in all.
+    let total = 2 + 3 * 1001;
+    assert!(
+        listed.len() >= 50 && listed.len() < total,
+        "{}",
+        listed.len()
+    );
+    assert_eq!(listed[0].field, "customer_id");
+    assert_eq!(listed[1].field, "items");
+    assert_eq!(listed[2].field, "items[0].product_id");
+    let k = listed.len() - 1;
+    // The summary names the first violation left out: index k in the list.
+    let first_left_out = ["product_id", "quantity", "price_cents"][(k - 2) % 3];
+    let summary = listed.last().unwrap();
+    assert_eq!(
+        summary.field,
+        format!("items[{}].{first_left_out}", (k - 2) / 3)
+    );
+    assert!(
+        summary.description.contains(&format!("{} more", total - k)),
+        "{summary:?}"
+    );
+}

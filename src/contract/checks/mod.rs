@@ -287,6 +287,29 @@ pub(crate) fn violations(rule: &'static str, st: &Status) -> Result<Vec<String>,
     Ok(bad.field_violations.into_iter().map(|v| v.field).collect())
 }
 
+/// E-2's reading of a violation list: the `expected` list whole, or, when
+/// its details would pass 8 KiB of metadata, a prefix of it ended by one
+/// summary violation whose field is the path of the first one left out and
+/// whose description gives how many were left out.
+pub(crate) fn listed_as_expected(expected: &[String], fields: &[String], st: &Status) -> bool {
+    if fields == expected {
+        return true;
+    }
+    let k = fields.len();
+    if k == 0 || k >= expected.len() || fields != &expected[..k] {
+        return false;
+    }
+    let left_out = expected.len() - (k - 1);
+    let summary = st
+        .get_details_bad_request()
+        .and_then(|b| b.field_violations.last().cloned());
+    summary.is_some_and(|v| {
+        v.description
+            .split(|c: char| !c.is_ascii_digit())
+            .any(|n| n == left_out.to_string())
+    })
+}
+
 /// Waits at most `limit` for `fut` (a bound on every wait, never a pause).
 pub(crate) async fn within<T>(limit: Duration, fut: impl Future<Output = T>) -> Option<T> {
     tokio::time::timeout(limit, fut).await.ok()
