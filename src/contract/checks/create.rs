@@ -10,10 +10,13 @@ use tonic_types::StatusExt;
 use super::corpus;
 use super::fixtures::{get, id_form};
 use super::{Verdict, err_code, fail, listed_as_expected, ok, property, show, steps, violations};
-use crate::contract::context::Ctx;
+use crate::contract::context::{Ctx, Svc};
 use crate::contract::oracle::expected_create_violations;
 use crate::contract::property::{Deviation, forall};
-use crate::pb::{Address, CreateOrderRequest, LineItem, OrderAction, OrderActionType};
+use crate::pb::order_service_client::OrderServiceClient;
+use crate::pb::{
+    Address, CreateOrderRequest, CreateOrderResponse, LineItem, OrderAction, OrderActionType,
+};
 
 /// The shape of a generated customer id.
 #[derive(Debug, Clone, Copy)]
@@ -419,24 +422,9 @@ pub(crate) async fn c4(ctx: &Ctx) -> Verdict {
                 action: OrderActionType::Confirm as i32,
             }]))
             .await;
-        let again = ok(
-            "C-4",
-            "the replay",
-            ctx.client()
-                .create_order(with_key(req.clone(), key.as_bytes()))
-                .await,
-        )
-        .map_err(|m| (at("the same request again"), m))?;
-        if again != first {
-            return Err((
-                at("the same request again"),
-                Deviation::new(
-                    "C-4",
-                    format!("the first response {first:?}"),
-                    format!("{again:?}"),
-                ),
-            ));
-        }
+        replays(ctx.client(), &req, key.as_bytes(), &first, "the replay", "")
+            .await
+            .map_err(|m| (at("the same request again"), m))?;
         let mut other = req.clone();
         other.items[0].quantity += 1;
         let st = err_code(
@@ -531,6 +519,32 @@ pub(crate) async fn c4(ctx: &Ctx) -> Verdict {
     steps(ctx, r)
 }
 
+/// The same request under the same key, sent again through `client`, must
+/// answer the `first` response (C-4); `why` follows the expectation.
+async fn replays(
+    mut client: OrderServiceClient<Svc>,
+    req: &CreateOrderRequest,
+    key: &[u8],
+    first: &CreateOrderResponse,
+    what: &str,
+    why: &str,
+) -> Result<(), Deviation> {
+    let again = ok(
+        "C-4",
+        what,
+        client.create_order(with_key(req.clone(), key)).await,
+    )?;
+    if again == *first {
+        Ok(())
+    } else {
+        Err(Deviation::new(
+            "C-4",
+            format!("the first response {first:?}{why}"),
+            format!("{again:?}"),
+        ))
+    }
+}
+
 /// The customer of the requests sent under fixed keys: always the same
 /// message, so that a key an earlier run used replays instead of
 /// conflicting (CONTRACT.md, reading of C-4).
@@ -570,24 +584,9 @@ async fn key_edges(ctx: &Ctx) -> Result<(), (String, Deviation)> {
             }
         };
         id_form(&first.order_id).map_err(|m| (at("CreateOrder"), m))?;
-        let again = ok(
-            "C-4",
-            "the replay",
-            ctx.client()
-                .create_order(with_key(req.clone(), key.as_bytes()))
-                .await,
-        )
-        .map_err(|m| (at("the same request again"), m))?;
-        if again != first {
-            return Err((
-                at("the same request again"),
-                Deviation::new(
-                    "C-4",
-                    format!("the first response {first:?}"),
-                    format!("{again:?}"),
-                ),
-            ));
-        }
+        replays(ctx.client(), &req, key.as_bytes(), &first, "the replay", "")
+            .await
+            .map_err(|m| (at("the same request again"), m))?;
     }
     Ok(())
 }
@@ -621,24 +620,16 @@ async fn across_tokens(ctx: &Ctx) -> Result<(), (String, Deviation)> {
             .await,
     )
     .map_err(|m| (at("CreateOrder under --token first"), m))?;
-    let again = ok(
-        "C-4",
+    replays(
+        ctx.client_as(Some(other)),
+        &req,
+        key.as_bytes(),
+        &first,
         "the replay under another token",
-        ctx.client_as(Some(other))
-            .create_order(with_key(req.clone(), key.as_bytes()))
-            .await,
+        " (keys are global to the server)",
     )
+    .await
     .map_err(|m| (at("the same request"), m))?;
-    if again != first {
-        return Err((
-            at("the same request"),
-            Deviation::new(
-                "C-4",
-                format!("the first response {first:?} (keys are global to the server)"),
-                format!("{again:?}"),
-            ),
-        ));
-    }
     let mut different = req;
     different.items[0].quantity += 1;
     err_code(
