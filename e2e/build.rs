@@ -1,5 +1,5 @@
 //! Looks for the outside tools the end-to-end tests drive (grpcurl, nginx,
-//! grpc-python, Chromium with ChromeDriver). Outside CI, a missing one sets a
+//! grpc-python, grpc-js, Chromium with ChromeDriver). Outside CI, a missing one sets a
 //! cfg that marks those tests `#[ignore]` with the reason, so `cargo test`
 //! reports them as ignored rather than passed; in CI (`CI` set) nothing is
 //! marked and the tests fail loudly without their tool. After installing a
@@ -25,7 +25,7 @@ fn probe_test_tools() {
         println!("cargo::rerun-if-env-changed={var}");
     }
     type Probe = fn() -> bool;
-    let tools: [(&str, Probe); 4] = [
+    let tools: [(&str, Probe); 5] = [
         ("orders_testkit_no_grpcurl", || {
             let bin = env::var("GRPCURL").unwrap_or_else(|_| "grpcurl".into());
             runs(&bin, &["-version"])
@@ -46,6 +46,20 @@ fn probe_test_tools() {
                     "import grpc, grpc_tools, grpc_status, grpc_health, grpc_reflection",
                 ],
             )
+        }),
+        ("orders_testkit_no_grpcjs", || {
+            // `npm ci --prefix e2e/tests/grpcjs` installs them.
+            let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/grpcjs");
+            Command::new("node")
+                .args([
+                    "-e",
+                    "require('@grpc/grpc-js'); require('@grpc/reflection')",
+                ])
+                .current_dir(dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
         }),
     ];
     let ci = env::var_os("CI").is_some();

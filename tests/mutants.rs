@@ -108,7 +108,7 @@ enum Kind {
     IdFromCustomer,
     KeysPerToken,
     BuiltinKeyConflicts,
-    DroppedHeaderBytes,
+    HeaderBytesStripped,
     FailFastAtFirstMessage,
     ListedNotResolvable,
 }
@@ -170,7 +170,7 @@ const MUTANTS: &[(Kind, &str)] = &[
     // Inputs that only break other languages.
     (Kind::ObjectStoreLookup, "G-2"),
     (Kind::TrimsStrings, "C-3"),
-    (Kind::DroppedHeaderBytes, "C-4"),
+    (Kind::HeaderBytesStripped, "C-4"),
     (Kind::BuiltinKeyConflicts, "C-4"),
     // Messages echo what was sent.
     (Kind::MessageUriEncoded, "G-2"),
@@ -345,15 +345,23 @@ impl OrderService for Mutant {
                     ));
                 }
             }
-            Kind::DroppedHeaderBytes => {
-                // A stack that drops header values with bytes outside ASCII
-                // or with a tab: the key never reaches the handler.
-                let drop = req
-                    .metadata()
-                    .get("idempotency-key")
-                    .is_some_and(|v| v.as_bytes().iter().any(|b| *b == b'\t' || *b >= 0x80));
-                if drop {
-                    req.metadata_mut().remove("idempotency-key");
+            Kind::HeaderBytesStripped => {
+                // A stack that strips the bytes outside gRPC's ASCII header
+                // values (a tab, 0x80 and above) and keeps the rest: the
+                // invalid key becomes a valid one and is honoured.
+                let stripped = req.metadata().get("idempotency-key").and_then(|v| {
+                    let b = v.as_bytes();
+                    b.iter().any(|b| *b == b'\t' || *b >= 0x80).then(|| {
+                        b.iter()
+                            .copied()
+                            .filter(|b| *b != b'\t' && *b < 0x80)
+                            .collect::<Vec<u8>>()
+                    })
+                });
+                if let Some(kept) = stripped {
+                    let value = tonic::metadata::MetadataValue::try_from(kept.as_slice())
+                        .expect("visible ASCII");
+                    req.metadata_mut().insert("idempotency-key", value);
                 }
             }
             Kind::WorkThenFailFast if timeout_of(req.metadata()).is_some_and(|t| t < THRESHOLD) => {

@@ -10,10 +10,11 @@
 //! Without them (outside CI) the tests are reported as ignored, with the
 //! reason; in CI, or when run anyway, they fail saying what to install.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdin, Command, Stdio};
+mod common;
+
 use std::time::Duration;
 
+use common::foreign::{Foreign, runs};
 use orders_testkit::contract::{CheckStatus, Report, Suite, Target};
 
 const SERVER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/grpcio/orders_server.py");
@@ -21,67 +22,21 @@ const SERVER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/grpcio/orders_s
 /// Fails, saying what to install, when grpc-python is missing (outside CI
 /// build.rs marks these tests ignored instead).
 fn require_grpcio() {
-    let ok = Command::new("python3")
-        .args([
-            "-c",
-            "import grpc, grpc_tools, grpc_status, grpc_health, grpc_reflection",
-        ])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    let imports = "import grpc, grpc_tools, grpc_status, grpc_health, grpc_reflection";
     assert!(
-        ok,
+        runs("python3", &["-c", imports], "."),
         "python3 with grpcio not found: pip install grpcio grpcio-tools grpcio-status \
          grpcio-health-checking grpcio-reflection, then touch e2e/build.rs"
     );
 }
 
-/// The Python server, stopped (stdin closed, then killed) on drop.
-struct PyServer {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    url: String,
+fn start(args: &[&str]) -> Foreign {
+    let mut all = vec!["--port", "0"];
+    all.extend(args);
+    Foreign::start("python3", SERVER, &all)
 }
 
-impl Drop for PyServer {
-    fn drop(&mut self) {
-        drop(self.stdin.take());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(args: &[&str]) -> PyServer {
-    let mut child = Command::new("python3")
-        .arg(SERVER)
-        .args(["--port", "0"])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("python3 starts");
-    let stdin = child.stdin.take();
-    let stdout = child.stdout.take().expect("stdout");
-    // The first line names the address (bounded: the reader ends with the
-    // process).
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("the server's first line");
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
-    PyServer {
-        child,
-        stdin,
-        url: format!("http://{addr}"),
-    }
-}
-
-fn target(server: &PyServer) -> Target {
+fn target(server: &Foreign) -> Target {
     Target::endpoint(server.url.clone())
         .token("py-rw")
         .transient_header("x-py-transient", "1")

@@ -9,6 +9,7 @@
 mod shared;
 pub use shared::*;
 
+pub mod foreign;
 #[path = "../../../tests/common/http1.rs"]
 pub mod http1;
 pub mod process;

@@ -472,51 +472,89 @@ pub(crate) async fn c4(ctx: &Ctx) -> Verdict {
             ));
         }
         // Invalid keys.
-        let invalid = [
+        for (name, k) in [
             ("empty", Vec::new()),
             ("129 bytes", vec![b'k'; 129]),
             ("a space", b"has space".to_vec()),
-        ]
-        .into_iter()
-        .chain(
-            corpus::DROPPED_HEADER_BYTES
-                .iter()
-                .map(|(name, bytes)| (*name, bytes.to_vec())),
-        );
-        for (name, k) in invalid {
-            let st = ctx.client().create_order(with_key(valid(ctx), &k)).await;
-            let st = match st {
-                Ok(r) => {
-                    return Err((
-                        format!("idempotency-key {name}"),
-                        Deviation::new(
-                            "C-4",
-                            "INVALID_ARGUMENT on idempotency-key",
-                            format!("OK {:?}", r.into_inner()),
-                        ),
-                    ));
-                }
-                Err(st) => st,
-            };
-            let fields =
-                violations("C-4", &st).map_err(|m| (format!("idempotency-key {name}"), m))?;
-            if fields != ["idempotency-key"] {
-                return Err((
-                    format!("idempotency-key {name}"),
-                    Deviation::new(
-                        "C-4",
-                        "violations [\"idempotency-key\"]",
-                        format!("{fields:?}"),
-                    ),
-                ));
-            }
+        ] {
+            let st = refused_key(
+                name,
+                ctx.client().create_order(with_key(valid(ctx), &k)).await,
+            )?;
             ctx.snapshot(&format!("C-4_key_{}", name.replace(' ', "_")), &st);
         }
+        outside_grpc_ascii(ctx).await?;
         key_edges(ctx).await?;
         across_tokens(ctx).await
     }
     .await;
     steps(ctx, r)
+}
+
+/// `got` must be an `INVALID_ARGUMENT` naming only `idempotency-key`.
+fn refused_key(
+    name: &str,
+    got: Result<tonic::Response<CreateOrderResponse>, tonic::Status>,
+) -> Result<tonic::Status, (String, Deviation)> {
+    let what = || format!("idempotency-key {name}");
+    let st = match got {
+        Ok(r) => {
+            return Err((
+                what(),
+                Deviation::new(
+                    "C-4",
+                    "INVALID_ARGUMENT on idempotency-key",
+                    format!("OK {:?}", r.into_inner()),
+                ),
+            ));
+        }
+        Err(st) => st,
+    };
+    let fields = violations("C-4", &st).map_err(|m| (what(), m))?;
+    if fields != ["idempotency-key"] {
+        return Err((
+            what(),
+            Deviation::new(
+                "C-4",
+                "violations [\"idempotency-key\"]",
+                format!("{fields:?}"),
+            ),
+        ));
+    }
+    Ok(st)
+}
+
+/// Keys with a tab, 0x80 or 0xFF: outside gRPC's ASCII header values
+/// (0x20-0x7E), which grpc-js and others drop before the handler sees
+/// them. Sent twice, such a key is refused both times, or (dropped by the
+/// stack) both calls create an order of their own; what may never happen
+/// is a key honoured: the second call replaying the first (CONTRACT.md,
+/// reading of C-4).
+async fn outside_grpc_ascii(ctx: &Ctx) -> Result<(), (String, Deviation)> {
+    for (name, k) in corpus::DROPPED_HEADER_BYTES {
+        let first = ctx.client().create_order(with_key(valid(ctx), k)).await;
+        let second = ctx.client().create_order(with_key(valid(ctx), k)).await;
+        match (first, second) {
+            (Ok(a), Ok(b)) => {
+                let (a, b) = (a.into_inner(), b.into_inner());
+                if a.order_id == b.order_id {
+                    return Err((
+                        format!("the same request twice under idempotency-key {name}"),
+                        Deviation::new(
+                            "C-4",
+                            "INVALID_ARGUMENT, or the key dropped (two orders)",
+                            format!("the key honoured: one order {:?}", a.order_id),
+                        ),
+                    ));
+                }
+            }
+            (first, second) => {
+                refused_key(name, first)?;
+                refused_key(name, second)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The same request under the same key, sent again through `client`, must

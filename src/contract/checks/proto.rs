@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use prost::Message;
-use prost_types::{FileDescriptorProto, FileDescriptorSet};
+use prost_types::{DescriptorProto, FileDescriptorProto, FileDescriptorSet};
 use tonic_reflection::pb::{v1, v1alpha};
 
 use super::{Verdict, fail, show, within};
@@ -178,10 +178,59 @@ fn contract_file() -> Option<FileDescriptorProto> {
         .find(|f| f.package() == "orders.v1")
 }
 
-/// Everything PROTO-1 compares, one line per element.
+/// The fully qualified names of the messages and enums `f` defines.
+fn defined_types(f: &FileDescriptorProto) -> BTreeSet<String> {
+    fn nested(scope: &str, m: &DescriptorProto, out: &mut BTreeSet<String>) {
+        let name = format!("{scope}.{}", m.name());
+        for e in &m.enum_type {
+            out.insert(format!("{name}.{}", e.name()));
+        }
+        for n in &m.nested_type {
+            nested(&name, n, out);
+        }
+        out.insert(name);
+    }
+    let mut out = BTreeSet::new();
+    let package = format!(".{}", f.package());
+    for m in &f.message_type {
+        nested(&package, m, &mut out);
+    }
+    for e in &f.enum_type {
+        out.insert(format!("{package}.{}", e.name()));
+    }
+    out
+}
+
+/// A type name as written in a descriptor, fully qualified. descriptor.proto
+/// allows relative names, resolved by C++-like scoping from the innermost
+/// scope out (protobufjs, behind grpc-js's reflection, writes `LineItem`
+/// where protoc writes `.orders.v1.LineItem`); a name the file does not
+/// define is taken from the root.
+fn qualify(known: &BTreeSet<String>, scope: &str, name: &str) -> String {
+    if name.is_empty() || name.starts_with('.') {
+        return name.to_string();
+    }
+    let mut scope = scope.to_string();
+    loop {
+        let candidate = format!("{scope}.{name}");
+        if known.contains(&candidate) {
+            return candidate;
+        }
+        match scope.rfind('.') {
+            Some(at) => scope.truncate(at),
+            None => return format!(".{name}"),
+        }
+    }
+}
+
+/// Everything PROTO-1 compares, one line per element, type names fully
+/// qualified.
 fn signature(f: &FileDescriptorProto) -> BTreeSet<String> {
+    let known = defined_types(f);
+    let package = format!(".{}", f.package());
     let mut out = BTreeSet::new();
     for m in &f.message_type {
+        let scope = format!("{package}.{}", m.name());
         out.insert(format!("message {}", m.name()));
         for x in &m.field {
             out.insert(format!(
@@ -191,7 +240,7 @@ fn signature(f: &FileDescriptorProto) -> BTreeSet<String> {
                 x.number(),
                 x.label(),
                 x.r#type(),
-                x.type_name()
+                qualify(&known, &scope, x.type_name())
             ));
         }
     }
@@ -207,9 +256,9 @@ fn signature(f: &FileDescriptorProto) -> BTreeSet<String> {
                 s.name(),
                 m.name(),
                 if m.client_streaming() { "stream " } else { "" },
-                m.input_type(),
+                qualify(&known, &package, m.input_type()),
                 if m.server_streaming() { "stream " } else { "" },
-                m.output_type()
+                qualify(&known, &package, m.output_type())
             ));
         }
     }
@@ -330,5 +379,38 @@ pub(crate) async fn proto2(ctx: &Ctx) -> Verdict {
                 format!("none on {missing:?}"),
             ),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proto1_reads_relative_type_names_as_protobufjs_writes_them() {
+        let mut relative = contract_file().expect("the embedded contract");
+        for m in &mut relative.message_type {
+            for f in &mut m.field {
+                if let Some(name) = f.type_name.as_mut() {
+                    // `.orders.v1.LineItem` → `LineItem`, `v1.LineItem`…
+                    if let Some(rest) = name.strip_prefix(".orders.v1.") {
+                        *name = rest.to_string();
+                    } else if let Some(rest) = name.strip_prefix('.') {
+                        *name = rest.to_string();
+                    }
+                }
+            }
+        }
+        for s in &mut relative.service {
+            for m in &mut s.method {
+                m.input_type = m.input_type.as_ref().map(|t| t.replace(".orders.", ""));
+            }
+        }
+        let contract = contract_file().unwrap();
+        assert_ne!(relative, contract, "the names were rewritten");
+        assert_eq!(signature(&relative), signature(&contract));
+        // A relative name that resolves to another type still differs.
+        relative.message_type[0].field[1].type_name = Some("Address".into());
+        assert_ne!(signature(&relative), signature(&contract));
     }
 }
