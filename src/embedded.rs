@@ -51,11 +51,11 @@ impl Target {
                     .faults(FaultPlan::new().with(transient))
                     .start()
                     .await;
-                let channel = mock.new_channel();
-                (
-                    channel,
-                    Box::new(mock) as Box<dyn std::any::Any + Send + Sync>,
-                )
+                crate::contract::Started {
+                    channel: mock.new_channel(),
+                    dial: Some(crate::server::dial_duplex(mock.connector().clone())),
+                    owner: Box::new(mock),
+                }
             })
         }))
         .token(RW_TOKEN)

@@ -19,6 +19,7 @@ use std::time::Duration;
 use orders_testkit::contract::{Suite, Target};
 use orders_testkit::grpc::deadline::timeout_of;
 use orders_testkit::layers::auth::{Permission, TokenGrant, Tokens};
+use orders_testkit::layers::deadline::DeadlineLayer;
 use orders_testkit::pb::order_service_server::{OrderService, OrderServiceServer};
 use orders_testkit::pb::*;
 use orders_testkit::rpc::Method;
@@ -30,6 +31,7 @@ use tokio_stream::{Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, Request, Response, Status, Streaming};
 use tonic_types::StatusExt;
+use tower::Layer as _;
 
 const THRESHOLD: Duration = Duration::from_millis(100);
 const RW: &str = "mutant-rw";
@@ -109,6 +111,7 @@ enum Kind {
     KeysPerToken,
     BuiltinKeyConflicts,
     HeaderBytesStripped,
+    DeadlineOnceRead,
     FailFastAtFirstMessage,
     ListedNotResolvable,
 }
@@ -142,6 +145,7 @@ const MUTANTS: &[(Kind, &str)] = &[
     (Kind::CancelKillsSiblings, "W-6"),
     (Kind::LeakedWatchers, "D-3"),
     (Kind::CancelledBeforeDeadline, "D-1"),
+    (Kind::DeadlineOnceRead, "D-1"),
     (Kind::QuantityIgnored, "S-1"),
     (Kind::EmptyStreamRejected, "S-2"),
     (Kind::OverflowWraps, "S-3"),
@@ -863,7 +867,13 @@ where
                 return answer(st);
             }
         }
-        let fut = self.inner.call(req);
+        // Calls end at their deadline however they wait (the mock's own
+        // layer); the mutant ends them only once their message was read.
+        let fut: Self::Future = if kind == Kind::DeadlineOnceRead {
+            Box::pin(self.inner.call(req))
+        } else {
+            Box::pin(DeadlineLayer.layer(self.inner.clone()).call(req))
+        };
         Box::pin(async move {
             let mut res = fut.await?;
             if kind == Kind::HealthUnknownUnimplemented

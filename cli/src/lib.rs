@@ -43,14 +43,41 @@ enum Command {
     Record(RecordArgs),
 }
 
+/// What a client of an https:// URL trusts and presents.
+#[derive(clap::Args)]
+struct ClientTlsArgs {
+    /// A PEM CA certificate to trust for an https:// target.
+    #[arg(long, value_name = "PEM")]
+    tls_ca: Option<std::path::PathBuf>,
+    /// A PEM client certificate (chain) to present to an https:// target
+    /// that asks for one (mutual TLS); with --tls-key.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+}
+
+impl ClientTlsArgs {
+    fn client_tls(&self) -> orders_testkit::server::ClientTls {
+        let mut tls = orders_testkit::server::ClientTls::default();
+        if let Some(ca) = &self.tls_ca {
+            tls = tls.ca(ca);
+        }
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            tls = tls.identity(cert, key);
+        }
+        tls
+    }
+}
+
 #[derive(clap::Args)]
 struct RecordArgs {
     /// The real target (http:// or https://).
     #[arg(long)]
     upstream: String,
-    /// A PEM CA certificate to trust for an https:// upstream.
-    #[arg(long, value_name = "PEM")]
-    tls_ca: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    tls: ClientTlsArgs,
     /// Metadata to send upstream on every call, 'name: value' (repeatable;
     /// never written to the file).
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
@@ -78,9 +105,8 @@ struct VerifyArgs {
     /// The target (http:// or https://). Without it: the embedded mock.
     #[arg(long)]
     endpoint: Option<String>,
-    /// A PEM CA certificate to trust for https:// endpoints.
-    #[arg(long, value_name = "PEM")]
-    tls_ca: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    tls: ClientTlsArgs,
     /// Metadata for every call, 'name: value' (repeatable).
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
     headers: Vec<String>,
@@ -242,10 +268,15 @@ async fn record(args: RecordArgs) -> ExitCode {
             args.upstream
         ));
     }
-    let endpoint = match orders_testkit::server::endpoint(&args.upstream, args.tls_ca.as_deref()) {
+    let tls = args.tls.client_tls();
+    let endpoint = match orders_testkit::server::endpoint(&args.upstream, &tls) {
         Ok(endpoint) => endpoint,
         Err(e) => return fail(e),
     };
+    // The upstream first: nothing is recorded from one that is not there.
+    if let Err(line) = orders_testkit::server::reach(&args.upstream, &tls).await {
+        return fail(line);
+    }
     let mut builder = Recorder::builder(endpoint.connect_lazy());
     for h in &args.headers {
         let Some((name, value)) = h.split_once(':') else {
@@ -444,8 +475,11 @@ async fn verify(args: VerifyArgs) -> ExitCode {
         }
         None => Target::embedded(),
     };
-    if let Some(ca) = &args.tls_ca {
-        target = target.tls_ca(ca.clone());
+    if let Some(ca) = &args.tls.tls_ca {
+        target = target.tls_ca(ca);
+    }
+    if let (Some(cert), Some(key)) = (&args.tls.tls_cert, &args.tls.tls_key) {
+        target = target.tls_identity(cert, key);
     }
     for h in &args.headers {
         let Some((name, value)) = h.split_once(':') else {

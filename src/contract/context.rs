@@ -183,6 +183,8 @@ pub(crate) struct Ctx {
     /// Metadata on which the target answers a transient failure (E-7).
     pub(crate) transient: Option<(String, String)>,
     pub(crate) journal: Journal,
+    /// Raw connections to the target (none through a user's channel).
+    pub(crate) dial: Option<crate::server::Dial>,
     /// Set once a call went unanswered past its deadline and the patience.
     stopped: std::sync::Arc<std::sync::atomic::AtomicBool>,
     pub(crate) snapshots: Mutex<Vec<(String, tonic::Status)>>,
@@ -216,6 +218,7 @@ pub(crate) struct CtxConfig {
     pub reflection: bool,
     pub patience: Duration,
     pub transient: Option<(String, String)>,
+    pub dial: Option<crate::server::Dial>,
 }
 
 impl Ctx {
@@ -256,6 +259,7 @@ impl Ctx {
             patience: cfg.patience,
             transient: cfg.transient,
             journal: Journal::new(),
+            dial: cfg.dial,
             stopped: Default::default(),
             snapshots: Mutex::new(Vec::new()),
             base: BoxCloneSyncService::new(base),
@@ -291,6 +295,20 @@ impl Ctx {
         BoxCloneSyncService::new(ServiceExt::<http::Request<tonic::body::Body>>::map_err(
             journaled, CallError,
         ))
+    }
+
+    /// The metadata of a raw call with full rights (the target's headers
+    /// and the `--token`), for [`RawCall`](super::raw::RawCall).
+    pub(crate) fn raw_headers(&self) -> Vec<(HeaderName, HeaderValue)> {
+        let mut headers = self.headers.to_vec();
+        if let Some(auth) = self
+            .token
+            .as_deref()
+            .and_then(|t| HeaderValue::from_str(&format!("Bearer {t}")).ok())
+        {
+            headers.push((http::header::AUTHORIZATION, auth));
+        }
+        headers
     }
 
     /// A client with full rights (the `--token`, if any).

@@ -29,11 +29,13 @@ mod checks;
 mod context;
 mod oracle;
 pub(crate) mod property;
+mod raw;
 mod report;
 mod rules;
 mod snapshots;
 mod suite;
 mod target;
+pub(crate) use target::Started;
 
 pub use property::{Counterexample, Deviation};
 pub use report::{CheckResult, CheckStatus, Report};

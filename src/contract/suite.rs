@@ -215,7 +215,8 @@ impl Suite {
 
         let started = Instant::now();
         let description = format!("{target:?}");
-        let (channel, _keep) = target.connect().await?;
+        let connected = target.connect().await?;
+        let (channel, _keep, dial) = (connected.channel, connected.keep, connected.dial);
         let presets = &target.presets;
         let ctx = Ctx::new(
             channel,
@@ -234,6 +235,7 @@ impl Suite {
                 reflection: target.reflection,
                 patience: self.patience,
                 transient: target.transient.clone(),
+                dial,
             },
         )
         .map_err(ConnectError)?;

@@ -7,8 +7,10 @@ use std::time::Duration;
 use tonic::service::Routes;
 use tonic::transport::Channel;
 
+use crate::layers::deadline::DeadlineLayer;
 use crate::pb::order_service_server::{OrderService, OrderServiceServer};
-use crate::server::InProcessServer;
+use crate::server::{ClientTls, Dial, InProcessServer, dial_duplex, dial_url};
+use tower::Layer as _;
 
 /// Why a target could not be reached (the CLI exits 2 on it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +27,7 @@ impl std::error::Error for ConnectError {}
 enum Kind {
     Endpoint {
         url: String,
-        tls_ca: Option<PathBuf>,
+        tls: ClientTls,
     },
     Channel(Channel),
     Routes(Routes),
@@ -35,16 +37,27 @@ enum Kind {
     Started(Starter),
 }
 
-/// What starts a target on connect: its channel and what keeps it alive.
+/// A target started on connect: its channel, what keeps it alive, and raw
+/// connections to it.
+pub(crate) struct Started {
+    pub(crate) channel: Channel,
+    pub(crate) owner: Box<dyn std::any::Any + Send + Sync>,
+    pub(crate) dial: Option<Dial>,
+}
+
+/// What starts a target on connect.
 pub(crate) type Starter = Box<
-    dyn Fn() -> std::pin::Pin<
-            Box<
-                dyn std::future::Future<Output = (Channel, Box<dyn std::any::Any + Send + Sync>)>
-                    + Send,
-            >,
-        > + Send
-        + Sync,
+    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Started> + Send>> + Send + Sync,
 >;
+
+/// A connected target: its channel, what keeps an in-process one alive,
+/// and raw connections to it when the suite can open them (not through a
+/// channel given by the user).
+pub(crate) struct Connected {
+    pub(crate) channel: Channel,
+    pub(crate) keep: Option<Keep>,
+    pub(crate) dial: Option<Dial>,
+}
 
 /// A contract target, with the metadata every call carries.
 ///
@@ -111,7 +124,7 @@ impl Target {
     pub fn endpoint(url: impl Into<String>) -> Self {
         Self::new(Kind::Endpoint {
             url: url.into(),
-            tls_ca: None,
+            tls: ClientTls::default(),
         })
     }
 
@@ -143,6 +156,7 @@ impl Target {
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// use orders_testkit::contract::{Suite, Target};
     /// use orders_testkit::layers::behaviour::{BehaviourLayer, ServerBehaviour};
+    /// use orders_testkit::layers::deadline::DeadlineLayer;
     /// use orders_testkit::service::model::Store;
     /// use orders_testkit::pb::order_service_server::OrderServiceServer;
     /// use orders_testkit::service::orders::ReferenceService;
@@ -152,8 +166,9 @@ impl Target {
     /// let routes = tonic::service::Routes::new(OrderServiceServer::new(
     ///     ReferenceService::new(Store::new(), Default::default()),
     /// ));
+    /// // Ended at their deadline even while waiting for their message (D-1).
     /// let layered = BehaviourLayer::new(ServerBehaviour::new().defer_headers())
-    ///     .layer(routes.prepare());
+    ///     .layer(DeadlineLayer.layer(routes.prepare()));
     /// let target = Target::in_process(InProcessServer::start(layered))
     ///     .without_health()
     ///     .without_reflection();
@@ -182,8 +197,26 @@ impl Target {
 
     /// Trust this PEM CA for `https://` endpoints (with the `tls` feature).
     pub fn tls_ca(mut self, pem: impl Into<PathBuf>) -> Self {
-        if let Kind::Endpoint { tls_ca, .. } = &mut self.kind {
-            *tls_ca = Some(pem.into());
+        if let Kind::Endpoint { tls, .. } = &mut self.kind {
+            *tls = std::mem::take(tls).ca(pem);
+        }
+        self
+    }
+
+    /// Present this client certificate chain and key (PEM files) to an
+    /// `https://` endpoint that asks for one: mutual TLS (with the `tls`
+    /// feature).
+    ///
+    /// ```
+    /// use orders_testkit::contract::Target;
+    /// let staging = Target::endpoint("https://orders.staging.example:443")
+    ///     .tls_ca("ca.pem")
+    ///     .tls_identity("client.pem", "client.key");
+    /// # let _ = staging;
+    /// ```
+    pub fn tls_identity(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        if let Kind::Endpoint { tls, .. } = &mut self.kind {
+            *tls = std::mem::take(tls).identity(cert, key);
         }
         self
     }
@@ -213,25 +246,48 @@ impl Target {
     }
 
     /// Connects: the channel and whatever keeps an in-process server alive.
-    pub(crate) async fn connect(&self) -> Result<(Channel, Option<Keep>), ConnectError> {
+    pub(crate) async fn connect(&self) -> Result<Connected, ConnectError> {
+        let connected = |channel, keep, dial| Connected {
+            channel,
+            keep,
+            dial,
+        };
         match &self.kind {
-            Kind::Channel(c) => Ok((c.clone(), None)),
-            Kind::Server(server) => Ok((server.channel(), None)),
+            Kind::Channel(c) => Ok(connected(c.clone(), None, None)),
+            Kind::Server(server) => Ok(connected(
+                server.channel(),
+                None,
+                Some(dial_duplex(server.connector().clone())),
+            )),
             Kind::Routes(routes) => {
-                let server = InProcessServer::start(routes.clone().prepare());
-                Ok((server.channel(), Some(Keep::Server(server))))
+                // Hosted as the mock is: calls end at their deadline
+                // however they wait (D-1), which is the host's part.
+                let server = InProcessServer::start(DeadlineLayer.layer(routes.clone().prepare()));
+                let dial = dial_duplex(server.connector().clone());
+                Ok(connected(
+                    server.channel(),
+                    Some(Keep::Server(server)),
+                    Some(dial),
+                ))
             }
             Kind::Started(start) => {
-                let (channel, owner) = start().await;
-                Ok((channel, Some(Keep::Owner(owner))))
+                let started = start().await;
+                Ok(connected(
+                    started.channel,
+                    Some(Keep::Owner(started.owner)),
+                    started.dial,
+                ))
             }
-            Kind::Endpoint { url, tls_ca } => {
-                let endpoint =
-                    crate::server::endpoint(url, tls_ca.as_deref()).map_err(ConnectError)?;
+            Kind::Endpoint { url, tls } => {
+                // What answers there, judged on the wire first: a server
+                // that is not gRPC as addressed is one line, not failures.
+                crate::server::reach(url, tls).await.map_err(ConnectError)?;
+                let endpoint = crate::server::endpoint(url, tls).map_err(ConnectError)?;
                 let channel = endpoint.connect().await.map_err(|e| {
                     ConnectError(format!("cannot connect to {url}: {}", source_chain(&e)))
                 })?;
-                Ok((channel, None))
+                let dial = dial_url(url, tls).map_err(ConnectError)?;
+                Ok(connected(channel, None, Some(dial)))
             }
         }
     }

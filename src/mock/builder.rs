@@ -19,6 +19,7 @@ use crate::journal::{Journal, JournalLayer};
 use crate::layers::auth::{AuthLayer, Permission, TokenGrant, Tokens};
 use crate::layers::behaviour::{BehaviourLayer, ServerBehaviour};
 use crate::layers::catch_panic::CatchPanicLayer;
+use crate::layers::deadline::DeadlineLayer;
 use crate::layers::sanitize::SanitizeLayer;
 use crate::mock::dispatch::Fallthrough;
 use crate::mock::dispatch::MockService;
@@ -308,7 +309,8 @@ impl OrderMockBuilder {
             None => Journal::new(),
         };
         // Data flows: (wire behaviour) -> journal (sees every call, and the
-        // INTERNAL a panic became) -> panics caught -> auth -> faults -> E-6
+        // INTERNAL a panic became) -> panics caught -> calls ended at their
+        // deadline however they wait -> auth -> faults -> E-6
         // sanitizing -> stubs -> model.
         let faults = self.faults;
         let tokens: Tokens = self.tokens.into_iter().collect();
@@ -320,8 +322,10 @@ impl OrderMockBuilder {
         // Each layer passes typed bodies on; the body is boxed once, here.
         let layered = JournalLayer::new(journal.clone()).layer(
             CatchPanicLayer.layer(
-                AuthLayer::new(tokens.clone())
-                    .layer(FaultLayer::new(faults.clone()).layer(sanitize.layer(routes))),
+                DeadlineLayer.layer(
+                    AuthLayer::new(tokens.clone())
+                        .layer(FaultLayer::new(faults.clone()).layer(sanitize.layer(routes))),
+                ),
             ),
         );
         type Req = http::Request<hyper::body::Incoming>;

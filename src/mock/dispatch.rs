@@ -18,8 +18,8 @@ use tokio_stream::StreamExt;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::notes::{Answerer, NearMiss};
-use super::proxy::{Session, Upstream};
+use super::notes::{Answerer, NearMiss, UpstreamFailure};
+use super::proxy::{Session, Upstream, said_by_upstream};
 use super::scripted::scripted_stream;
 use super::stubs::{Matched, Script, StubSlot, StubTable};
 use crate::grpc::deadline::{UntilDeadline, wait_within as wait};
@@ -125,7 +125,15 @@ impl MockService {
         }
         match &self.fallthrough {
             Fallthrough::Model => R::model(&self.reference, fall, deadline).await,
-            Fallthrough::Proxy(upstream) => R::upstream(upstream, session, fall, deadline).await,
+            Fallthrough::Proxy(upstream) => {
+                let answer = R::upstream(upstream, session, fall, deadline).await;
+                if let (Err(st), Some(notes)) = (&answer, notes)
+                    && !said_by_upstream(st)
+                {
+                    notes.add_first(UpstreamFailure(format!("{:?} {}", st.code(), st.message())));
+                }
+                answer
+            }
             Fallthrough::Refuse => Err(Status::unimplemented(format!(
                 "no stub matched this {} call, and this mock answers unmatched calls with UNIMPLEMENTED",
                 R::METHOD

@@ -30,7 +30,7 @@ pub mod verification;
 #[cfg_attr(not(feature = "admin"), allow(unused_imports))]
 pub(crate) use beside::{Beside, Parts};
 pub use builder::OrderMockBuilder;
-pub use notes::{Answerer, CallNotes, NearMiss};
+pub use notes::{Answerer, CallNotes, NearMiss, UpstreamFailure};
 pub use order_mock::OrderMock;
 pub use stubs::{Stub, StubHandle};
 pub use times::Times;

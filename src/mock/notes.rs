@@ -81,6 +81,31 @@ impl fmt::Display for NearMiss {
     }
 }
 
+/// A call the real target never answered: the proxy's connection to it
+/// failed (refused, reset, TLS), and the status the caller got was made by
+/// the proxy's client, not said by the target. A note the mock attaches to
+/// the journal's record; `record` leaves such calls out of its file.
+///
+/// ```
+/// use orders_testkit::mock::UpstreamFailure;
+/// let note = UpstreamFailure("tcp connect error".into());
+/// assert_eq!(note.to_string(), "tcp connect error");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamFailure(pub String);
+
+impl fmt::Display for UpstreamFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Note for UpstreamFailure {
+    fn heading(&self) -> &'static str {
+        "the target was not reached:"
+    }
+}
+
 impl Note for Answerer {
     fn heading(&self) -> &'static str {
         "answered by"
@@ -119,6 +144,10 @@ pub trait CallNotes {
     /// one and how the call differs from it (for ProcessOrders, the first
     /// action no stub matched).
     fn near_miss(&self) -> Option<&NearMiss>;
+
+    /// When the mock forwarded the call and the real target was not
+    /// reached (its transport failed): why.
+    fn upstream_failure(&self) -> Option<&UpstreamFailure>;
 }
 
 impl CallNotes for Call {
@@ -128,5 +157,9 @@ impl CallNotes for Call {
 
     fn near_miss(&self) -> Option<&NearMiss> {
         self.notes_of::<NearMiss>().next()
+    }
+
+    fn upstream_failure(&self) -> Option<&UpstreamFailure> {
+        self.notes_of::<UpstreamFailure>().next()
     }
 }

@@ -53,14 +53,26 @@ fn end_to_end(metadata: MetadataMap) -> MetadataMap {
     MetadataMap::from_headers(headers)
 }
 
-/// The target's status with only its end-to-end trailers.
+/// The target's status with only its end-to-end trailers. A status the
+/// target never sent (the client made it from a transport failure: its
+/// `source` is that failure) is passed on as it is, source included, so
+/// that the dispatch can tell it apart ([`said_by_upstream`]).
 fn passed_back(status: Status) -> Status {
+    if !said_by_upstream(&status) {
+        return status;
+    }
     Status::with_details_and_metadata(
         status.code(),
         status.message().to_string(),
         status.details().to_vec().into(),
         end_to_end(status.metadata().clone()),
     )
+}
+
+/// Whether `status` came from the target (a received `grpc-status`), not
+/// from the client's own transport (refused connection, reset, TLS).
+pub(crate) fn said_by_upstream(status: &Status) -> bool {
+    std::error::Error::source(status).is_none()
 }
 
 fn response<T>(res: Response<T>) -> Response<T> {

@@ -11,6 +11,7 @@ use toml::{Table, Value as Toml};
 
 use super::json::{ProtoMessage, to_json};
 use crate::journal::{Call, Outcome};
+use crate::mock::CallNotes;
 use crate::rpc::{Method, RequestMessage, ResponseMessage};
 
 /// What a recording never writes, whatever `--redact` says.
@@ -213,7 +214,9 @@ fn note(call: &Call, redact: &[String]) -> String {
 /// - a watch the caller cut stays open after its messages (`then_hold`);
 /// - `authorization` and every header named in `redact` are never
 ///   written (the other metadata goes in each stub's `note`); calls that
-///   ended before any answer are left out.
+///   ended before any answer, and calls whose target was not reached (a
+///   transport failure, [`UpstreamFailure`](crate::mock::UpstreamFailure)),
+///   are left out.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -238,6 +241,10 @@ pub fn recording(calls: &[Call], redact: &[&str]) -> String {
     let mut stubs = Vec::new();
     for call in calls {
         let Some(method) = call.method else { continue };
+        // What the target never said is not a recorded answer.
+        if call.upstream_failure().is_some() {
+            continue;
+        }
         for mut stub in stubs_of(call, method) {
             // Same request (rpc and matcher) again: tried after the earlier ones.
             let key = format!(

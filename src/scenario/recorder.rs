@@ -13,6 +13,7 @@ use tonic::transport::Channel;
 use super::record::recording;
 use crate::OrderMock;
 use crate::journal::{Journal, Outcome};
+use crate::mock::CallNotes;
 use crate::mock::proxy::Upstream;
 
 /// A header that cannot be sent as gRPC metadata.
@@ -201,7 +202,8 @@ impl Recorder {
 
     /// Writes the recording to `path` now, again after every call that
     /// ends, and a last time when `stop` resolves (what
-    /// `orders-testkit record --out FILE` does until Ctrl-C).
+    /// `orders-testkit record --out FILE` does until Ctrl-C). A call whose
+    /// upstream was not reached is not recorded; a line on stderr says so.
     pub async fn write_until(
         &self,
         path: &Path,
@@ -220,7 +222,18 @@ impl Recorder {
             tokio::select! {
                 _ = &mut stop => break,
                 calls = self.journal().wait_until(|calls| ended(calls) > written) => {
-                    written = ended(&calls);
+                    let done: Vec<_> = calls.iter().filter(|c| c.outcome != Outcome::InFlight).collect();
+                    for call in &done[written.min(done.len())..] {
+                        if let Some(failure) = call.upstream_failure() {
+                            eprintln!(
+                                "orders-testkit record: call #{} ({}) not recorded: the upstream \
+                                 was not reached ({failure})",
+                                call.seq,
+                                call.method.map_or("?", |m| m.name())
+                            );
+                        }
+                    }
+                    written = done.len();
                     self.write_to(path)?;
                 }
             }

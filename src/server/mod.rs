@@ -11,7 +11,8 @@
 //!   stopping them (gracefully or at once);
 //! - [`ConnectionControl`]: what a call can do to its own connection (drop
 //!   it, send GOAWAY);
-//! - [`endpoint`]: the client side for URLs;
+//! - [`endpoint`], [`ClientTls`]: the client side for URLs; [`reach`]: what
+//!   answers at one, told in a line before a run or a recording;
 //! - `tls` (feature `tls`): serving over TLS, mutual TLS too.
 //!
 //! ```
@@ -38,8 +39,11 @@ use std::convert::Infallible;
 use hyper::body::Incoming;
 
 mod connection;
+#[cfg(feature = "contract")]
+mod dial;
 mod duplex;
 mod endpoint;
+mod reach;
 pub(crate) mod router;
 mod tasks;
 #[cfg(feature = "tls")]
@@ -47,9 +51,12 @@ mod tasks;
 pub mod tls;
 
 pub use connection::ConnectionControl;
+#[cfg(feature = "contract")]
+pub(crate) use dial::{Dial, dial_duplex, dial_url};
 pub(crate) use duplex::lazy_channel;
 pub use duplex::{DuplexConnector, DuplexIncoming, InProcessServer, duplex_connector};
-pub use endpoint::endpoint;
+pub use endpoint::{ClientTls, endpoint};
+pub use reach::reach;
 pub use tasks::{ServerTasks, TaskMonitor};
 
 /// What the testkit serves on a connection: any cloneable HTTP service

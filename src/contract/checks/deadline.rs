@@ -15,6 +15,7 @@ use super::fixtures::{create_request, get, new_order, watch};
 use super::{Shortfall, Verdict, failed_fast, ok, show, steps, timed, with_short_deadline, within};
 use crate::contract::context::Ctx;
 use crate::contract::property::Deviation;
+use crate::contract::raw::{End, RawCall};
 use crate::pb::{
     CreateOrderRequest, GetOrderRequest, LineItem, OrderAction, OrderActionType, OrderStatus,
     WatchOrderStatusRequest,
@@ -170,6 +171,89 @@ async fn d1_round(ctx: &Ctx, id: &str, deadline: Duration) -> Result<(), Shortfa
     let end = stream_end(ctx, deadline, &mut out).await;
     deadline_end("ProcessOrders", started, deadline, end)?;
     drop(tx);
+    server_side(ctx, id, deadline).await
+}
+
+/// D-1 seen from a client that enforces no deadline of its own: every RPC
+/// on a raw HTTP/2 stream with `grpc-timeout`, its request stream left
+/// open (a unary call's message never sent), must be ended by the server:
+/// `DEADLINE_EXCEEDED`, or `CANCELLED` or a reset once the deadline has
+/// passed.
+async fn server_side(ctx: &Ctx, id: &str, deadline: Duration) -> Result<(), Shortfall> {
+    let Some(dial) = &ctx.dial else {
+        return Ok(());
+    };
+    let headers = ctx.raw_headers();
+    let watch = WatchOrderStatusRequest {
+        order_id: id.to_string(),
+    };
+    let item = LineItem {
+        product_id: "p-1".into(),
+        quantity: 1,
+        price_cents: 1,
+    };
+    let action = OrderAction {
+        order_id: id.to_string(),
+        action: OrderActionType::Ship as i32,
+    };
+    let one = |rpc: &'static str| {
+        let headers = &headers;
+        let (watch, item, action) = (&watch, &item, &action);
+        async move {
+            let started = Instant::now();
+            let path = format!("/orders.v1.OrderService/{rpc}");
+            let mut call = match RawCall::open(dial, &path, headers, deadline).await {
+                Ok(call) => call,
+                Err(e) => return (rpc, started, Err(e)),
+            };
+            match rpc {
+                // The whole request: the stream must still end at the deadline.
+                "WatchOrderStatus" => call.send(watch, true),
+                "SubmitLineItems" => call.send(item, false),
+                "ProcessOrders" => call.send(action, false),
+                _ => {}
+            }
+            let end = call.end_within(deadline + ctx.patience).await;
+            (rpc, started, Ok(end))
+        }
+    };
+    let ends = futures_util::future::join_all(
+        [
+            "CreateOrder",
+            "GetOrder",
+            "WatchOrderStatus",
+            "SubmitLineItems",
+            "ProcessOrders",
+        ]
+        .map(one),
+    )
+    .await;
+    for (rpc, started, end) in ends {
+        let elapsed = started.elapsed();
+        let expected = format!(
+            "{rpc} from a client enforcing no deadline, its stream left open: ended by the \
+             server at its {deadline:?} deadline (DEADLINE_EXCEEDED)"
+        );
+        let got = match end {
+            Ok(End::Status { code: 4, .. }) if elapsed < deadline / 2 => {
+                return Err(Shortfall::TooShort);
+            }
+            Ok(End::Status { code: 4, .. }) => continue,
+            // Ended once the deadline passed: tonic's server says CANCELLED
+            // ("Timeout expired"), some stacks reset the stream.
+            Ok(End::Status { code: 1, .. } | End::Reset(_)) if elapsed >= deadline => continue,
+            Ok(End::Status { code, message, .. }) => {
+                format!("{:?} {message:?}", Code::from_i32(code))
+            }
+            Ok(End::Reset(why)) => format!("{why} after {elapsed:?}"),
+            Ok(End::Open) => format!(
+                "still open {:?} after its deadline: the server never ended it",
+                ctx.patience
+            ),
+            Err(e) => format!("the call could not be opened: {e}"),
+        };
+        return Err(Deviation::new("D-1", expected, got).into());
+    }
     Ok(())
 }
 
