@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use orders_testkit::fault::{Fault, FaultLayer, FaultPlan};
+use orders_testkit::fault::{Fault, FaultLayer, FaultPlan, FaultRequest};
 use orders_testkit::grpc::frame::encode_frame;
 use orders_testkit::rpc::{GetOrder, Method, WatchOrderStatus};
 use orders_testkit::server::ConnectionControl;
@@ -16,13 +16,15 @@ use tonic::Code;
 use tower::{Layer, Service, ServiceExt};
 use tower_test::mock;
 
-type Req = http::Request<()>;
+type Req = http::Request<tonic::body::Body>;
+/// What the service behind the layer gets.
+type Inner = http::Request<FaultRequest<tonic::body::Body>>;
 type Res = http::Response<tonic::body::Body>;
 
 fn req(method: Method) -> Req {
     http::Request::builder()
         .uri(method.path())
-        .body(())
+        .body(tonic::body::Body::empty())
         .unwrap()
 }
 
@@ -51,7 +53,7 @@ fn ok_with(messages: &[&[u8]]) -> Res {
 /// Calls the layered service; the inner service answers `messages` if reached.
 /// Returns the response and whether the inner service saw the call.
 async fn call(plan: &FaultPlan, request: Req, messages: &[&'static [u8]]) -> (Res, bool) {
-    let (inner, mut handle) = mock::pair::<Req, Res>();
+    let (inner, mut handle) = mock::pair::<Inner, Res>();
     let mut svc = FaultLayer::new(plan.clone()).layer(inner);
     let messages: Vec<&'static [u8]> = messages.to_vec();
     let responder = tokio::spawn(async move {
@@ -180,7 +182,7 @@ async fn hang_fault_ends_at_the_deadline() {
 #[tokio::test(start_paused = true)]
 async fn hang_without_deadline_never_answers() {
     let plan = FaultPlan::new().with(Fault::hang());
-    let (inner, _handle) = mock::pair::<Req, Res>();
+    let (inner, _handle) = mock::pair::<Inner, Res>();
     let mut svc = FaultLayer::new(plan).layer(inner);
     let fut = svc
         .ready()
@@ -267,7 +269,7 @@ async fn drop_connection_fault_uses_the_connection_control() {
     let control = ConnectionControl::new();
     let mut r = req(Method::GetOrder);
     r.extensions_mut().insert(control.clone());
-    let (inner, _handle) = mock::pair::<Req, Res>();
+    let (inner, _handle) = mock::pair::<Inner, Res>();
     let mut svc = FaultLayer::new(plan.clone()).layer(inner);
     let mut fut = svc.ready().await.map_err(|_| ()).unwrap().call(r);
     // One poll (a zero timeout polls the future first): the layer has acted,

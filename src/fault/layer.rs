@@ -9,10 +9,12 @@ use http_body::Body;
 use tonic::Status;
 use tower::{Layer, Service};
 
-use super::body::{ResetBody, ShapedBody, Shaping};
+use super::body::{Ending, ResetBody, ShapedBody, Shaping};
 use super::plan::{Decision, FaultPlan};
+use super::request::{FaultRequest, read_messages};
 use super::wire;
 use crate::grpc::deadline::{exceeded, wait_within};
+use crate::journal::Notes;
 use crate::server::ConnectionControl;
 
 /// A tower layer that injects the faults of a [`FaultPlan`] into any tonic
@@ -174,10 +176,13 @@ fn respond(status: Status) -> http::Response<tonic::body::Body> {
 
 impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for FaultService<S>
 where
-    S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>> + Clone + Send + 'static,
+    S: Service<http::Request<FaultRequest<ReqBody>>, Response = http::Response<ResBody>>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
-    ReqBody: Send + 'static,
+    ReqBody: Body<Data = Bytes> + Send + 'static,
     ResBody: Body<Data = Bytes> + Send + 'static,
     ResBody::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
@@ -192,7 +197,7 @@ where
     fn call(&mut self, req: http::Request<ReqBody>) -> Self::Future {
         let Some(decision) = self.plan.decide(req.uri().path(), req.headers()) else {
             return FaultFuture::Pass {
-                inner: self.inner.call(req),
+                inner: self.inner.call(req.map(FaultRequest::pass)),
             };
         };
         // The ready service goes into the fault's future; a fresh clone
@@ -201,18 +206,21 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let deadline = crate::grpc::deadline::timeout_in(req.headers())
             .map(|t| tokio::time::Instant::now() + t);
+        let notes = Notes::of(req.extensions()).cloned();
+        let control = req.extensions().get::<ConnectionControl>().cloned();
         let boxed = |res: http::Response<ResBody>| res.map(tonic::body::Body::new);
         let fault = |f: BoxFuture<Result<http::Response<tonic::body::Body>, S::Error>>| {
             FaultFuture::Fault { inner: f }
         };
         let ready = |res| FaultFuture::Ready { answer: Some(res) };
+        let pass = |req: http::Request<ReqBody>| req.map(FaultRequest::pass);
         fault(match decision {
             Decision::Respond(status) => return ready(respond(status)),
             Decision::Delay(delay) => Box::pin(async move {
                 if wait_within(Some(delay), deadline).await.is_err() {
                     return Ok(respond(exceeded()));
                 }
-                inner.call(req).await.map(boxed)
+                inner.call(pass(req)).await.map(boxed)
             }),
             Decision::Hang => Box::pin(async move {
                 match deadline {
@@ -227,24 +235,93 @@ where
             Decision::DelayBetween { base, jitter, seed } => {
                 let shaping = Shaping {
                     between: Some((base, jitter, seed)),
-                    abort: None,
                     deadline,
+                    ..Shaping::default()
                 };
-                Box::pin(async move { inner.call(req).await.map(|r| shape(r, shaping)) })
+                Box::pin(async move { inner.call(pass(req)).await.map(|r| shape(r, shaping)) })
             }
             Decision::Abort { after, status } => {
                 let shaping = Shaping {
-                    between: None,
-                    abort: Some((after, status)),
+                    abort: Some((after, Ending::Status(status))),
                     deadline,
+                    ..Shaping::default()
                 };
+                Box::pin(async move { inner.call(pass(req)).await.map(|r| shape(r, shaping)) })
+            }
+            Decision::LostAnswer { after, then } => {
+                note(
+                    notes.as_ref(),
+                    format!("answer lost after {after} messages: {then:?}"),
+                );
+                let shaping = Shaping {
+                    abort: Some((after, Ending::lost(then, control))),
+                    deadline,
+                    ..Shaping::default()
+                };
+                Box::pin(async move { inner.call(pass(req)).await.map(|r| shape(r, shaping)) })
+            }
+            Decision::Cut {
+                after,
+                status,
+                applied: false,
+            } => Box::pin(async move {
+                read_messages(req.into_body(), after).await;
+                note(
+                    notes.as_ref(),
+                    format!("cut after reading {after} request messages, none applied"),
+                );
+                Ok(respond(status))
+            }),
+            Decision::Cut {
+                after,
+                status,
+                applied: true,
+            } => Box::pin(async move {
+                let (parts, body) = req.into_parts();
+                let (body, mut reached) = FaultRequest::cut(body, after);
+                let answer = inner.call(http::Request::from_parts(parts, body));
+                let mut answer = std::pin::pin!(answer);
+                let cut = format!("cut after {after} request messages applied");
+                tokio::select! {
+                    res = &mut answer => {
+                        // Streaming answers end at the cut, after what
+                        // the service sent for the messages it read.
+                        let shaping = Shaping {
+                            cut: Some((reached, status)),
+                            deadline,
+                            ..Shaping::default()
+                        };
+                        res.map(|r| shape(r, shaping))
+                    }
+                    signal = &mut reached => match signal {
+                        Ok(()) => {
+                            note(notes.as_ref(), cut);
+                            Ok(respond(status))
+                        }
+                        // The client ended first: no cut.
+                        Err(_) => answer.await.map(boxed),
+                    },
+                }
+            }),
+            Decision::FailAction { index, reason } => {
+                note(
+                    notes.as_ref(),
+                    format!("action {index} failed in band: {}", reason.as_str()),
+                );
+                let shaping = Shaping {
+                    fail: Some((index, reason)),
+                    deadline,
+                    ..Shaping::default()
+                };
+                let (parts, body) = req.into_parts();
+                let body = FaultRequest::neutralize(body, index);
+                let req = http::Request::from_parts(parts, body);
                 Box::pin(async move { inner.call(req).await.map(|r| shape(r, shaping)) })
             }
             Decision::Reset => return ready(reset()),
             Decision::Wire(fault) => {
-                let control = req.extensions().get::<ConnectionControl>().cloned();
                 // Only the faults that rewrite the service's answer call it.
-                let answer = fault.passes_through().then(|| inner.call(req));
+                let answer = fault.passes_through().then(|| inner.call(pass(req)));
                 Box::pin(async move {
                     let answer = match answer {
                         Some(fut) => Some(fut.await.map(boxed)?),
@@ -253,20 +330,24 @@ where
                     Ok(wire::apply(fault, answer, control).await)
                 })
             }
-            Decision::DropConnection => {
-                let control = req.extensions().get::<ConnectionControl>().cloned();
-                Box::pin(async move {
-                    match control {
-                        Some(control) => {
-                            control.drop_connection();
-                            // The connection and this call go away together.
-                            std::future::pending().await
-                        }
-                        None => Ok(reset()),
+            Decision::DropConnection => Box::pin(async move {
+                match control {
+                    Some(control) => {
+                        control.drop_connection();
+                        // The connection and this call go away together.
+                        std::future::pending().await
                     }
-                })
-            }
+                    None => Ok(reset()),
+                }
+            }),
         })
+    }
+}
+
+/// Tells the journal what a fault did to a call.
+fn note(notes: Option<&Notes>, what: String) {
+    if let Some(notes) = notes {
+        notes.add_first(super::FaultFired(what));
     }
 }
 

@@ -31,11 +31,36 @@
 mod body;
 mod layer;
 mod plan;
+mod request;
 mod wire;
 
 pub use layer::{FaultBody, FaultFuture, FaultLayer, FaultService};
 pub use plan::FaultPlan;
+pub use request::FaultRequest;
 pub use wire::WireFault;
+
+/// What a fault did to a call, on its journal record (faults whose effect
+/// a test cannot see from the answer alone: a lost answer, a cut, an
+/// action failed in band).
+///
+/// ```
+/// use orders_testkit::fault::FaultFired;
+/// assert_eq!(FaultFired("x".into()).to_string(), "x");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultFired(pub String);
+
+impl std::fmt::Display for FaultFired {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl crate::journal::Note for FaultFired {
+    fn heading(&self) -> &'static str {
+        "fault:"
+    }
+}
 
 /// The SplitMix64 mixing step the fault plan draws from, for other seeded
 /// choices (the contract suite derives its proptest seeds with it).
@@ -102,6 +127,39 @@ pub enum FaultKind {
     DropConnection,
     /// A breakage of the gRPC protocol itself (see [`WireFault`]).
     Wire(WireFault),
+    /// The lost answer: the service applies the call (the order exists,
+    /// the action is applied, the idempotency key is recorded), then the
+    /// client gets `then` instead of the rest of the answer. On response
+    /// streams, `after` messages get through first. The fault for
+    /// idempotency and retry tests.
+    LostAnswer {
+        /// Response messages that get through before the answer is lost.
+        after: usize,
+        /// What the client gets instead.
+        then: Lost,
+    },
+    /// Cuts a client or bidirectional stream once the server has read
+    /// `after` request messages, ending the call with `status`: the
+    /// messages handed to the service and applied (`applied`), or read and
+    /// dropped before the service saw any of the call.
+    CutRequests {
+        /// Request messages read before the cut.
+        after: usize,
+        /// The status that ends the call.
+        status: Status,
+        /// Whether the messages read were applied by the service.
+        applied: bool,
+    },
+    /// Fails the `index`-th action of a ProcessOrders stream (from 1) in
+    /// band: its result says `success = false` with `reason` (and the
+    /// order's unchanged status, `UNSPECIFIED` for `NOT_FOUND`), and the
+    /// action is not applied; the stream goes on.
+    FailAction {
+        /// Which action, from 1.
+        index: usize,
+        /// The reason its result gives.
+        reason: crate::service::model::FailureReason,
+    },
     /// Admits `limit` calls per `window`; beyond that answers
     /// `RESOURCE_EXHAUSTED` with a `RetryInfo` saying when to retry (E-7).
     RateLimit {
@@ -110,6 +168,28 @@ pub enum FaultKind {
         /// The sliding window.
         window: Duration,
     },
+}
+
+/// What a client gets instead of an answer the service gave
+/// ([`Fault::lose_answer`]).
+///
+/// ```
+/// use orders_testkit::fault::{Fault, Lost};
+/// let _f = Fault::lose_answer(Lost::Status(tonic::Status::unavailable("connection lost")));
+/// let _g = Fault::lose_answer(Lost::Silence);
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Lost {
+    /// This status.
+    Status(Status),
+    /// A reset of the stream (RST_STREAM).
+    Reset,
+    /// The connection dropped (on servers that cannot, a reset).
+    DropConnection,
+    /// Nothing more until the caller's deadline, then `DEADLINE_EXCEEDED`
+    /// (without a deadline, until the caller gives up).
+    Silence,
 }
 
 /// Which calls, counted among those that pass the RPC and metadata filters,
@@ -321,6 +401,94 @@ impl Fault {
     /// ```
     pub fn abort_after(after: usize, status: Status) -> Self {
         Self::new(FaultKind::Abort { after, status })
+    }
+
+    /// The lost answer, for idempotency and retry tests: the service
+    /// applies the call (the order is created, the action applied, the key
+    /// recorded), then the client gets `then` instead of the answer. This
+    /// is the failure a retry must survive without doing the work twice.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::prelude::*;
+    /// use orders_testkit::fault::Lost;
+    ///
+    /// let mock = OrderMock::start().await;
+    /// mock.inject(Fault::lose_answer(Lost::Status(tonic::Status::unavailable("lost"))).on(CreateOrder).first(1));
+    /// let req = CreateOrderRequest {
+    ///     customer_id: "c-1".into(),
+    ///     items: vec![LineItem { product_id: "p".into(), quantity: 1, price_cents: 5 }],
+    ///     ..Default::default()
+    /// };
+    /// let lost = mock.client().create_order(req).await.unwrap_err();
+    /// assert_eq!(lost.code(), tonic::Code::Unavailable);
+    /// assert_eq!(mock.store().order_count(), 1); // the order was created all the same
+    /// # }
+    /// ```
+    pub fn lose_answer(then: Lost) -> Self {
+        Self::new(FaultKind::LostAnswer { after: 0, then })
+    }
+
+    /// The lost answer on a response stream: `after` messages get through
+    /// (their work applied), then the client gets `then`.
+    ///
+    /// ```
+    /// use orders_testkit::fault::{Fault, Lost};
+    /// use orders_testkit::rpc::ProcessOrders;
+    /// let _f = Fault::lose_answer_after(2, Lost::Reset).on(ProcessOrders);
+    /// ```
+    pub fn lose_answer_after(after: usize, then: Lost) -> Self {
+        Self::new(FaultKind::LostAnswer { after, then })
+    }
+
+    /// Cuts a client or bidirectional stream once the service has read and
+    /// applied `after` request messages (for ProcessOrders: their results
+    /// sent), ending the call with `status`.
+    ///
+    /// ```
+    /// use orders_testkit::fault::Fault;
+    /// use orders_testkit::rpc::SubmitLineItems;
+    /// let _f = Fault::cut_after_applied(2, tonic::Status::unavailable("cut")).on(SubmitLineItems);
+    /// ```
+    pub fn cut_after_applied(after: usize, status: Status) -> Self {
+        Self::new(FaultKind::CutRequests {
+            after,
+            status,
+            applied: true,
+        })
+    }
+
+    /// Cuts a client or bidirectional stream once the server has read
+    /// `after` request messages without applying any: the service never
+    /// sees the call; it ends with `status`.
+    ///
+    /// ```
+    /// use orders_testkit::fault::Fault;
+    /// use orders_testkit::rpc::ProcessOrders;
+    /// let _f = Fault::cut_after_unapplied(1, tonic::Status::unavailable("cut")).on(ProcessOrders);
+    /// ```
+    pub fn cut_after_unapplied(after: usize, status: Status) -> Self {
+        Self::new(FaultKind::CutRequests {
+            after,
+            status,
+            applied: false,
+        })
+    }
+
+    /// Fails the `index`-th action of a ProcessOrders stream (from 1) in
+    /// band with `reason` (ProcessOrders only, whatever else the fault is
+    /// narrowed to): the action is not applied, its result says
+    /// `success = false`, `"<REASON>: failed by fault injection"`, and the
+    /// stream goes on (P-4's shape).
+    ///
+    /// ```
+    /// use orders_testkit::fault::Fault;
+    /// use orders_testkit::service::model::FailureReason;
+    /// let _f = Fault::fail_action(2, FailureReason::FailedPrecondition);
+    /// ```
+    pub fn fail_action(index: usize, reason: crate::service::model::FailureReason) -> Self {
+        Self::new(FaultKind::FailAction { index, reason })
+            .on_method(crate::rpc::Method::ProcessOrders)
     }
 
     /// Resets the stream instead of answering.

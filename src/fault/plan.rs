@@ -29,6 +29,19 @@ pub(crate) enum Decision {
     Reset,
     DropConnection,
     Wire(super::WireFault),
+    LostAnswer {
+        after: usize,
+        then: super::Lost,
+    },
+    Cut {
+        after: usize,
+        status: Status,
+        applied: bool,
+    },
+    FailAction {
+        index: usize,
+        reason: crate::service::model::FailureReason,
+    },
 }
 
 #[derive(Debug)]
@@ -201,6 +214,12 @@ impl FaultPlan {
             if !f.paths.is_empty() && !f.paths.iter().any(|p| p == path) {
                 continue;
             }
+            // An action failed in band exists on ProcessOrders only.
+            if matches!(f.kind, FaultKind::FailAction { .. })
+                && path != crate::rpc::Method::ProcessOrders.path()
+            {
+                continue;
+            }
             if !f.headers.iter().all(|h| h.matches(headers)) {
                 continue;
             }
@@ -227,6 +246,23 @@ impl FaultPlan {
                     status: status.clone(),
                 }),
                 FaultKind::Reset => Some(Decision::Reset),
+                FaultKind::LostAnswer { after, then } => Some(Decision::LostAnswer {
+                    after: *after,
+                    then: then.clone(),
+                }),
+                FaultKind::CutRequests {
+                    after,
+                    status,
+                    applied,
+                } => Some(Decision::Cut {
+                    after: *after,
+                    status: status.clone(),
+                    applied: *applied,
+                }),
+                FaultKind::FailAction { index, reason } => Some(Decision::FailAction {
+                    index: *index,
+                    reason: *reason,
+                }),
                 FaultKind::DropConnection => Some(Decision::DropConnection),
                 FaultKind::Wire(w) => Some(Decision::Wire(w.clone())),
                 FaultKind::RateLimit { limit, window } => {

@@ -52,8 +52,19 @@ pub struct Call {
     pub outcome: Outcome,
     /// When the call arrived.
     pub started: Instant,
-    /// When it ended, if it has.
+    /// When it ended, if it has (the server's end: its status, or the
+    /// response given up).
     pub ended: Option<Instant>,
+    /// How the client's side of the call ended, when it has: a half-close
+    /// (every message sent) or a cancellation (a reset, or the connection
+    /// gone). The request side may settle after the server's end.
+    pub client_end: Option<ClientEnd>,
+    /// When the client's last request message arrived.
+    pub last_request_at: Option<Instant>,
+    /// The deadline the code under test was itself given when it made this
+    /// call, as it told the mock (see [`GIVEN_TIMEOUT`](super::GIVEN_TIMEOUT)
+    /// and [`Journal::given_deadline`](super::Journal::given_deadline)).
+    pub given_deadline: Option<Duration>,
     /// Request messages as received, decoded into `requests` when read.
     pub(super) raw_requests: RawMessages,
     /// Response messages as sent, decoded into `responses` when read.
@@ -115,6 +126,9 @@ impl Call {
             outcome: Outcome::InFlight,
             started: Instant::now(),
             ended: None,
+            client_end: None,
+            last_request_at: None,
+            given_deadline: None,
             raw_requests: RawMessages::default(),
             raw_responses: RawMessages::default(),
         }
@@ -142,6 +156,7 @@ impl Call {
 
     /// Records a request message as received (`None`: not decodable).
     pub(crate) fn push_request(&mut self, message: Option<bytes::Bytes>) {
+        self.last_request_at = Some(Instant::now());
         match message {
             Some(raw) if self.method.is_some() => self.raw_requests.push(&raw),
             Some(_) => {}
@@ -202,6 +217,43 @@ impl Call {
             .collect()
     }
 
+    /// When the client cancelled (reset the stream, or its connection went
+    /// away): how many request messages it had sent by then.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// let _ = mock.client().get_order(orders_testkit::pb::GetOrderRequest { order_id: "x".into() }).await;
+    /// let call = &mock.journal().wait_for_ended(1).await[0];
+    /// assert_eq!(call.cancelled_after(), None);
+    /// # }
+    /// ```
+    pub fn cancelled_after(&self) -> Option<usize> {
+        matches!(self.client_end, Some(ClientEnd::Cancelled { .. }))
+            .then_some(self.requests.len() + self.undecodable)
+    }
+
+    /// When the client went quiet on a call it neither half-closed nor
+    /// cancelled, if the server was still waiting on it at least `idle`
+    /// after that: an abandoned stream (the time of the client's last
+    /// message, or of the call's start if it sent none).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// let _ = mock.client().get_order(orders_testkit::pb::GetOrderRequest { order_id: "x".into() }).await;
+    /// let call = &mock.journal().wait_for_ended(1).await[0];
+    /// assert_eq!(call.abandoned(std::time::Duration::ZERO), None);
+    /// # }
+    /// ```
+    pub fn abandoned(&self, idle: Duration) -> Option<Instant> {
+        if self.client_end.is_some() || self.outcome != Outcome::InFlight {
+            return None;
+        }
+        let quiet = self.last_request_at.unwrap_or(self.started);
+        (quiet.elapsed() >= idle).then_some(quiet)
+    }
+
     /// The first value of a metadata key, as text.
     ///
     /// ```
@@ -238,6 +290,32 @@ impl Call {
             .iter()
             .filter_map(|note| (&**note as &dyn std::any::Any).downcast_ref::<T>())
     }
+}
+
+/// How the client's side of a call ended.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let mock = orders_testkit::OrderMock::start().await;
+/// use orders_testkit::journal::ClientEnd;
+/// let _ = mock.client().get_order(orders_testkit::pb::GetOrderRequest { order_id: "x".into() }).await;
+/// let calls = mock.journal().wait_until(|c| c.first().is_some_and(|c| c.client_end.is_some())).await;
+/// assert!(matches!(calls[0].client_end, Some(ClientEnd::HalfClosed { .. })));
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientEnd {
+    /// The client sent everything and closed its side.
+    HalfClosed {
+        /// When.
+        at: Instant,
+    },
+    /// The client reset the stream, or its connection went away.
+    Cancelled {
+        /// When.
+        at: Instant,
+    },
 }
 
 /// Shows a call on one line, with `authorization` values redacted (A-3).
@@ -286,6 +364,13 @@ impl fmt::Display for Call {
                 heading = Some(note.heading());
                 write!(f, " {} {note}", note.heading())?;
             }
+        }
+        match self.client_end {
+            Some(ClientEnd::Cancelled { .. }) => write!(f, " (client cancelled)")?,
+            None if self.outcome == Outcome::InFlight && self.last_request_at.is_some() => {
+                write!(f, " (client stream open)")?
+            }
+            _ => {}
         }
         match &self.outcome {
             Outcome::InFlight => write!(f, " -> in flight"),

@@ -14,7 +14,9 @@ use pin_project_lite::pin_project;
 use tonic::metadata::MetadataMap;
 use tower::{Layer, Service};
 
-use super::{Call, Journal, Notes, Outcome};
+use tokio::time::Instant;
+
+use super::{Call, ClientEnd, Journal, Notes, Outcome};
 use crate::grpc::frame::FrameDecoder;
 use crate::rpc::Method;
 
@@ -74,7 +76,7 @@ pub struct JournalService<S> {
 impl<S, B, ResBody> Service<http::Request<B>> for JournalService<S>
 where
     S: Service<http::Request<RecordingRequest<B>>, Response = http::Response<ResBody>>,
-    B: Body<Data = Bytes>,
+    B: Body<Data = Bytes> + Send + 'static,
     ResBody: Body<Data = Bytes>,
 {
     type Response = http::Response<RecordingResponse<ResBody>>;
@@ -95,17 +97,29 @@ where
         let (mut parts, body) = req.into_parts();
         let metadata = MetadataMap::from_headers(parts.headers.clone());
         let deadline = crate::grpc::deadline::timeout_in(&parts.headers);
+        let given = parts
+            .headers
+            .get(super::GIVEN_TIMEOUT)
+            .and_then(|v| v.to_str().ok())
+            .and_then(crate::grpc::deadline::parse_grpc_timeout)
+            .or_else(|| self.journal.given_now());
         let seq = self.journal.start(parts.uri.path(), metadata, deadline);
+        if given.is_some() {
+            self.journal.update(seq, |c| c.given_deadline = given);
+        }
         let method = Method::from_path(parts.uri.path());
         parts.extensions.insert(Notes {
             journal: self.journal.clone(),
             seq,
         });
         let body = RecordingRequest {
-            inner: body,
-            record: Some((self.journal.clone(), seq)),
-            method,
-            decoder: FrameDecoder::default(),
+            inner: Some(Box::pin(body)),
+            record: method.map(|_| RequestRecord {
+                journal: self.journal.clone(),
+                seq,
+                decoder: FrameDecoder::default(),
+            }),
+            drain: drain::<B>,
         };
         JournalFuture {
             inner: self.inner.call(http::Request::from_parts(parts, body)),
@@ -131,6 +145,68 @@ fn record_messages(
     while let Some(message) = decoder.next_message() {
         journal.update(seq, |c| push(c, message.ok()));
     }
+}
+
+/// How long the request side of a call is still recorded after the
+/// server stopped reading it (a fault answered, or the handler ended):
+/// until the client half-closes or cancels, at most this long.
+const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Where one call's request messages go.
+#[derive(Debug)]
+struct RequestRecord {
+    journal: Journal,
+    seq: u64,
+    decoder: FrameDecoder,
+}
+
+impl RequestRecord {
+    /// Records what `frame` says: messages, the client's half-close, or its
+    /// cancellation. True once the client's side has ended.
+    fn frame<E>(&mut self, frame: Option<&Result<Frame<Bytes>, E>>) -> bool {
+        let end = match frame {
+            Some(Ok(f)) => {
+                if let Some(data) = f.data_ref() {
+                    record_messages(
+                        &mut self.decoder,
+                        data,
+                        &self.journal,
+                        self.seq,
+                        Call::push_request,
+                    );
+                }
+                return false;
+            }
+            None => ClientEnd::HalfClosed { at: Instant::now() },
+            Some(Err(_)) => ClientEnd::Cancelled { at: Instant::now() },
+        };
+        self.journal.update(self.seq, |c| {
+            c.client_end.get_or_insert(end);
+        });
+        true
+    }
+}
+
+/// Reads the rest of a request body the server let go of, recording it,
+/// until the client's side ends (at most [`DRAIN_LIMIT`]).
+fn drain<B>(mut body: Pin<Box<B>>, mut record: RequestRecord)
+where
+    B: Body<Data = Bytes> + Send + 'static,
+{
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    runtime.spawn(async move {
+        let read = async {
+            loop {
+                let frame = std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await;
+                if record.frame(frame.as_ref()) {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(DRAIN_LIMIT, read).await;
+    });
 }
 
 /// Ends one call in the journal, once.
@@ -199,25 +275,38 @@ where
     }
 }
 
-pin_project! {
-    /// A request body whose messages go into the journal as they pass.
-    pub struct RecordingRequest<B> {
-        #[pin]
-        inner: B,
-        record: Option<(Journal, u64)>,
-        method: Option<Method>,
-        decoder: FrameDecoder,
-    }
+/// A request body whose messages go into the journal as they pass, with
+/// the client's half-close or cancellation; what the server does not read
+/// (a fault answered first) is read and recorded after it lets go.
+pub struct RecordingRequest<B> {
+    inner: Option<Pin<Box<B>>>,
+    record: Option<RequestRecord>,
+    drain: fn(Pin<Box<B>>, RequestRecord),
 }
 
 impl<B> RecordingRequest<B> {
     /// Passes `inner` through unrecorded (the journal is off).
     fn off(inner: B) -> Self {
         Self {
-            inner,
+            inner: Some(Box::pin(inner)),
             record: None,
-            method: None,
-            decoder: FrameDecoder::default(),
+            drain: |_, _| {},
+        }
+    }
+}
+
+impl<B> std::fmt::Debug for RecordingRequest<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordingRequest")
+            .field("record", &self.record)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B> Drop for RecordingRequest<B> {
+    fn drop(&mut self) {
+        if let (Some(inner), Some(record)) = (self.inner.take(), self.record.take()) {
+            (self.drain)(inner, record);
         }
     }
 }
@@ -233,23 +322,28 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let this = self.project();
-        let frame = ready!(this.inner.poll_frame(cx));
-        if let (Some(Ok(frame)), Some(_), Some((journal, seq))) =
-            (&frame, *this.method, this.record.as_ref())
-            && let Some(data) = frame.data_ref()
+        let this = self.get_mut();
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let frame = ready!(inner.as_mut().poll_frame(cx));
+        if let Some(record) = this.record.as_mut()
+            && record.frame(frame.as_ref())
         {
-            record_messages(this.decoder, data, journal, *seq, Call::push_request);
+            // The client's side is over: nothing is left to drain.
+            this.record = None;
         }
         Poll::Ready(frame)
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.inner.as_ref().is_none_or(|b| b.is_end_stream())
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
+        self.inner
+            .as_ref()
+            .map_or_else(http_body::SizeHint::default, |b| b.size_hint())
     }
 }
 

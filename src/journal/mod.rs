@@ -46,12 +46,61 @@ mod notes;
 mod outcome;
 mod tail;
 
-pub use call::Call;
+pub use call::{Call, ClientEnd};
 pub use layer::{JournalFuture, JournalLayer, JournalService, RecordingRequest, RecordingResponse};
 pub use notes::Note;
 pub(crate) use notes::Notes;
 pub use outcome::Outcome;
 pub use tail::Tail;
+
+/// The metadata by which the code under test tells the mock the deadline
+/// it was itself given, in `grpc-timeout` form (`250m`, `5S`): set it on
+/// outgoing calls from your server's own layer, and the journal records it
+/// as [`Call::given_deadline`], so that conduct checks compare it with the
+/// deadline the call carried. For a test that calls the code directly,
+/// [`Journal::given_deadline`] does the same for a scope.
+pub const GIVEN_TIMEOUT: &str = "orders-testkit-given-timeout";
+
+/// While alive, calls that arrive are recorded as made by code that was
+/// given the deadline [`Journal::given_deadline`] set (what is left of it
+/// at each call). Dropping it ends the scope.
+#[derive(Debug)]
+#[must_use = "the scope ends when this is dropped"]
+pub struct GivenDeadline {
+    journal: Journal,
+}
+
+impl Drop for GivenDeadline {
+    fn drop(&mut self) {
+        *self
+            .journal
+            .shared
+            .given
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
+/// [`Journal::await_calls`] waited its whole timeout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitTimedOut {
+    /// What was awaited.
+    pub wanted: String,
+    /// The calls there were when the wait ended, one line each.
+    pub seen: String,
+}
+
+impl std::fmt::Display for WaitTimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "timed out waiting for {}; the journal has:\n{}",
+            self.wanted, self.seen
+        )
+    }
+}
+
+impl std::error::Error for WaitTimedOut {}
 
 /// How many calls a journal keeps unless told otherwise.
 pub const DEFAULT_BOUND: usize = 100_000;
@@ -87,6 +136,9 @@ struct Shared {
     state: Mutex<State>,
     changed: watch::Sender<u64>,
     enabled: std::sync::atomic::AtomicBool,
+    /// When the deadline the code under test was given passes, while a
+    /// [`GivenDeadline`] scope is open.
+    given: Mutex<Option<Instant>>,
 }
 
 impl Default for Journal {
@@ -107,6 +159,7 @@ impl Journal {
                 }),
                 changed: watch::Sender::new(0),
                 enabled: std::sync::atomic::AtomicBool::new(true),
+                given: Mutex::new(None),
             }),
         }
     }
@@ -421,6 +474,107 @@ impl Journal {
                 return self.calls();
             }
         }
+    }
+
+    /// Waits at most `timeout` until `n` calls to `rpc` have arrived, and
+    /// returns them (every RPC; in flight or ended). The error shows the
+    /// journal as it was.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::time::Duration;
+    /// use orders_testkit::rpc::{GetOrder, WatchOrderStatus};
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// let _ = mock.client().get_order(orders_testkit::pb::GetOrderRequest { order_id: "x".into() }).await;
+    /// let calls = mock.journal().await_calls(GetOrder, 1, Duration::from_secs(5)).await.unwrap();
+    /// assert_eq!(calls[0].requests_of(GetOrder)[0].order_id, "x");
+    /// let none = mock.journal().await_calls(WatchOrderStatus, 1, Duration::from_millis(10)).await;
+    /// assert!(none.unwrap_err().to_string().contains("1 call to WatchOrderStatus"));
+    /// # }
+    /// ```
+    pub async fn await_calls<R: Rpc>(
+        &self,
+        _rpc: R,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<Vec<Call>, WaitTimedOut> {
+        let method = R::METHOD;
+        let wanted = format!(
+            "{n} call{} to {}",
+            if n == 1 { "" } else { "s" },
+            method.name()
+        );
+        self.await_where(&wanted, timeout, |c| c.method == Some(method), n)
+            .await
+    }
+
+    /// Waits at most `timeout` until `n` calls match `pred`, and returns
+    /// them; `wanted` names them in the error.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::time::Duration;
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// let _ = mock.client().get_order(orders_testkit::pb::GetOrderRequest { order_id: "x".into() }).await;
+    /// let ended = mock.journal()
+    ///     .await_where("an ended call", Duration::from_secs(5), |c| c.ended.is_some(), 1)
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(ended.len(), 1);
+    /// # }
+    /// ```
+    pub async fn await_where(
+        &self,
+        wanted: &str,
+        timeout: Duration,
+        mut pred: impl FnMut(&Call) -> bool,
+        n: usize,
+    ) -> Result<Vec<Call>, WaitTimedOut> {
+        let waited = tokio::time::timeout(
+            timeout,
+            self.wait_until(|calls| calls.iter().filter(|c| pred(c)).count() >= n),
+        )
+        .await;
+        match waited {
+            Ok(calls) => Ok(calls.into_iter().filter(|c| pred(c)).collect()),
+            Err(_) => Err(WaitTimedOut {
+                wanted: wanted.to_string(),
+                seen: self.render(),
+            }),
+        }
+    }
+
+    /// Opens a scope in which calls are recorded as made by code that was
+    /// given `deadline` (measured from now): for conduct checks of deadline
+    /// propagation when the test calls the code under test directly. Code
+    /// that serves real calls can send [`GIVEN_TIMEOUT`] instead.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::time::Duration;
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// let scope = mock.journal().given_deadline(Duration::from_secs(2));
+    /// let mut req = tonic::Request::new(orders_testkit::pb::GetOrderRequest { order_id: "x".into() });
+    /// req.set_timeout(Duration::from_secs(5)); // longer than it was given
+    /// let _ = mock.client().get_order(req).await;
+    /// drop(scope);
+    /// let call = &mock.journal().wait_for_ended(1).await[0];
+    /// assert!(call.given_deadline.unwrap() <= Duration::from_secs(2));
+    /// assert!(call.deadline.unwrap() > call.given_deadline.unwrap());
+    /// # }
+    /// ```
+    pub fn given_deadline(&self, deadline: Duration) -> GivenDeadline {
+        *self.shared.given.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(Instant::now() + deadline);
+        GivenDeadline {
+            journal: self.clone(),
+        }
+    }
+
+    /// What is left of the given deadline of an open scope.
+    pub(crate) fn given_now(&self) -> Option<Duration> {
+        let until = *self.shared.given.lock().unwrap_or_else(|p| p.into_inner());
+        until.map(|u| u.saturating_duration_since(Instant::now()))
     }
 
     /// Follows the journal: every call recorded from now on, each once,

@@ -25,6 +25,7 @@ mod scripted;
 pub mod stubs;
 mod times;
 pub mod verification;
+mod warehouse;
 
 // What serves beside a mock (the admin surface, a feature) builds on these.
 #[cfg_attr(not(feature = "admin"), allow(unused_imports))]
@@ -35,3 +36,4 @@ pub use order_mock::OrderMock;
 pub use stubs::{Stub, StubHandle};
 pub use times::Times;
 pub use verification::Verification;
+pub use warehouse::Warehouse;

@@ -225,10 +225,13 @@ impl OrderMock {
         order_id: &str,
         action: OrderActionType,
     ) -> Result<OrderStatus, ActionFailure> {
-        self.store.act(&crate::pb::OrderAction {
-            order_id: order_id.to_string(),
-            action: action as i32,
-        })
+        self.warehouse().advance(order_id, action)
+    }
+
+    /// A handle on the mock's orders that a spawned task can own (see
+    /// [`Warehouse`](crate::mock::Warehouse)).
+    pub fn warehouse(&self) -> crate::mock::Warehouse {
+        crate::mock::Warehouse::new(Arc::clone(&self.store))
     }
 
     /// The journal of every call this mock received.

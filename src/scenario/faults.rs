@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use super::schema::{FaultSpec, StatusSpec, method, status};
-use crate::fault::{Fault, FaultKind, WireFault};
+use crate::fault::{Fault, FaultKind, Lost, WireFault};
+use crate::service::model::FailureReason;
 
 /// The names of `kind = "wire"` faults (`wire = "..."`).
 const WIRE: &str = "goaway, goaway_now, trailers_only, no_status, content_type, invalid_details, \
@@ -47,6 +48,18 @@ fn wire(spec: &FaultSpec) -> Result<WireFault, String> {
     })
 }
 
+/// The status a fault's `code`, `message`, details and trailers give,
+/// with this code and message when unset.
+fn status_or(spec: &FaultSpec, code: &str, message: &str) -> StatusSpec {
+    StatusSpec {
+        code: spec.code.clone().unwrap_or_else(|| code.into()),
+        message: spec.message.clone().unwrap_or_else(|| message.into()),
+        retry_after_ms: spec.retry_after_ms,
+        details: spec.details.clone(),
+        trailers: spec.trailers.clone(),
+    }
+}
+
 pub(super) fn build_fault(spec: &FaultSpec) -> Result<Fault, String> {
     let ms = |v: Option<u64>, what: &str| {
         v.map(Duration::from_millis)
@@ -83,16 +96,51 @@ pub(super) fn build_fault(spec: &FaultSpec) -> Result<Fault, String> {
             after: spec
                 .after_messages
                 .ok_or("fault kind \"abort\" needs after_messages")?,
-            status: status(&StatusSpec {
-                code: spec.code.clone().unwrap_or_else(|| "ABORTED".into()),
-                message: spec
-                    .message
-                    .clone()
-                    .unwrap_or_else(|| "stream aborted by fault injection".into()),
-                retry_after_ms: spec.retry_after_ms,
-                details: spec.details.clone(),
-                trailers: spec.trailers.clone(),
-            })?,
+            status: status(&status_or(
+                spec,
+                "ABORTED",
+                "stream aborted by fault injection",
+            ))?,
+        },
+        "lose_answer" => FaultKind::LostAnswer {
+            after: spec.after_messages.unwrap_or(0),
+            then: match spec.then.as_deref().unwrap_or("status") {
+                "status" => Lost::Status(status(&status_or(spec, "UNAVAILABLE", "answer lost"))?),
+                "reset" => Lost::Reset,
+                "drop_connection" => Lost::DropConnection,
+                "silence" => Lost::Silence,
+                other => {
+                    return Err(format!(
+                        "unknown then {other:?}: expected status, reset, drop_connection or silence"
+                    ));
+                }
+            },
+        },
+        "cut" => FaultKind::CutRequests {
+            after: spec
+                .after_messages
+                .ok_or("fault kind \"cut\" needs after_messages")?,
+            status: status(&status_or(
+                spec,
+                "UNAVAILABLE",
+                "stream cut by fault injection",
+            ))?,
+            applied: spec.applied.unwrap_or(true),
+        },
+        "fail_action" => FaultKind::FailAction {
+            index: spec
+                .index
+                .ok_or("fault kind \"fail_action\" needs index (from 1)")?,
+            reason: match spec.reason.as_deref().unwrap_or("FAILED_PRECONDITION") {
+                "INVALID_ARGUMENT" => FailureReason::InvalidArgument,
+                "NOT_FOUND" => FailureReason::NotFound,
+                "FAILED_PRECONDITION" => FailureReason::FailedPrecondition,
+                other => {
+                    return Err(format!(
+                        "unknown reason {other:?}: expected INVALID_ARGUMENT, NOT_FOUND or FAILED_PRECONDITION"
+                    ));
+                }
+            },
         },
         "reset" => FaultKind::Reset,
         "drop_connection" => FaultKind::DropConnection,
@@ -103,7 +151,7 @@ pub(super) fn build_fault(spec: &FaultSpec) -> Result<Fault, String> {
         "wire" => FaultKind::Wire(wire(spec)?),
         other => {
             return Err(format!(
-                "unknown fault kind {other:?}: expected status, delay, delay_between, hang, abort, reset, drop_connection, rate_limit or wire"
+                "unknown fault kind {other:?}: expected status, delay, delay_between, hang, abort, lose_answer, cut, fail_action, reset, drop_connection, rate_limit or wire"
             ));
         }
     };

@@ -191,6 +191,16 @@ pub(super) struct FaultSpec {
     pub(super) delay_ms: Option<u64>,
     pub(super) jitter_ms: Option<u64>,
     pub(super) after_messages: Option<usize>,
+    /// For `kind = "lose_answer"`: what the client gets instead (`status`,
+    /// `reset`, `drop_connection`, `silence`).
+    pub(super) then: Option<String>,
+    /// For `kind = "cut"`: whether the messages read are applied.
+    pub(super) applied: Option<bool>,
+    /// For `kind = "fail_action"`: which action, from 1.
+    pub(super) index: Option<usize>,
+    /// For `kind = "fail_action"`: `INVALID_ARGUMENT`, `NOT_FOUND` or
+    /// `FAILED_PRECONDITION`.
+    pub(super) reason: Option<String>,
     pub(super) limit: Option<usize>,
     pub(super) window_ms: Option<u64>,
     pub(super) first: Option<u64>,
