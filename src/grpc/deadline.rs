@@ -80,6 +80,36 @@ pub fn exceeded() -> Status {
     Status::deadline_exceeded("deadline exceeded: the caller's deadline passed")
 }
 
+/// Whether `status` says the call's deadline passed, as a client sees it:
+/// `DEADLINE_EXCEEDED` from the server, or the client's own timer firing
+/// first. A tonic client enforces the deadline it sends and, when its timer
+/// wins the race with the server's answer, ends the call itself with
+/// `CANCELLED` "Timeout expired"; which one a test sees depends on
+/// scheduling, so tests of deadline handling accept both through this.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use std::time::Duration;
+/// use orders_testkit::grpc::deadline::passed;
+/// use orders_testkit::prelude::*;
+///
+/// let mock = OrderMock::start().await;
+/// mock.inject(Fault::hang().on(GetOrder));
+/// let mut req = tonic::Request::new(GetOrderRequest { order_id: "o".into() });
+/// req.set_timeout(Duration::from_millis(20));
+/// let err = mock.client().get_order(req).await.unwrap_err();
+/// assert!(passed(&err), "{err:?}");
+/// assert!(!passed(&tonic::Status::cancelled("the user went away")));
+/// # }
+/// ```
+pub fn passed(status: &Status) -> bool {
+    match status.code() {
+        tonic::Code::DeadlineExceeded => true,
+        tonic::Code::Cancelled => status.message() == "Timeout expired",
+        _ => false,
+    }
+}
+
 /// Waits `delay`, or until `deadline` and then fails with
 /// [`exceeded`] when the deadline comes first (D-1).
 ///

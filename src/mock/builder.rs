@@ -161,6 +161,33 @@ impl OrderMockBuilder {
         self
     }
 
+    /// Runs the model's clock on tokio's clock from `epoch`: with
+    /// `#[tokio::test(start_paused = true)]`, `created_at` and `updated_at`
+    /// move with virtual time and are the same on every run. Every timer of
+    /// the mock (fault delays, hangs, jitter, stub delays, rate-limit
+    /// windows, deadlines, the journal's times) is on tokio's clock already.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use orders_testkit::prelude::*;
+    ///
+    /// let epoch = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    /// let mock = OrderMock::builder().virtual_clock(epoch).start().await;
+    /// let id = mock.seed_order(Order::default());
+    /// tokio::time::sleep(Duration::from_secs(3600)).await; // virtual: instant
+    /// mock.advance(&id, OrderActionType::Confirm).unwrap();
+    /// let order = mock.warehouse().order(&id).unwrap();
+    /// assert_eq!(order.updated_at.unwrap().seconds, 1_800_003_600);
+    /// # }
+    /// ```
+    pub fn virtual_clock(mut self, epoch: std::time::SystemTime) -> Self {
+        self.store = Some(Store::with_clock(
+            crate::service::model::Clock::virtual_from(epoch),
+        ));
+        self
+    }
+
     /// Forwards the calls no stub matches to a real target over `channel`,
     /// instead of answering them from the model: metadata passed through,
     /// the caller's remaining deadline sent on, the target's messages and

@@ -23,4 +23,5 @@ pub(crate) mod time;
 pub mod validate;
 
 pub use store::{ActionFailure, CreateError, FailureReason, Store, Watch};
+pub use time::Clock;
 pub use validate::FieldViolation;

@@ -30,7 +30,7 @@ use tokio_stream::Stream;
 
 use super::lifecycle::{is_terminal, next_status};
 use super::subscribers::{SubscriberId, Subscribers};
-use super::time::{from_nanos, next_after, now_nanos, to_nanos};
+use super::time::{Clock, from_nanos, next_after, to_nanos};
 use super::validate;
 use crate::pb::{
     Address, CreateOrderRequest, CreateOrderResponse, Order, OrderAction, OrderActionType,
@@ -146,6 +146,8 @@ fn ord_id(n: u64) -> String {
 #[derive(Debug)]
 pub struct Store {
     inner: Mutex<Inner>,
+    /// Where `created_at` and `updated_at` come from.
+    clock: Clock,
     /// The number of subscribed watchers, for tests to await (W-6, D-3).
     watchers: watch::Sender<usize>,
 }
@@ -154,6 +156,7 @@ impl Default for Store {
     fn default() -> Self {
         Self {
             inner: Mutex::default(),
+            clock: Clock::default(),
             watchers: watch::Sender::new(0),
         }
     }
@@ -163,6 +166,19 @@ impl Store {
     /// An empty store, ready to share.
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
+    }
+
+    /// An empty store whose timestamps come from `clock`.
+    ///
+    /// ```
+    /// use orders_testkit::service::model::{Clock, Store};
+    /// let _store = Store::with_clock(Clock::Wall);
+    /// ```
+    pub fn with_clock(clock: Clock) -> Arc<Self> {
+        Arc::new(Self {
+            clock,
+            ..Self::default()
+        })
     }
 
     /// Records a change in the number of watchers (under the lock).
@@ -221,7 +237,7 @@ impl Store {
             }
         };
         let order_id = place.key().clone();
-        let created_at = from_nanos(now_nanos());
+        let created_at = from_nanos(self.clock.now_nanos());
         let order = Order {
             order_id: order_id.clone(),
             customer_id: req.customer_id,
@@ -266,7 +282,7 @@ impl Store {
         }
         let created_at = *order
             .created_at
-            .get_or_insert_with(|| from_nanos(now_nanos()));
+            .get_or_insert_with(|| from_nanos(self.clock.now_nanos()));
         order.updated_at.get_or_insert(created_at);
         let id = order.order_id.clone();
         let replaced = inner.orders.insert(
@@ -341,7 +357,7 @@ impl Store {
             });
         };
         let previous_at = stored.order.updated_at.as_ref().map_or(0, to_nanos);
-        let updated_at = from_nanos(next_after(previous_at));
+        let updated_at = from_nanos(next_after(self.clock.now_nanos(), previous_at));
         stored.order.status = next as i32;
         stored.order.updated_at = Some(updated_at);
         let mut gone = stored.watchers.publish(&OrderStatusUpdate {

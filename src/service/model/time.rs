@@ -28,8 +28,61 @@ pub fn from_nanos(nanos: i128) -> Timestamp {
     }
 }
 
-/// The next `updated_at` after `previous` (P-3): the current time, or one
+/// The next `updated_at` after `previous` (P-3): the clock's time, or one
 /// nanosecond past `previous` when the clock has not moved beyond it.
-pub fn next_after(previous: i128) -> i128 {
-    now_nanos().max(previous + 1)
+pub fn next_after(now: i128, previous: i128) -> i128 {
+    now.max(previous + 1)
+}
+
+/// The model's clock: the wall clock (the default), or tokio's clock from
+/// a fixed epoch, so that under `#[tokio::test(start_paused = true)]` the
+/// orders' `created_at` and `updated_at` move with virtual time and are the
+/// same on every run.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use orders_testkit::service::model::Clock;
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let clock = Clock::virtual_from(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+/// let before = clock.now_nanos();
+/// tokio::time::sleep(Duration::from_secs(30)).await; // virtual: instant
+/// assert_eq!(clock.now_nanos() - before, 30_000_000_000);
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
+pub enum Clock {
+    /// The system's wall clock.
+    #[default]
+    Wall,
+    /// `epoch` plus the tokio time passed since `start`.
+    Virtual {
+        /// The time at `start`, in nanoseconds since the Unix epoch.
+        epoch: i128,
+        /// When the clock was made, on tokio's clock.
+        start: tokio::time::Instant,
+    },
+}
+
+impl Clock {
+    /// A clock that reads `epoch` now and moves with tokio's clock (paused
+    /// in tests, so virtual).
+    pub fn virtual_from(epoch: SystemTime) -> Self {
+        let epoch = match epoch.duration_since(UNIX_EPOCH) {
+            Ok(d) => d.as_nanos() as i128,
+            Err(e) => -(e.duration().as_nanos() as i128),
+        };
+        Clock::Virtual {
+            epoch,
+            start: tokio::time::Instant::now(),
+        }
+    }
+
+    /// The clock's time, in nanoseconds since the Unix epoch.
+    pub fn now_nanos(&self) -> i128 {
+        match self {
+            Clock::Wall => now_nanos(),
+            Clock::Virtual { epoch, start } => epoch + start.elapsed().as_nanos() as i128,
+        }
+    }
 }
