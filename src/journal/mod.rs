@@ -139,6 +139,8 @@ struct Shared {
     /// When the deadline the code under test was given passes, while a
     /// [`GivenDeadline`] scope is open.
     given: Mutex<Option<Instant>>,
+    /// When the mock's health changed, and to what (serving or not).
+    serving: Mutex<Vec<(Instant, bool)>>,
 }
 
 impl Default for Journal {
@@ -160,6 +162,7 @@ impl Journal {
                 changed: watch::Sender::new(0),
                 enabled: std::sync::atomic::AtomicBool::new(true),
                 given: Mutex::new(None),
+                serving: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -569,6 +572,25 @@ impl Journal {
         GivenDeadline {
             journal: self.clone(),
         }
+    }
+
+    /// Records that the service now reports itself serving or not (for
+    /// the conduct rule on calls made while NOT_SERVING).
+    pub(crate) fn note_serving(&self, serving: bool) {
+        self.shared
+            .serving
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((Instant::now(), serving));
+    }
+
+    /// When the service's reported health changed, and to what.
+    pub fn serving_log(&self) -> Vec<(Instant, bool)> {
+        self.shared
+            .serving
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// What is left of the given deadline of an open scope.

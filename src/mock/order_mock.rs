@@ -109,11 +109,24 @@ impl OrderMock {
     /// Sets every service the health service knows (`""` and
     /// `orders.v1.OrderService`, and any you added) to SERVING or NOT_SERVING.
     pub fn set_serving(&self, serving: bool) {
+        self.journal.note_serving(serving);
         self.health.set_all(if serving {
             ServingStatus::Serving
         } else {
             ServingStatus::NotServing
         });
+    }
+
+    /// The verdict on the client's conduct so far, from the journal (the
+    /// client rules `CL-1` … of CONTRACT.md, default settings; see
+    /// [`Conduct`](crate::conduct::Conduct)).
+    pub fn conduct(&self) -> crate::conduct::ConductReport {
+        self.conduct_with(&crate::conduct::Conduct::default())
+    }
+
+    /// The verdict on the client's conduct with these settings.
+    pub fn conduct_with(&self, rules: &crate::conduct::Conduct) -> crate::conduct::ConductReport {
+        rules.judge(&self.journal.calls(), &self.journal.serving_log())
     }
 
     /// Adds a fault to the mock's plan; it applies from the next call on.
