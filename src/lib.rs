@@ -103,6 +103,9 @@ pub mod rpc;
 pub mod scenario;
 pub mod server;
 pub mod service;
+#[cfg(feature = "sweep")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sweep")))]
+pub mod sweep;
 
 pub use mock::{OrderMock, OrderMockBuilder, Stub};
 
