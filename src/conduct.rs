@@ -60,7 +60,7 @@ pub const RULES: &[(&str, &str)] = &[
     ),
     (
         "CL-8",
-        "No OrderService calls while the service reports NOT_SERVING.",
+        "No OrderService calls once health said NOT_SERVING, until it serves again.",
     ),
 ];
 
@@ -350,17 +350,32 @@ impl Conduct {
                 );
             }
         }
-        for call in &orders {
-            let down = serving
+        // CL-8: once a health call made while NOT_SERVING told the client,
+        // no OrderService call until the service serves again.
+        let down_at = |t: Instant| {
+            serving
                 .iter()
                 .rev()
-                .find(|(when, _)| *when <= call.started)
-                .is_some_and(|(_, serving)| !serving);
-            if down {
+                .find(|(when, _)| *when <= t)
+                .is_some_and(|(_, serving)| !serving)
+        };
+        let health =
+            |c: &&Call| c.method.is_none() && c.path.starts_with("/grpc.health.v1.Health/");
+        for call in &orders {
+            let told = calls.iter().filter(health).find(|h| {
+                h.started <= call.started
+                    && down_at(h.started)
+                    && serving
+                        .iter()
+                        .all(|(when, up)| !*up || *when <= h.started || *when > call.started)
+            });
+            if let Some(told) = told
+                && down_at(call.started)
+            {
                 breach(
                     "CL-8",
-                    &[call],
-                    "called while the service reported NOT_SERVING".into(),
+                    &[told, call],
+                    "called after health said NOT_SERVING, before it served again".into(),
                 );
             }
         }

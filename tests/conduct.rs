@@ -174,14 +174,29 @@ async fn cl7_an_abandoned_stream() {
 }
 
 #[tokio::test]
-async fn cl8_calls_while_not_serving() {
+async fn cl8_calls_after_health_said_not_serving() {
+    use tonic_health::pb::HealthCheckRequest;
     let mock = OrderMock::start().await;
     let _ = mock.client().get_order(get("o-1")).await;
     mock.set_serving(false);
+    // Not told yet: a call now is not judged.
     let _ = mock.client().get_order(get("o-2")).await;
-    mock.set_serving(true);
+    let said = mock
+        .health_client()
+        .check(HealthCheckRequest {
+            service: "orders.v1.OrderService".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(said.into_inner().status, 2, "NOT_SERVING");
     let _ = mock.client().get_order(get("o-3")).await;
-    let report = verdict(&mock, 3).await;
+    mock.set_serving(true);
+    let _ = mock.client().get_order(get("o-4")).await;
+    let report = verdict(&mock, 5).await;
     assert_eq!(report.broken(), ["CL-8"], "{report}");
-    assert_eq!(report.breaches[0].calls, [1]);
+    assert_eq!(
+        report.breaches[0].calls,
+        [2, 3],
+        "the health call, then o-3"
+    );
 }

@@ -67,8 +67,19 @@ fn every_rule_is_written_in_contract_md_with_its_statement_listed() {
             rule.id
         );
     }
+    // The client rules the mock judges a consumer by have their own.
+    for (id, _) in orders_testkit::conduct::RULES {
+        assert!(
+            text.contains(&format!("\n### {id}\n")),
+            "{id} has no section in CONTRACT.md"
+        );
+    }
     let sections = text.matches("\n### ").count();
-    assert_eq!(sections, rules().len(), "one section per rule, no more");
+    assert_eq!(
+        sections,
+        rules().len() + orders_testkit::conduct::RULES.len(),
+        "one section per rule, no more"
+    );
 }
 
 #[test]

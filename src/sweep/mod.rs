@@ -210,14 +210,28 @@ impl Sweep {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let mock = Arc::new((self.builder)().start().await);
+        let mut flips = Vec::new();
         for (site, candidate) in faults {
-            mock.inject(
-                candidate
-                    .fault
-                    .clone()
-                    .on_method(site.method)
-                    .between(site.nth, site.nth),
-            );
+            let fault = candidate.fault.clone().on_method(site.method);
+            if candidate.not_serving {
+                mock.inject(fault.after(site.nth - 1));
+                // Health says so once the site's call arrives.
+                let (mock, site) = (Arc::clone(&mock), *site);
+                flips.push(tokio::spawn(async move {
+                    let arrived = |c: &crate::journal::Call| c.method == Some(site.method);
+                    let n = site.nth as usize;
+                    if mock
+                        .journal()
+                        .await_where("the site's call", Duration::from_secs(86_400), arrived, n)
+                        .await
+                        .is_ok()
+                    {
+                        mock.set_serving(false);
+                    }
+                }));
+            } else {
+                mock.inject(fault.between(site.nth, site.nth));
+            }
         }
         let mut task = tokio::spawn(body(Arc::clone(&mock)));
         let verdict = match tokio::time::timeout(self.run_timeout, &mut task).await {
@@ -254,6 +268,9 @@ impl Sweep {
                 None => Verdict::Survived,
             },
         };
+        for flip in flips {
+            flip.abort();
+        }
         let mut seen: Vec<Site> = Vec::new();
         for call in mock.journal().calls() {
             if let Some(method) = call.method {

@@ -20,12 +20,16 @@ pub(crate) struct Candidate {
     pub(crate) name: String,
     /// The fault, before it is narrowed to its site.
     pub(crate) fault: Fault,
+    /// From its site on, the service reports NOT_SERVING and every call to
+    /// that RPC answers UNAVAILABLE.
+    pub(crate) not_serving: bool,
 }
 
 fn candidate(name: impl Into<String>, fault: Fault) -> Candidate {
     Candidate {
         name: name.into(),
         fault,
+        not_serving: false,
     }
 }
 
@@ -101,6 +105,13 @@ pub(crate) fn candidates(method: Method) -> Vec<Candidate> {
         "lost answer (UNAVAILABLE after the work was done)",
         Fault::lose_answer(Lost::Status(Status::unavailable("connection lost"))),
     ));
+    out.push(Candidate {
+        not_serving: true,
+        ..candidate(
+            "health NOT_SERVING from this call on",
+            Fault::fail(Status::unavailable("the service is not serving")),
+        )
+    });
     out.push(candidate("stream reset", Fault::reset()));
     out.push(candidate("connection dropped", Fault::drop_connection()));
     out.push(candidate("deadline passes (no answer)", Fault::hang()));
