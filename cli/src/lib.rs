@@ -43,6 +43,25 @@ enum Command {
     Record(RecordArgs),
 }
 
+/// An address to listen on: `IP:PORT`, or `HOST:PORT` resolved now (an
+/// IPv4 address first, as `localhost` users expect).
+fn socket_addr(text: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    let addrs: Vec<SocketAddr> = text
+        .to_socket_addrs()
+        .map_err(|e| format!("{text:?} is not HOST:PORT or IP:PORT ({e})"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| format!("{text:?} resolves to no address"))
+}
+
 /// What a client of an https:// URL trusts and presents.
 #[derive(clap::Args)]
 struct ClientTlsArgs {
@@ -90,7 +109,7 @@ struct RecordArgs {
     #[arg(long, value_name = "NAME")]
     redact: Vec<String>,
     /// Address to listen on; port 0 picks a free port. The bound address is printed.
-    #[arg(long, default_value = "127.0.0.1:50052")]
+    #[arg(long, default_value = "127.0.0.1:50052", value_parser = socket_addr)]
     listen: SocketAddr,
     /// The scenario file to write.
     #[arg(long, value_name = "FILE.toml")]
@@ -122,8 +141,8 @@ struct VerifyArgs {
     /// The target's D-2 fail-fast threshold in ms (D-2 runs when given).
     #[arg(long)]
     fail_fast_ms: Option<u64>,
-    /// Cases per property.
-    #[arg(long, default_value_t = 32)]
+    /// Cases per property (at least 1).
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
     cases: u32,
     /// The seed of every random choice; a failure prints the one to replay.
     #[arg(long, default_value_t = 1)]
@@ -174,7 +193,7 @@ struct VerifyArgs {
 #[derive(clap::Args)]
 struct ServeArgs {
     /// Address to listen on; port 0 picks a free port. The bound address is printed.
-    #[arg(long, default_value = "127.0.0.1:50051")]
+    #[arg(long, default_value = "127.0.0.1:50051", value_parser = socket_addr)]
     addr: SocketAddr,
     /// D-2: fail calls with less than this many milliseconds left at once
     /// with DEADLINE_EXCEEDED (0 = off).
@@ -222,7 +241,12 @@ struct ServeArgs {
     admin: bool,
     /// Address of the admin HTTP API and page (loopback by default; port 0
     /// picks a free port). The bound address is printed.
-    #[arg(long, default_value = "127.0.0.1:50080", requires = "admin")]
+    #[arg(
+        long,
+        default_value = "127.0.0.1:50080",
+        requires = "admin",
+        value_parser = socket_addr
+    )]
     admin_addr: SocketAddr,
 }
 

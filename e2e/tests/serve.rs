@@ -382,3 +382,15 @@ fn admin_is_served_only_with_the_flag_and_grpcurl_drives_it() {
     assert!(text(&bad).contains("InvalidArgument"), "{}", text(&bad));
     assert!(text(&bad).contains("unknown rpc"), "{}", text(&bad));
 }
+
+#[test]
+fn serve_accepts_a_host_name_for_its_address() {
+    let served = Served::spawn(&["serve", "--addr", "localhost:0"]);
+    assert!(served.addr.ip().is_loopback(), "{}", served.addr);
+    let out = Command::new(orders_testkit_e2e::cli_binary())
+        .args(["serve", "--addr", "nowhere.invalid:1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("HOST:PORT"), "{}", text(&out));
+}

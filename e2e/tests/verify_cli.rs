@@ -148,6 +148,13 @@ fn verify_exits_two_on_usage_and_connection_errors() {
     assert_eq!(out.status.code(), Some(2));
     let out = verify(&["--cases", "many"]);
     assert_eq!(out.status.code(), Some(2), "clap usage errors exit 2 too");
+    let out = verify(&["--cases", "0"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "no case at all is a usage error"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--cases"));
 }
 
 #[test]
