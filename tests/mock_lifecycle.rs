@@ -177,7 +177,6 @@ async fn graceful_shutdown_lets_in_flight_calls_of_every_pattern_finish_then_sto
 
     let mock = OrderMock::start().await;
     let monitor = mock.tasks();
-    let store = mock.store().clone();
     let health = mock.health().clone();
     let mut client = mock.client();
     let id = client
@@ -241,7 +240,7 @@ async fn graceful_shutdown_lets_in_flight_calls_of_every_pattern_finish_then_sto
     assert!(futures_util::poll!(shutdown.as_mut()).is_pending());
     assert_eq!(health.status(""), Some(ServingStatus::NotServing));
 
-    // Each call finishes normally during the grace period.
+    // Each other call finishes normally during the grace period.
     assert!(
         unary.await.unwrap().is_ok(),
         "the delayed unary call finished"
@@ -256,12 +255,57 @@ async fn graceful_shutdown_lets_in_flight_calls_of_every_pattern_finish_then_sto
     drop(actions_tx);
     assert!(results.message().await.unwrap().unwrap().success);
     assert!(results.message().await.unwrap().is_none(), "bidi ended OK");
-    orders_testkit::service::orders::process_action(&store, action(&id, OrderActionType::Cancel));
-    watch.message().await.unwrap().unwrap();
-    assert!(watch.message().await.unwrap().is_none(), "watch ended OK");
+    // The watch, which never ends on its own, ended when shutdown began.
+    let end = watch.message().await.unwrap_err();
+    assert_eq!(end.code(), Code::Unavailable, "{end:?}");
 
     tokio::time::timeout(GUARD, shutdown)
         .await
         .expect("shutdown completes once the calls are done");
     assert_eq!(monitor.live(), 0);
+}
+
+/// Shutdown ends open watches at once with UNAVAILABLE, while a call being
+/// answered finishes within the grace (virtual time: without the end, the
+/// shutdown would wait its whole hour of grace).
+#[tokio::test(start_paused = true)]
+async fn shutdown_ends_open_watches_at_once_and_lets_answers_finish() {
+    use orders_testkit::prelude::*;
+    use std::time::Duration;
+    use tokio_stream::StreamExt;
+
+    let mock = OrderMock::start().await;
+    let id = mock.seed_order(Order::default());
+    let mut watch = mock
+        .client()
+        .watch_order_status(WatchOrderStatusRequest {
+            order_id: id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(watch.next().await.unwrap().is_ok(), "the current status");
+    mock.inject(Fault::delay(Duration::from_secs(1)).on(GetOrder));
+    let mut client = mock.client();
+    let slow = tokio::spawn(async move {
+        client
+            .get_order(GetOrderRequest { order_id: id })
+            .await
+            .map(|r| r.into_inner().status())
+    });
+    mock.journal()
+        .await_calls(GetOrder, 1, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    mock.shutdown(Duration::from_secs(3600)).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let end = watch.next().await.unwrap().unwrap_err();
+    assert_eq!(end.code(), tonic::Code::Unavailable);
+    assert_eq!(end.message(), "the server is shutting down");
+    assert_eq!(slow.await.unwrap().unwrap(), OrderStatus::Pending);
 }

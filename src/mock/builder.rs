@@ -21,6 +21,7 @@ use crate::layers::behaviour::{BehaviourLayer, ServerBehaviour};
 use crate::layers::catch_panic::CatchPanicLayer;
 use crate::layers::deadline::DeadlineLayer;
 use crate::layers::sanitize::SanitizeLayer;
+use crate::layers::shutdown::ShutdownLayer;
 use crate::mock::dispatch::Fallthrough;
 use crate::mock::dispatch::MockService;
 use crate::mock::proxy::Upstream;
@@ -336,7 +337,8 @@ impl OrderMockBuilder {
             None => Journal::new(),
         };
         // Data flows: (wire behaviour) -> journal (sees every call, and the
-        // INTERNAL a panic became) -> panics caught -> calls ended at their
+        // INTERNAL a panic became) -> waiting streams ended at shutdown ->
+        // panics caught -> calls ended at their
         // deadline however they wait -> auth -> faults -> E-6
         // sanitizing -> stubs -> model.
         let faults = self.faults;
@@ -347,11 +349,14 @@ impl OrderMockBuilder {
             SanitizeLayer::default()
         };
         // Each layer passes typed bodies on; the body is boxed once, here.
+        let stopping = tokio_util::sync::CancellationToken::new();
         let layered = JournalLayer::new(journal.clone()).layer(
-            CatchPanicLayer.layer(
-                DeadlineLayer.layer(
-                    AuthLayer::new(tokens.clone())
-                        .layer(FaultLayer::new(faults.clone()).layer(sanitize.layer(routes))),
+            ShutdownLayer::new(stopping.clone()).layer(
+                CatchPanicLayer.layer(
+                    DeadlineLayer.layer(
+                        AuthLayer::new(tokens.clone())
+                            .layer(FaultLayer::new(faults.clone()).layer(sanitize.layer(routes))),
+                    ),
                 ),
             ),
         );
@@ -387,6 +392,7 @@ impl OrderMockBuilder {
             server,
             local_addr,
             tokens: parts.tokens,
+            stopping,
         }
     }
 }

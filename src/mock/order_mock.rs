@@ -63,6 +63,8 @@ pub struct OrderMock {
     /// For what serves beside the mock (see [`Parts`]).
     #[cfg_attr(not(feature = "admin"), allow(dead_code))]
     pub(super) tokens: Tokens,
+    /// Cancelled when shutdown starts: waiting streams end at once.
+    pub(super) stopping: tokio_util::sync::CancellationToken,
 }
 
 impl OrderMock {
@@ -290,6 +292,9 @@ impl OrderMock {
     /// calls finish for up to `grace`, then drops what is left.
     pub async fn shutdown(self, grace: Duration) {
         self.health.set_all(ServingStatus::NotServing);
+        // Open watches end now (UNAVAILABLE); other calls finish within
+        // the grace.
+        self.stopping.cancel();
         self.server.tasks().shutdown(grace).await;
     }
 }
