@@ -206,8 +206,15 @@ async fn record_logs_an_upstream_gone_later_and_never_records_it() {
     let said = client.get_order(ask("o-said")).await.unwrap_err();
     assert_eq!(said.code(), tonic::Code::NotFound);
     drop(upstream);
+    // Refused (UNAVAILABLE) or cut on the dead connection (CANCELLED,
+    // UNKNOWN): a failure the upstream never said.
     let gone = client.get_order(ask("o-gone")).await.unwrap_err();
-    assert_eq!(gone.code(), tonic::Code::Unavailable, "{gone:?}");
+    let transport = [
+        tonic::Code::Unavailable,
+        tonic::Code::Cancelled,
+        tonic::Code::Unknown,
+    ];
+    assert!(transport.contains(&gone.code()), "{gone:?}");
     let _ = Command::new("kill")
         .args(["-TERM", &recorder.id().to_string()])
         .status();
