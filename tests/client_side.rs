@@ -48,6 +48,30 @@ fn action(order_id: &str, action: OrderActionType) -> OrderAction {
     }
 }
 
+/// `n` new orders, a CONFIRM of each sent on an open ProcessOrders stream
+/// (the sender kept, so the stream stays open), and the response stream.
+async fn confirming(
+    mock: &OrderMock,
+    n: usize,
+) -> (
+    Vec<String>,
+    mpsc::Sender<OrderAction>,
+    tonic::Streaming<OrderResult>,
+) {
+    let ids: Vec<String> = (0..n).map(|_| mock.seed_order(Order::default())).collect();
+    let (tx, rx) = mpsc::channel(n);
+    for id in &ids {
+        tx.send(action(id, OrderActionType::Confirm)).await.unwrap();
+    }
+    let stream = mock
+        .client()
+        .process_orders(ReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    (ids, tx, stream)
+}
+
 #[tokio::test]
 async fn a_call_a_fault_answered_at_once_still_records_what_the_client_sent() {
     let mock = OrderMock::start().await;
@@ -152,18 +176,8 @@ async fn process_orders_cut_after_two_actions_applies_two_or_none() {
 #[tokio::test]
 async fn one_action_fails_in_band_and_the_abandoned_stream_is_named_with_when() {
     let mock = OrderMock::start().await;
-    let ids: Vec<String> = (0..3).map(|_| mock.seed_order(Order::default())).collect();
     mock.inject(Fault::fail_action(2, FailureReason::FailedPrecondition));
-    let (tx, rx) = mpsc::channel(3);
-    for id in &ids {
-        tx.send(action(id, OrderActionType::Confirm)).await.unwrap();
-    }
-    let mut stream = mock
-        .client()
-        .process_orders(ReceiverStream::new(rx))
-        .await
-        .unwrap()
-        .into_inner();
+    let (ids, tx, mut stream) = confirming(&mock, 3).await;
     let mut results = vec![];
     for _ in 0..3 {
         results.push(stream.next().await.unwrap().unwrap());
@@ -203,17 +217,7 @@ async fn one_action_fails_in_band_and_the_abandoned_stream_is_named_with_when() 
 #[tokio::test]
 async fn a_client_that_cancels_after_two_actions_is_recorded_so() {
     let mock = OrderMock::start().await;
-    let ids: Vec<String> = (0..2).map(|_| mock.seed_order(Order::default())).collect();
-    let (tx, rx) = mpsc::channel(2);
-    for id in &ids {
-        tx.send(action(id, OrderActionType::Confirm)).await.unwrap();
-    }
-    let mut stream = mock
-        .client()
-        .process_orders(ReceiverStream::new(rx))
-        .await
-        .unwrap()
-        .into_inner();
+    let (_, tx, mut stream) = confirming(&mock, 2).await;
     for _ in 0..2 {
         stream.next().await.unwrap().unwrap();
     }

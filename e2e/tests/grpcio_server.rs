@@ -14,8 +14,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::foreign::{Foreign, runs};
-use orders_testkit::contract::{CheckStatus, Report, Suite, Target};
+use common::foreign::{Foreign, runs, skipped};
+use orders_testkit::contract::{Suite, Target};
 
 const SERVER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/grpcio/orders_server.py");
 
@@ -59,15 +59,6 @@ const TOKENS: [&str; 6] = [
     "--token",
     "py-write=write",
 ];
-
-fn skipped(report: &Report) -> Vec<&str> {
-    report
-        .results
-        .iter()
-        .filter(|r| r.status == CheckStatus::Skipped)
-        .map(|r| r.id.as_str())
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(

@@ -17,8 +17,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::foreign::{Foreign, runs};
-use orders_testkit::contract::{CheckStatus, Report, Suite, Target};
+use common::foreign::{Foreign, runs, skipped};
+use orders_testkit::contract::{Suite, Target};
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/grpcjs");
 const SERVER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/grpcjs/orders_server.js");
@@ -69,15 +69,6 @@ fn suite(seed: u64) -> Suite {
         .write_token("js-write")
         .fail_fast(Duration::from_millis(300))
         .deadline(Duration::from_secs(20))
-}
-
-fn skipped(report: &Report) -> Vec<&str> {
-    report
-        .results
-        .iter()
-        .filter(|r| r.status == CheckStatus::Skipped)
-        .map(|r| r.id.as_str())
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -64,3 +64,13 @@ pub fn runs(program: &str, args: &[&str], dir: &str) -> bool {
         .status()
         .is_ok_and(|s| s.success())
 }
+
+/// The ids of the checks a report skipped.
+pub fn skipped(report: &orders_testkit::contract::Report) -> Vec<&str> {
+    report
+        .results
+        .iter()
+        .filter(|r| r.status == orders_testkit::contract::CheckStatus::Skipped)
+        .map(|r| r.id.as_str())
+        .collect()
+}
