@@ -64,3 +64,30 @@ async fn the_sweep_junit_has_one_testcase_per_cell() {
     let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
     assert_eq!(json["cells"].as_array().unwrap().len(), report.cells.len());
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_accepted_cell_is_listed_and_fails_nothing() {
+    use orders_testkit::sweep::Sweep;
+    let lost = "lost answer (UNAVAILABLE after the work was done)";
+    let report = Sweep::new()
+        .schedules(0)
+        .accept("CreateOrder #1", lost)
+        .run(|mock| checkout::checkout_test(mock, false))
+        .await;
+    let cell = report
+        .cells
+        .iter()
+        .find(|c| c.site == "CreateOrder #1" && c.fault == lost)
+        .unwrap();
+    assert!(cell.accepted && cell.verdict.failed());
+    assert!(
+        !report
+            .failures()
+            .iter()
+            .any(|c| c.fault == lost && c.site == "CreateOrder #1")
+    );
+    assert!(
+        report.to_string().contains("acc  CreateOrder #1"),
+        "{report}"
+    );
+}
