@@ -151,7 +151,7 @@ fn serve_refuses_a_broken_scenario_naming_file_line_and_problem() {
         "{stderr}"
     );
     assert!(stderr.ends_with(
-        "unknown fault kind \"explode\": expected status, delay, delay_between, hang, abort, reset, drop_connection, rate_limit or wire"
+        "unknown fault kind \"explode\": expected status, delay, delay_between, hang, abort, lose_answer, cut, fail_action, reset, drop_connection, rate_limit or wire"
     ), "{stderr}");
 }
 
