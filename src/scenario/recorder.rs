@@ -215,6 +215,22 @@ impl Recorder {
                 .filter(|c| c.outcome != Outcome::InFlight)
                 .count()
         };
+        // Each call whose upstream was not reached, said once on stderr.
+        let mut said = std::collections::HashSet::new();
+        let mut say = |calls: &[crate::journal::Call]| {
+            for call in calls.iter().filter(|c| c.outcome != Outcome::InFlight) {
+                if let Some(failure) = call.upstream_failure()
+                    && said.insert(call.seq)
+                {
+                    eprintln!(
+                        "orders-testkit record: call #{} ({}) not recorded: the upstream \
+                         was not reached ({failure})",
+                        call.seq,
+                        call.method.map_or("?", |m| m.name())
+                    );
+                }
+            }
+        };
         let mut stop = std::pin::pin!(stop);
         self.write_to(path)?;
         let mut written = 0;
@@ -222,22 +238,13 @@ impl Recorder {
             tokio::select! {
                 _ = &mut stop => break,
                 calls = self.journal().wait_until(|calls| ended(calls) > written) => {
-                    let done: Vec<_> = calls.iter().filter(|c| c.outcome != Outcome::InFlight).collect();
-                    for call in &done[written.min(done.len())..] {
-                        if let Some(failure) = call.upstream_failure() {
-                            eprintln!(
-                                "orders-testkit record: call #{} ({}) not recorded: the upstream \
-                                 was not reached ({failure})",
-                                call.seq,
-                                call.method.map_or("?", |m| m.name())
-                            );
-                        }
-                    }
-                    written = done.len();
+                    say(&calls);
+                    written = ended(&calls);
                     self.write_to(path)?;
                 }
             }
         }
+        say(&self.journal().calls());
         self.write_to(path)
     }
 
