@@ -178,7 +178,15 @@ async fn record_logs_an_upstream_gone_later_and_never_records_it() {
 
     let upstream = Served::start(&[]);
     let out = std::env::temp_dir().join(format!("orders-testkit-gone-{}.toml", std::process::id()));
-    let mut recorder = Command::new(orders_testkit_e2e::cli_binary())
+    /// Kills the recorder if the test fails before it exits.
+    struct Reaped(std::process::Child);
+    impl Drop for Reaped {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let recorder = Command::new(orders_testkit_e2e::cli_binary())
         .args([
             "record",
             "--upstream",
@@ -192,8 +200,9 @@ async fn record_logs_an_upstream_gone_later_and_never_records_it() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut recorder = Reaped(recorder);
     let mut line = String::new();
-    BufReader::new(recorder.stdout.take().unwrap())
+    BufReader::new(recorder.0.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
     let addr = line.split_whitespace().last().unwrap().to_string();
@@ -216,16 +225,17 @@ async fn record_logs_an_upstream_gone_later_and_never_records_it() {
     ];
     assert!(transport.contains(&gone.code()), "{gone:?}");
     let _ = Command::new("kill")
-        .args(["-TERM", &recorder.id().to_string()])
+        .args(["-TERM", &recorder.0.id().to_string()])
         .status();
     let mut stderr = String::new();
     recorder
+        .0
         .stderr
         .take()
         .unwrap()
         .read_to_string(&mut stderr)
         .unwrap();
-    assert!(recorder.wait().unwrap().success(), "{stderr}");
+    assert!(recorder.0.wait().unwrap().success(), "{stderr}");
     let file = std::fs::read_to_string(&out).unwrap();
     let _ = std::fs::remove_file(&out);
     assert!(file.contains("o-said"), "{file}");
