@@ -101,12 +101,10 @@ where
             .headers
             .get(super::GIVEN_TIMEOUT)
             .and_then(|v| v.to_str().ok())
-            .and_then(crate::grpc::deadline::parse_grpc_timeout)
-            .or_else(|| self.journal.given_now());
-        let seq = self.journal.start(parts.uri.path(), metadata, deadline);
-        if given.is_some() {
-            self.journal.update(seq, |c| c.given_deadline = given);
-        }
+            .and_then(crate::grpc::deadline::parse_grpc_timeout);
+        let seq = self
+            .journal
+            .start(parts.uri.path(), metadata, deadline, given);
         let method = Method::from_path(parts.uri.path());
         parts.extensions.insert(Notes {
             journal: self.journal.clone(),

@@ -72,12 +72,7 @@ pub struct GivenDeadline {
 
 impl Drop for GivenDeadline {
     fn drop(&mut self) {
-        *self
-            .journal
-            .shared
-            .given
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = None;
+        self.journal.lock_raw().given = None;
     }
 }
 
@@ -113,6 +108,9 @@ struct State {
     bound: Option<usize>,
     /// How many of the earliest calls were dropped to keep the bound.
     dropped: u64,
+    /// When the deadline the code under test was given passes, while a
+    /// [`GivenDeadline`] scope is open.
+    given: Option<Instant>,
 }
 
 /// The journal of one mock; cheap to clone, every clone sees the same calls.
@@ -136,9 +134,6 @@ struct Shared {
     state: Mutex<State>,
     changed: watch::Sender<u64>,
     enabled: std::sync::atomic::AtomicBool,
-    /// When the deadline the code under test was given passes, while a
-    /// [`GivenDeadline`] scope is open.
-    given: Mutex<Option<Instant>>,
     /// When the mock's health changed, and to what (serving or not).
     serving: Mutex<Vec<(Instant, bool)>>,
 }
@@ -158,10 +153,10 @@ impl Journal {
                     next_seq: 0,
                     bound,
                     dropped: 0,
+                    given: None,
                 }),
                 changed: watch::Sender::new(0),
                 enabled: std::sync::atomic::AtomicBool::new(true),
-                given: Mutex::new(None),
                 serving: Mutex::new(Vec::new()),
             }),
         }
@@ -278,19 +273,26 @@ impl Journal {
         }
     }
 
+    /// Records a call that arrived; `given` is the deadline its sender says
+    /// it was given (else what is left of an open scope's).
     pub(crate) fn start(
         &self,
         path: &str,
         metadata: MetadataMap,
         deadline: Option<Duration>,
+        given: Option<Duration>,
     ) -> u64 {
         let seq = {
             let mut state = self.lock_raw();
             let seq = state.next_seq;
             state.next_seq += 1;
-            state
-                .calls
-                .push_back(Call::arrived(seq, path, metadata, deadline));
+            let mut call = Call::arrived(seq, path, metadata, deadline);
+            call.given_deadline = given.or_else(|| {
+                state
+                    .given
+                    .map(|until| until.saturating_duration_since(Instant::now()))
+            });
+            state.calls.push_back(call);
             // Past the bound, drop the earliest calls (a ring: nothing moves).
             if let Some(bound) = state.bound
                 && state.calls.len() > bound
@@ -567,8 +569,7 @@ impl Journal {
     /// # }
     /// ```
     pub fn given_deadline(&self, deadline: Duration) -> GivenDeadline {
-        *self.shared.given.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some(Instant::now() + deadline);
+        self.lock_raw().given = Some(Instant::now() + deadline);
         GivenDeadline {
             journal: self.clone(),
         }
@@ -591,12 +592,6 @@ impl Journal {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
-    }
-
-    /// What is left of the given deadline of an open scope.
-    pub(crate) fn given_now(&self) -> Option<Duration> {
-        let until = *self.shared.given.lock().unwrap_or_else(|p| p.into_inner());
-        until.map(|u| u.saturating_duration_since(Instant::now()))
     }
 
     /// Follows the journal: every call recorded from now on, each once,
