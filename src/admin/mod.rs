@@ -292,7 +292,7 @@ impl Admin {
     }
 
     pub(crate) fn verify(&self) -> Verification {
-        Verification::of(&self.stubs, &self.journal)
+        Verification::of(&self.stubs, &self.live, &self.journal)
     }
 }
 

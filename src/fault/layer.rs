@@ -99,9 +99,15 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project() {
-            FaultFutureProj::Pass { inner } => inner
-                .poll(cx)
-                .map(|r| r.map(|res| res.map(|inner| FaultBody::Pass { inner }))),
+            FaultFutureProj::Pass { inner } => inner.poll(cx).map(|r| {
+                r.map(|res| {
+                    // A service that asks for a reset (a live call's).
+                    if res.headers().contains_key(super::RESET_MARK) {
+                        return reset().map(|inner| FaultBody::Fault { inner });
+                    }
+                    res.map(|inner| FaultBody::Pass { inner })
+                })
+            }),
             FaultFutureProj::Ready { answer } => match answer.take() {
                 Some(res) => Poll::Ready(Ok(res.map(|inner| FaultBody::Fault { inner }))),
                 None => panic!("FaultFuture polled after it completed"),
@@ -148,9 +154,20 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, Status>>> {
         match self.project() {
-            FaultBodyProj::Pass { inner } => inner
-                .poll_frame(cx)
-                .map(|f| f.map(|r| r.map_err(|e| Status::from_error(e.into())))),
+            FaultBodyProj::Pass { inner } => inner.poll_frame(cx).map(|f| {
+                f.map(|r| match r {
+                    // Trailers that ask for a reset (a live call's): the
+                    // error makes hyper reset the stream.
+                    Ok(frame)
+                        if frame
+                            .trailers_ref()
+                            .is_some_and(|t| t.contains_key(super::RESET_MARK)) =>
+                    {
+                        Err(Status::cancelled("stream reset by the test"))
+                    }
+                    r => r.map_err(|e| Status::from_error(e.into())),
+                })
+            }),
             FaultBodyProj::Fault { inner } => inner.poll_frame(cx),
         }
     }

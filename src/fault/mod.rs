@@ -39,6 +39,21 @@ pub use plan::FaultPlan;
 pub use request::FaultRequest;
 pub use wire::WireFault;
 
+/// The metadata key that makes a status a reset: a service's status
+/// carrying it (a trailers-only answer or a stream's trailers) becomes a
+/// reset of the stream (RST_STREAM) at the [`FaultLayer`]. How a live
+/// call's `reset()` reaches the wire from inside a handler.
+pub(crate) const RESET_MARK: &str = "x-orders-testkit-reset";
+
+/// A status the [`FaultLayer`] turns into a reset of the stream.
+pub(crate) fn reset_status() -> tonic::Status {
+    let mut status = tonic::Status::cancelled("stream reset by the test");
+    status
+        .metadata_mut()
+        .insert(RESET_MARK, tonic::metadata::MetadataValue::from_static("1"));
+    status
+}
+
 /// What a fault did to a call, on its journal record (faults whose effect
 /// a test cannot see from the answer alone: a lost answer, a cut, an
 /// action failed in band).

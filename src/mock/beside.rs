@@ -18,6 +18,7 @@ use crate::service::model::Store;
 pub(crate) struct Parts {
     pub(crate) store: Arc<Store>,
     pub(crate) stubs: Arc<StubTable>,
+    pub(crate) live: Arc<crate::mock::live::LiveBoard>,
     pub(crate) faults: FaultPlan,
     pub(crate) journal: Journal,
     pub(crate) tokens: Tokens,

@@ -24,6 +24,7 @@ use crate::layers::sanitize::SanitizeLayer;
 use crate::layers::shutdown::ShutdownLayer;
 use crate::mock::dispatch::Fallthrough;
 use crate::mock::dispatch::MockService;
+use crate::mock::live::LiveBoard;
 use crate::mock::proxy::Upstream;
 use crate::mock::stubs::StubTable;
 use crate::pb::SERVICE_NAME;
@@ -318,12 +319,14 @@ impl OrderMockBuilder {
         let store = self.store.unwrap_or_default();
         let health = HealthReporter::new();
         let stubs = Arc::new(StubTable::default());
+        let live = Arc::new(LiveBoard::default());
         let (reflection_v1, reflection_v1alpha) =
             crate::service::reflection::servers(beside.descriptors());
         let routes = ServiceRouter {
             orders: OrderServiceServer::new(MockService {
                 reference: ReferenceService::new(Arc::clone(&store), self.config),
                 stubs: Arc::clone(&stubs),
+                live: Arc::clone(&live),
                 fallthrough: self.fallthrough,
             }),
             health: health.service(),
@@ -374,6 +377,7 @@ impl OrderMockBuilder {
         let parts = Parts {
             store: Arc::clone(&store),
             stubs: Arc::clone(&stubs),
+            live: Arc::clone(&live),
             faults: faults.clone(),
             journal: journal.clone(),
             tokens,
@@ -386,6 +390,7 @@ impl OrderMockBuilder {
             store,
             journal,
             stubs,
+            live,
             faults,
             health,
             channel: server.channel(),

@@ -18,6 +18,8 @@ use tokio_stream::StreamExt;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::live::serve::{self as live, offer};
+use super::live::{LiveBoard, LiveRpc, Out};
 use super::notes::{Answerer, NearMiss, UpstreamFailure};
 use super::proxy::{Session, Upstream, said_by_upstream};
 use super::scripted::scripted_stream;
@@ -83,10 +85,68 @@ pub(crate) trait Route {
 pub(crate) struct MockService {
     pub(crate) reference: ReferenceService,
     pub(crate) stubs: Arc<StubTable>,
+    pub(crate) live: Arc<LiveBoard>,
     pub(crate) fallthrough: Fallthrough,
 }
 
+/// How a live call's answer becomes the call's answer (one message or a
+/// stream).
+pub(crate) trait LiveRoute: LiveRpc + Route {
+    fn live(
+        sent: tokio::sync::mpsc::UnboundedReceiver<Out<Self::Response>>,
+        deadline: Option<Instant>,
+    ) -> impl Future<Output = Result<Self::Answer, Status>> + Send;
+}
+
+macro_rules! answered_once {
+    ($($rpc:ty),*) => {$(
+        impl LiveRoute for $rpc {
+            async fn live(
+                sent: tokio::sync::mpsc::UnboundedReceiver<Out<Self::Response>>,
+                deadline: Option<Instant>,
+            ) -> Result<Self::Answer, Status> {
+                live::answer(sent, deadline).await.map(Response::new)
+            }
+        }
+    )*};
+}
+answered_once!(CreateOrder, GetOrder, SubmitLineItems);
+
+macro_rules! answered_by_stream {
+    ($($rpc:ty),*) => {$(
+        impl LiveRoute for $rpc {
+            async fn live(
+                sent: tokio::sync::mpsc::UnboundedReceiver<Out<Self::Response>>,
+                deadline: Option<Instant>,
+            ) -> Result<Self::Answer, Status> {
+                Ok(Response::new(live::stream(sent, deadline)))
+            }
+        }
+    )*};
+}
+answered_by_stream!(WatchOrderStatus, ProcessOrders);
+
 impl MockService {
+    /// A call of an RPC the test drives live: handed to the test, and
+    /// answered by what it sends.
+    async fn live<R: LiveRoute>(
+        &self,
+        tap: Arc<super::live::Tap<R>>,
+        notes: Option<&Notes>,
+        metadata: MetadataMap,
+        request: R::Request,
+        inbound: Option<Streaming<R::Request>>,
+        deadline: Option<Instant>,
+    ) -> Result<R::Answer, Status> {
+        if let Some(notes) = notes {
+            notes.add_unless_repeated(Answerer::Live);
+        }
+        let sent = offer(&self.live, &tap, metadata, request, inbound);
+        // The tap lives while the test holds it, not while calls wait.
+        drop(tap);
+        R::live(sent, deadline).await
+    }
+
     /// The stub that takes a call (or one action) carrying `requests`,
     /// noted as its answerer; none: the closest miss is noted.
     fn choose<R: StubSlot>(
@@ -149,10 +209,16 @@ impl MockService {
         answer: impl FnOnce(Matched<R>, &R::Request, Option<Instant>) -> Result<R::Answer, Status>,
     ) -> Result<R::Answer, Status>
     where
-        R: StubSlot + Route<Fall = Request<<R as crate::rpc::Rpc>::Request>>,
+        R: StubSlot + LiveRoute + Route<Fall = Request<<R as crate::rpc::Rpc>::Request>>,
     {
         let deadline = self.reference.admit(request.metadata())?;
         let notes = Notes::of(request.extensions()).cloned();
+        if let Some(tap) = self.live.tap::<R>() {
+            let (metadata, _, message) = request.into_parts();
+            return self
+                .live(tap, notes.as_ref(), metadata, message, None, deadline)
+                .await;
+        }
         let one = std::slice::from_ref(request.get_ref());
         match self.choose::<R>(notes.as_ref(), request.metadata(), one) {
             Some(matched) => {
@@ -382,6 +448,20 @@ impl OrderService for MockService {
     ) -> Result<Response<SubmitLineItemsResponse>, Status> {
         let deadline = self.reference.admit(request.metadata())?;
         let notes = Notes::of(request.extensions()).cloned();
+        if let Some(tap) = self.live.tap::<SubmitLineItems>() {
+            let (metadata, _, inbound) = request.into_parts();
+            let empty = LineItem::default();
+            return self
+                .live(
+                    tap,
+                    notes.as_ref(),
+                    metadata,
+                    empty,
+                    Some(inbound),
+                    deadline,
+                )
+                .await;
+        }
         if self.stubs.slot::<SubmitLineItems>().is_empty() {
             let fall = SubmitFall::Call(request);
             return self
@@ -416,6 +496,20 @@ impl OrderService for MockService {
     ) -> Result<Response<Self::ProcessOrdersStream>, Status> {
         let deadline = self.reference.admit(request.metadata())?;
         let notes = Notes::of(request.extensions()).cloned();
+        if let Some(tap) = self.live.tap::<ProcessOrders>() {
+            let (metadata, _, inbound) = request.into_parts();
+            let empty = OrderAction::default();
+            return self
+                .live(
+                    tap,
+                    notes.as_ref(),
+                    metadata,
+                    empty,
+                    Some(inbound),
+                    deadline,
+                )
+                .await;
+        }
         if self.stubs.slot::<ProcessOrders>().is_empty() {
             return self
                 .fall::<ProcessOrders>(notes.as_ref(), &mut None, request, deadline)

@@ -17,6 +17,7 @@ mod builder;
 pub mod cluster;
 mod dispatch;
 pub mod drift;
+pub mod live;
 pub mod matching;
 mod notes;
 mod order_mock;

@@ -38,6 +38,8 @@ pub enum Answerer {
     /// Nobody: no stub matched and the mock refuses unmatched calls
     /// (`UNIMPLEMENTED`).
     NoStub,
+    /// The test, live ([`OrderMock::live`](crate::OrderMock::live)).
+    Live,
 }
 
 impl fmt::Display for Answerer {
@@ -47,6 +49,7 @@ impl fmt::Display for Answerer {
             Answerer::Model => f.write_str("model"),
             Answerer::Proxy => f.write_str("proxy"),
             Answerer::NoStub => f.write_str("no stub"),
+            Answerer::Live => f.write_str("the test, live"),
         }
     }
 }

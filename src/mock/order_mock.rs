@@ -55,6 +55,7 @@ pub struct OrderMock {
     pub(super) store: Arc<Store>,
     pub(super) journal: Journal,
     pub(super) stubs: Arc<StubTable>,
+    pub(super) live: Arc<super::live::LiveBoard>,
     pub(super) faults: FaultPlan,
     pub(super) health: HealthReporter,
     pub(super) server: InProcessServer,
@@ -153,10 +154,32 @@ impl OrderMock {
         &self.faults
     }
 
+    /// Drives the calls of `rpc` from the test, live: from now on, while
+    /// the returned handle (or a clone) is alive, every call of `rpc` waits
+    /// for the test to take it and answer it (see [`live`](super::live)).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::prelude::*;
+    /// let mock = OrderMock::start().await;
+    /// let gets = mock.live(GetOrder);
+    /// let mut client = mock.client();
+    /// let asking = tokio::spawn(async move { client.get_order(GetOrderRequest { order_id: "o-1".into() }).await });
+    /// let call = gets.next().await.unwrap();
+    /// let order = Order { order_id: "o-1".into(), status: OrderStatus::Pending.into(), ..Default::default() };
+    /// call.respond(order).unwrap(); // when the test chooses
+    /// assert_eq!(asking.await.unwrap().unwrap().into_inner().order_id, "o-1");
+    /// # }
+    /// ```
+    pub fn live<R: super::live::LiveRpc>(&self, rpc: R) -> super::live::Live<R> {
+        let _ = rpc;
+        super::live::Live::on(&self.live)
+    }
+
     /// Checks every stub expectation now; the report lists them and the
     /// calls received. The same check runs when the mock is dropped.
     pub fn verify(&self) -> Verification {
-        Verification::of(&self.stubs, &self.journal)
+        Verification::of(&self.stubs, &self.live, &self.journal)
     }
 
     /// Every mounted stub with its id and hit count, RPC by RPC, each in
@@ -265,6 +288,7 @@ impl OrderMock {
         Parts {
             store: Arc::clone(&self.store),
             stubs: Arc::clone(&self.stubs),
+            live: Arc::clone(&self.live),
             faults: self.faults.clone(),
             journal: self.journal.clone(),
             tokens: self.tokens.clone(),

@@ -39,11 +39,17 @@ pub struct Verification {
 
 impl Verification {
     /// Checks the expectations of `stubs` against the calls in `journal`.
-    pub(crate) fn of(stubs: &super::stubs::StubTable, journal: &crate::journal::Journal) -> Self {
+    pub(crate) fn of(
+        stubs: &super::stubs::StubTable,
+        live: &super::live::LiveBoard,
+        journal: &crate::journal::Journal,
+    ) -> Self {
         let calls = journal.calls();
+        let mut drifts = stubs.drifts();
+        drifts.extend(live.drifts());
         Verification {
             expectations: stubs.expectations(&calls),
-            drifts: stubs.drifts(),
+            drifts,
             unmatched: calls
                 .iter()
                 .filter_map(|c| Some((c.seq, c.near_miss()?.clone())))
