@@ -52,7 +52,9 @@ async fn stubs_routes_add_list_count_and_remove() {
     assert_eq!(
         listed.json()["stubs"],
         json!([{ "id": id, "rpc": "GetOrder", "name": "GetOrder \"shipped\"", "hits": 1,
-                 "priority": 5, "expected": "exactly 1", "met": true }])
+                 "priority": 5, "expected": "exactly 1", "met": true,
+                 "definition": { "rpc": "GetOrder", "name": "shipped", "when": {"orderId": "o-1"},
+                                 "respond": {"orderId": "o-1", "status": "ORDER_STATUS_SHIPPED"}, "expect": 1 } }])
     );
 
     let removed = delete(api, &format!("/api/stubs/{id}")).await;
@@ -83,12 +85,12 @@ async fn faults_routes_inject_list_and_clear() {
     assert_eq!(err.code(), Code::Unavailable);
     assert_eq!(err.message(), "maintenance");
     let listed = get(api, "/api/faults").await.json();
-    assert_eq!(listed["faults"].as_array().unwrap().len(), 1);
-    assert!(
-        listed["faults"][0]
-            .as_str()
-            .unwrap()
-            .contains("maintenance")
+    assert_eq!(
+        listed["faults"],
+        json!([{
+            "id": injected.json()["id"], "kind": "status", "rpc": "GetOrder",
+            "code": "UNAVAILABLE", "message": "maintenance", "details": []
+        }])
     );
     let cleared = delete(api, "/api/faults").await;
     assert_eq!(cleared.json()["cleared"], 1);
@@ -414,4 +416,215 @@ async fn with_tokens_the_api_needs_an_admin_token() {
         .insert("authorization", "Bearer ops-secret".parse().unwrap());
     let err = mock.client().get_order(req).await.unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
+}
+
+#[tokio::test]
+async fn faults_have_ids_and_delete_by_id_removes_only_that_one() {
+    let (mock, api) = mock_with_api().await;
+    let down = post(
+        api,
+        "/api/faults",
+        r#"{"kind": "status", "rpc": "GetOrder", "code": "UNAVAILABLE", "message": "down"}"#,
+    )
+    .await
+    .json();
+    let slow = post(
+        api,
+        "/api/faults",
+        r#"{"kind": "delay", "rpc": "CreateOrder", "delay_ms": 5, "first": 2}"#,
+    )
+    .await
+    .json();
+    assert_eq!(
+        (down["id"].as_u64(), slow["id"].as_u64()),
+        (Some(1), Some(2))
+    );
+    let removed = delete(api, "/api/faults/1").await;
+    assert_eq!(removed.status, 200, "{}", removed.body);
+    let listed = get(api, "/api/faults").await.json();
+    assert_eq!(
+        listed["faults"],
+        json!([{"id": 2, "kind": "delay", "rpc": "CreateOrder", "delay_ms": 5, "jitter_ms": 0, "first": 2}])
+    );
+    // GetOrder is answered by the model again; the delay fault stays.
+    let err = mock.client().get_order(get_req("o-1")).await.unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    assert_eq!(mock.faults().len(), 1);
+    let again = delete(api, "/api/faults/1").await;
+    assert_eq!(again.status, 404);
+    assert_eq!(again.json()["error"], "no fault has id 1");
+    assert_eq!(delete(api, "/api/faults/one").await.status, 400);
+}
+
+#[tokio::test]
+async fn a_json_not_found_stub_gets_canonical_details_and_passes_verify() {
+    let (mock, api) = mock_with_api().await;
+    let added = post(
+        api,
+        "/api/stubs",
+        r#"{"rpc": "GetOrder", "fail": {"code": "NOT_FOUND"}}"#,
+    )
+    .await;
+    assert_eq!(added.status, 201, "{}", added.body);
+    let err = mock.client().get_order(get_req("o-1")).await.unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    let payload = orders_testkit::grpc::payload::ErrorPayload::from_status(&err);
+    assert_eq!(payload.message, "order unknown not found");
+    assert_eq!(payload.details[0]["resourceType"], "orders.v1.Order");
+    // The contract holds: E-3 wants the ResourceInfo, and it is there.
+    mock.verify().assert_ok();
+    let verdict = get(api, "/api/verify").await.json();
+    assert_eq!(verdict["ok"], true, "{verdict}");
+}
+
+#[tokio::test]
+async fn json_details_with_at_type_round_trip_through_the_stub_list() {
+    let (mock, api) = mock_with_api().await;
+    let details = json!([{
+        "@type": "type.googleapis.com/google.rpc.BadRequest",
+        "fieldViolations": [{"field": "customer_id", "description": "must not be empty"}]
+    }]);
+    let stub = json!({
+        "rpc": "CreateOrder",
+        "fail": {"code": "INVALID_ARGUMENT", "message": "bad customer", "details": details}
+    });
+    let added = post(api, "/api/stubs", &stub.to_string()).await;
+    assert_eq!(added.status, 201, "{}", added.body);
+    let listed = get(api, "/api/stubs").await.json();
+    let fail = &listed["stubs"][0]["definition"]["fail"];
+    assert_eq!(fail["code"], "INVALID_ARGUMENT");
+    assert_eq!(fail["details"], details);
+    // What the client gets carries the same detail.
+    let err = mock
+        .client()
+        .create_order(orders_testkit::pb::CreateOrderRequest::default())
+        .await
+        .unwrap_err();
+    let payload = orders_testkit::grpc::payload::ErrorPayload::from_status(&err);
+    assert_eq!(json!(payload.details), details);
+    mock.verify().assert_ok();
+    // An unknown @type is refused, naming the way out.
+    let bad = post(
+        api,
+        "/api/stubs",
+        r#"{"rpc": "GetOrder", "fail": {"code": "NOT_FOUND", "details": [{"@type": "type.googleapis.com/acme.Nope"}]}}"#,
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.body.contains("give these details as base64"),
+        "{}",
+        bad.body
+    );
+    // INVALID_ARGUMENT without details needs the field its BadRequest names.
+    let bad = post(
+        api,
+        "/api/stubs",
+        r#"{"rpc": "CreateOrder", "fail": {"code": "INVALID_ARGUMENT"}}"#,
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.body.contains("INVALID_ARGUMENT needs field"),
+        "{}",
+        bad.body
+    );
+}
+
+#[tokio::test]
+async fn off_contract_json_stubs_are_not_held_to_the_contract() {
+    let (mock, api) = mock_with_api().await;
+    // details [] asks for none: E-3 is broken, on purpose.
+    let added = post(
+        api,
+        "/api/stubs",
+        r#"{"rpc": "GetOrder", "fail": {"code": "NOT_FOUND", "message": "gone", "details": []}, "off_contract": true}"#,
+    )
+    .await;
+    assert_eq!(added.status, 201, "{}", added.body);
+    let err = mock.client().get_order(get_req("o-1")).await.unwrap_err();
+    assert!(err.details().is_empty());
+    mock.verify().assert_ok();
+    // Without off_contract the same stub fails verify.
+    let strict = OrderMock::start().await;
+    orders_testkit::scenario::StubDefinition::from_json(
+        r#"{"rpc": "GetOrder", "fail": {"code": "NOT_FOUND", "message": "gone", "details": []}}"#,
+    )
+    .unwrap()
+    .mount(&strict);
+    let _ = strict.client().get_order(get_req("o-1")).await;
+    assert!(strict.verify().to_string().contains("E-3"));
+    std::mem::forget(strict);
+}
+
+#[tokio::test]
+async fn live_routes_drive_a_watch_from_http() {
+    use tokio_stream::StreamExt as _;
+    let (mock, api) = mock_with_api().await;
+    let driving = post(api, "/api/live", r#"{"rpc": "WatchOrderStatus"}"#).await;
+    assert_eq!(driving.status, 201, "{}", driving.body);
+    let mut client = mock.client();
+    let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let req = orders_testkit::pb::WatchOrderStatusRequest {
+            order_id: "o-1".into(),
+        };
+        let mut stream = client.watch_order_status(req).await.unwrap().into_inner();
+        while let Some(item) = stream.next().await {
+            let _ = seen_tx.send(item.map(|u| u.status()).map_err(|s| s.code()));
+        }
+    });
+    // The call is listed once it arrived (the journal says when).
+    mock.journal()
+        .await_calls(orders_testkit::rpc::WatchOrderStatus, 1, GUARD)
+        .await
+        .unwrap();
+    let mut listed = json!(null);
+    for _ in 0..1000 {
+        listed = get(api, "/api/live").await.json();
+        if listed["calls"].as_array().is_some_and(|c| !c.is_empty()) {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(listed["driven"], json!(["WatchOrderStatus"]));
+    let id = listed["calls"][0]["id"].as_u64().unwrap();
+    assert_eq!(listed["calls"][0]["request"], json!({"orderId": "o-1"}));
+    let send_path = format!("/api/live/calls/{id}/send");
+    let send = |body: &'static str| post(api, &send_path, body);
+    assert_eq!(
+        send(r#"{"orderId": "o-1", "status": "ORDER_STATUS_PENDING"}"#)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(seen.recv().await, Some(Ok(OrderStatus::Pending)));
+    assert!(seen.try_recv().is_err(), "nothing before the next push");
+    let shipped = send(
+        r#"{"orderId": "o-1", "previousStatus": "ORDER_STATUS_PENDING", "status": "ORDER_STATUS_SHIPPED"}"#,
+    )
+    .await;
+    assert_eq!(shipped.status, 200, "{}", shipped.body);
+    assert_eq!(seen.recv().await, Some(Ok(OrderStatus::Shipped)));
+    // A message of the wrong shape is refused, and the call stays open.
+    let bad = send(r#"{"nope": 1}"#).await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    let ended = post(
+        api,
+        &format!("/api/live/calls/{id}/end"),
+        r#"{"code": "UNAVAILABLE", "message": "going away"}"#,
+    )
+    .await;
+    assert_eq!(ended.status, 200, "{}", ended.body);
+    assert_eq!(seen.recv().await, Some(Err(Code::Unavailable)));
+    let gone = post(
+        api,
+        &format!("/api/live/calls/{id}/end"),
+        r#"{"code": "OK"}"#,
+    )
+    .await;
+    assert_eq!(gone.status, 404, "{}", gone.body);
+    let stopped = delete(api, "/api/live/WatchOrderStatus").await;
+    assert_eq!(stopped.json()["changed"], true);
+    mock.verify().assert_ok();
 }

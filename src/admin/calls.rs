@@ -95,7 +95,7 @@ fn outcome_name(outcome: &Outcome) -> &'static str {
     }
 }
 
-fn request_json(m: &RequestMessage) -> Value {
+pub(crate) fn request_json(m: &RequestMessage) -> Value {
     use crate::grpc::json::to_json;
     match m {
         RequestMessage::CreateOrder(m) => to_json(m, false),

@@ -13,7 +13,7 @@ use tonic::{Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 use tower::Service;
 
-use super::calls::{CallFilter, to_pb};
+use super::calls::{CallFilter, request_json, to_pb};
 use super::pb::admin_server::{self, AdminServer};
 use super::pb::*;
 use super::{Admin, AdminError, PATH_PREFIX, ResetWhat};
@@ -92,6 +92,7 @@ impl admin_server::Admin for AdminService {
                 hits: s.hits as u64,
                 priority: u32::from(s.priority),
                 expected: s.expected.map(|t| t.to_string()).unwrap_or_default(),
+                definition_json: s.definition.unwrap_or_default(),
             })
             .collect();
         Ok(Response::new(ListStubsResponse { stubs }))
@@ -101,10 +102,99 @@ impl admin_server::Admin for AdminService {
         &self,
         request: Request<InjectFaultRequest>,
     ) -> Result<Response<InjectFaultResponse>, Status> {
-        let faults = self.admin.inject_fault(&request.into_inner().fault_json)?;
+        let (id, faults) = self.admin.inject_fault(&request.into_inner().fault_json)?;
         Ok(Response::new(InjectFaultResponse {
             faults: faults as u32,
+            id,
         }))
+    }
+
+    async fn list_faults(
+        &self,
+        _: Request<ListFaultsRequest>,
+    ) -> Result<Response<ListFaultsResponse>, Status> {
+        let faults = self
+            .admin
+            .faults_json()
+            .into_iter()
+            .map(|json| FaultInfo {
+                id: json["id"].as_u64().unwrap_or_default(),
+                fault_json: json.to_string(),
+            })
+            .collect();
+        Ok(Response::new(ListFaultsResponse { faults }))
+    }
+
+    async fn remove_fault(
+        &self,
+        request: Request<RemoveFaultRequest>,
+    ) -> Result<Response<RemoveFaultResponse>, Status> {
+        self.admin.remove_fault(request.into_inner().id)?;
+        Ok(Response::new(RemoveFaultResponse {}))
+    }
+
+    async fn drive_live(
+        &self,
+        request: Request<DriveLiveRequest>,
+    ) -> Result<Response<DriveLiveResponse>, Status> {
+        let request = request.into_inner();
+        let changed = self.admin.drive_live(&request.rpc, request.stop)?;
+        Ok(Response::new(DriveLiveResponse { changed }))
+    }
+
+    async fn list_live(
+        &self,
+        _: Request<ListLiveRequest>,
+    ) -> Result<Response<ListLiveResponse>, Status> {
+        let (driven, calls) = self.admin.live_calls();
+        let calls = calls
+            .into_iter()
+            .map(|c| LiveCall {
+                id: c.id,
+                rpc: c.rpc.name().to_string(),
+                request_json: c
+                    .request
+                    .as_ref()
+                    .map(|r| request_json(r).to_string())
+                    .unwrap_or_default(),
+                received_json: c
+                    .received
+                    .iter()
+                    .map(|r| request_json(r).to_string())
+                    .collect(),
+                half_closed: c.half_closed,
+                sent: c.sent as u32,
+            })
+            .collect();
+        Ok(Response::new(ListLiveResponse {
+            driven: driven.into_iter().map(str::to_string).collect(),
+            calls,
+        }))
+    }
+
+    async fn send_live(
+        &self,
+        request: Request<SendLiveRequest>,
+    ) -> Result<Response<SendLiveResponse>, Status> {
+        let request = request.into_inner();
+        self.admin
+            .send_live(request.id, &request.message_json)
+            .await?;
+        Ok(Response::new(SendLiveResponse {}))
+    }
+
+    async fn end_live(
+        &self,
+        request: Request<EndLiveRequest>,
+    ) -> Result<Response<EndLiveResponse>, Status> {
+        let request = request.into_inner();
+        let status = if request.reset {
+            r#"{"reset": true}"#.to_string()
+        } else {
+            request.status_json
+        };
+        self.admin.end_live(request.id, &status).await?;
+        Ok(Response::new(EndLiveResponse {}))
     }
 
     async fn clear_faults(

@@ -7,14 +7,20 @@
 //! | `GET /api/stubs` | the stubs, with hit counts |
 //! | `POST /api/stubs` | mounts the stub in the body (JSON) → 201 `{id, name}` |
 //! | `DELETE /api/stubs/{id}` | unmounts it (404 if unknown) |
-//! | `GET /api/faults` | the faults |
-//! | `POST /api/faults` | injects the fault in the body → 201 `{faults}` |
+//! | `GET /api/faults` | the faults, as JSON with their ids |
+//! | `POST /api/faults` | injects the fault in the body → 201 `{id, faults}` |
 //! | `DELETE /api/faults` | clears them → `{cleared}` |
+//! | `DELETE /api/faults/{id}` | removes one (404 if unknown) |
 //! | `POST /api/orders` | seeds the order in the body → 201 `{orderId}` |
 //! | `POST /api/reset` | clears what the body selects (`{"orders": true, …}`; empty: all) |
 //! | `GET /api/calls` | the journal; `?method=&outcome=&metadata=k:v&limit=` |
 //! | `GET /api/calls/stream` | server-sent events: each call as it ends (same filters) |
 //! | `GET /api/verify` | `{ok, problems, report}`, the Rust `verify()` report |
+//! | `GET /api/live` | the RPCs driven live and their open calls (`{driven, calls}`) |
+//! | `POST /api/live` | `{"rpc": "WatchOrderStatus"}`: drive its calls from here → 201 |
+//! | `DELETE /api/live/{rpc}` | stop driving it (open calls stay) |
+//! | `POST /api/live/calls/{id}/send` | send the message in the body (JSON mapping) |
+//! | `POST /api/live/calls/{id}/end` | end with the status in the body (`{"code": "OK"}` finishes a stream), or `{"reset": true}` |
 //!
 //! Errors are JSON, `{"error": "...", "field": ..., "line": ...}`, with 400
 //! (bad input), 401/403 (token), 404, 405, 413 (a body over 1 MiB).
@@ -30,7 +36,7 @@ use hyper::body::{Frame, Incoming};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-use super::calls::{CallFilter, to_json, to_pb};
+use super::calls::{CallFilter, request_json, to_json, to_pb};
 use super::{Admin, AdminError, ResetWhat};
 use crate::server::ServerTasks;
 
@@ -301,18 +307,12 @@ async fn handle(admin: &Admin, req: Request<Incoming>) -> Response<Body> {
             _ => wrong_method("DELETE"),
         },
         ["api", "faults"] => match method {
-            Method::GET => {
-                let faults: Vec<String> = admin
-                    .faults
-                    .faults()
-                    .iter()
-                    .map(|f| format!("{f:?}"))
-                    .collect();
-                json_response(StatusCode::OK, json!({ "faults": faults }))
-            }
+            Method::GET => json_response(StatusCode::OK, json!({ "faults": admin.faults_json() })),
             Method::POST => match body_text(req).await {
                 Ok(text) => match admin.inject_fault(&text) {
-                    Ok(n) => json_response(StatusCode::CREATED, json!({ "faults": n })),
+                    Ok((id, n)) => {
+                        json_response(StatusCode::CREATED, json!({ "id": id, "faults": n }))
+                    }
                     Err(e) => admin_error(e),
                 },
                 Err(res) => res,
@@ -321,6 +321,82 @@ async fn handle(admin: &Admin, req: Request<Incoming>) -> Response<Body> {
                 json_response(StatusCode::OK, json!({ "cleared": admin.clear_faults() }))
             }
             _ => wrong_method("GET, POST, DELETE"),
+        },
+        ["api", "live"] => match method {
+            Method::GET => json_response(StatusCode::OK, live(admin)),
+            Method::POST => match body_text(req).await {
+                Ok(text) => {
+                    let rpc = serde_json::from_str::<Value>(&text)
+                        .ok()
+                        .and_then(|v| v.get("rpc").and_then(Value::as_str).map(str::to_string));
+                    match rpc {
+                        Some(rpc) => match admin.drive_live(&rpc, false) {
+                            Ok(changed) => json_response(
+                                StatusCode::CREATED,
+                                json!({ "driving": rpc, "changed": changed }),
+                            ),
+                            Err(e) => admin_error(e),
+                        },
+                        None => error(
+                            StatusCode::BAD_REQUEST,
+                            r#"the body names the RPC to drive: {"rpc": "WatchOrderStatus"}"#,
+                        ),
+                    }
+                }
+                Err(res) => res,
+            },
+            _ => wrong_method("GET, POST"),
+        },
+        ["api", "live", rpc] => match method {
+            Method::DELETE => match admin.drive_live(rpc, true) {
+                Ok(changed) => json_response(
+                    StatusCode::OK,
+                    json!({ "stopped": rpc, "changed": changed }),
+                ),
+                Err(e) => admin_error(e),
+            },
+            _ => wrong_method("DELETE"),
+        },
+        ["api", "live", "calls", id, verb @ ("send" | "end")] => match method {
+            Method::POST => {
+                let Ok(id) = id.parse::<u64>() else {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        format!("a live call id is a number, got {id:?}"),
+                    );
+                };
+                let verb = *verb;
+                match body_text(req).await {
+                    Ok(text) => {
+                        let done = if verb == "send" {
+                            admin.send_live(id, &text).await
+                        } else {
+                            admin.end_live(id, &text).await
+                        };
+                        match done {
+                            Ok(()) => {
+                                json_response(StatusCode::OK, json!({ "id": id, "done": verb }))
+                            }
+                            Err(e) => admin_error(e),
+                        }
+                    }
+                    Err(res) => res,
+                }
+            }
+            _ => wrong_method("POST"),
+        },
+        ["api", "faults", id] => match method {
+            Method::DELETE => match id.parse::<u64>() {
+                Ok(id) => match admin.remove_fault(id) {
+                    Ok(()) => json_response(StatusCode::OK, json!({ "removed": id })),
+                    Err(e) => admin_error(e),
+                },
+                Err(_) => error(
+                    StatusCode::BAD_REQUEST,
+                    format!("a fault id is a number, got {id:?}"),
+                ),
+            },
+            _ => wrong_method("DELETE"),
         },
         ["api", "orders"] => match method {
             Method::POST => match body_text(req).await {
@@ -411,6 +487,7 @@ fn stubs(admin: &Admin) -> Vec<Value> {
                 "priority": s.priority,
                 "expected": s.expected.map(|t| t.to_string()),
                 "met": super::met(&s),
+                "definition": s.definition.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()),
             })
         })
         .collect()
@@ -485,4 +562,23 @@ fn events(admin: &Admin, filter: CallFilter) -> Response<Body> {
         http::HeaderValue::from_static("no-store"),
     );
     res
+}
+
+/// The RPCs driven live and their open calls, as JSON.
+fn live(admin: &Admin) -> Value {
+    let (driven, calls) = admin.live_calls();
+    let calls: Vec<Value> = calls
+        .iter()
+        .map(|c| {
+            json!({
+                "id": c.id,
+                "rpc": c.rpc.name(),
+                "request": c.request.as_ref().map(request_json),
+                "received": c.received.iter().map(request_json).collect::<Vec<_>>(),
+                "halfClosed": c.half_closed,
+                "sent": c.sent,
+            })
+        })
+        .collect();
+    json!({ "driven": driven, "calls": calls })
 }

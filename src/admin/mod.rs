@@ -44,8 +44,12 @@ use std::net::SocketAddr;
 use tokio::net::TcpListener;
 
 use crate::mock::Verification;
+use crate::mock::live::desk::{Command, DeskCall};
 use crate::mock::{Beside, Parts};
-use crate::scenario::{ScenarioError, StubDefinition, fault_from_json, order_from_json};
+use crate::rpc::{Method, ResponseMessage};
+use crate::scenario::{
+    ScenarioError, StubDefinition, fault_from_json, order_from_json, status_from_json,
+};
 use crate::server::HttpService;
 use crate::{OrderMock, OrderMockBuilder};
 
@@ -252,11 +256,34 @@ impl Admin {
         }
     }
 
-    /// Adds a fault given as JSON; how many faults the plan holds now.
-    pub(crate) fn inject_fault(&self, json: &str) -> Result<usize, AdminError> {
+    /// Adds a fault given as JSON; its id, and how many faults the plan
+    /// holds now.
+    pub(crate) fn inject_fault(&self, json: &str) -> Result<(u64, usize), AdminError> {
         let fault = fault_from_json(json).map_err(|e| AdminError::from_scenario("fault", e))?;
-        self.faults.add(fault);
-        Ok(self.faults.len())
+        let id = self.faults.add(fault);
+        Ok((id, self.faults.len()))
+    }
+
+    /// Every fault with its id, as JSON in a scenario's keys.
+    pub(crate) fn faults_json(&self) -> Vec<serde_json::Value> {
+        self.faults
+            .entries()
+            .iter()
+            .map(|(id, fault)| {
+                let mut json = crate::scenario::fault_json(fault);
+                json["id"] = (*id).into();
+                json
+            })
+            .collect()
+    }
+
+    /// Removes the fault with this id.
+    pub(crate) fn remove_fault(&self, id: u64) -> Result<(), AdminError> {
+        if self.faults.remove(id) {
+            Ok(())
+        } else {
+            Err(AdminError::NotFound(format!("no fault has id {id}")))
+        }
     }
 
     /// Removes every fault; how many there were.
@@ -289,6 +316,96 @@ impl Admin {
             self.journal.clear();
         }
         done
+    }
+
+    /// Starts (or, with `stop`, stops) driving the RPC named `rpc` live
+    /// from the admin API; whether that changed anything.
+    pub(crate) fn drive_live(&self, rpc: &str, stop: bool) -> Result<bool, AdminError> {
+        let method = Method::from_name(rpc).ok_or_else(|| AdminError::BadInput {
+            what: "live rpc",
+            key: Some("rpc".into()),
+            line: None,
+            problem: format!(
+                "unknown rpc {rpc:?}: expected one of {}",
+                Method::ALL.map(Method::name).join(", ")
+            ),
+        })?;
+        let desk = &self.live.desk;
+        Ok(if stop {
+            desk.stop(method)
+        } else {
+            desk.drive(&self.live, method)
+        })
+    }
+
+    /// The RPCs driven live, and their open calls.
+    pub(crate) fn live_calls(&self) -> (Vec<&'static str>, Vec<DeskCall>) {
+        (self.live.desk.driven(), self.live.desk.calls())
+    }
+
+    /// Sends the message given as JSON (in the protobuf JSON mapping) on
+    /// open live call `id`.
+    pub(crate) async fn send_live(&self, id: u64, json: &str) -> Result<(), AdminError> {
+        let bad = |problem: String| AdminError::BadInput {
+            what: "live message",
+            key: None,
+            line: None,
+            problem,
+        };
+        let rpc = self.live_rpc(id)?;
+        let value: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| bad(format!("not JSON: {e}")))?;
+        use crate::grpc::json::from_json;
+        let message = match rpc {
+            Method::CreateOrder => from_json(value).map(ResponseMessage::CreateOrder),
+            Method::GetOrder => from_json(value).map(ResponseMessage::Order),
+            Method::WatchOrderStatus => from_json(value).map(ResponseMessage::OrderStatusUpdate),
+            Method::SubmitLineItems => from_json(value).map(ResponseMessage::SubmitLineItems),
+            Method::ProcessOrders => from_json(value).map(ResponseMessage::OrderResult),
+        }
+        .map_err(bad)?;
+        self.live_command(id, Command::Send(message)).await
+    }
+
+    /// Ends open live call `id` with the status given as JSON (a stub's
+    /// `fail`: `code`, `message`, `details`…; `{"code": "OK"}` finishes a
+    /// stream), or resets it (`{"reset": true}`).
+    pub(crate) async fn end_live(&self, id: u64, json: &str) -> Result<(), AdminError> {
+        self.live_rpc(id)?;
+        let reset = serde_json::from_str::<serde_json::Value>(json)
+            .ok()
+            .is_some_and(|v| v.get("reset") == Some(&serde_json::Value::Bool(true)));
+        let command = if reset {
+            Command::Reset
+        } else {
+            Command::End(
+                status_from_json(json).map_err(|e| AdminError::from_scenario("status", e))?,
+            )
+        };
+        self.live_command(id, command).await
+    }
+
+    fn live_rpc(&self, id: u64) -> Result<Method, AdminError> {
+        self.live
+            .desk
+            .calls()
+            .into_iter()
+            .find(|c| c.id == id)
+            .map(|c| c.rpc)
+            .ok_or_else(|| AdminError::NotFound(format!("no open live call has id {id}")))
+    }
+
+    async fn live_command(&self, id: u64, command: Command) -> Result<(), AdminError> {
+        self.live
+            .desk
+            .command(id, command)
+            .await
+            .map_err(|problem| AdminError::BadInput {
+                what: "live command",
+                key: None,
+                line: None,
+                problem,
+            })
     }
 
     pub(crate) fn verify(&self) -> Verification {

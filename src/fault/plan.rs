@@ -46,6 +46,7 @@ pub(crate) enum Decision {
 
 #[derive(Debug)]
 struct Active {
+    id: u64,
     fault: Fault,
     selected: u64,
     admitted: VecDeque<Instant>,
@@ -55,6 +56,8 @@ struct Active {
 struct State {
     seed: u64,
     faults: Vec<Active>,
+    /// The last id given to a fault (ids start at 1 and are never reused).
+    last_id: u64,
 }
 
 /// Faults and the seed their random choices come from. Clones share the
@@ -133,22 +136,61 @@ impl FaultPlan {
         self
     }
 
-    /// Adds a fault to this plan and every clone of it. When several faults
-    /// fire on one call, the one added first wins.
+    /// Adds a fault to this plan and every clone of it; its id, for
+    /// [`remove`](Self::remove). When several faults fire on one call, the
+    /// one added first wins.
     ///
     /// ```
     /// use orders_testkit::fault::{Fault, FaultPlan};
     /// let plan = FaultPlan::new();
     /// let shared = plan.clone();
-    /// shared.add(Fault::reset());
-    /// assert_eq!(plan.len(), 1);
+    /// let id = shared.add(Fault::reset());
+    /// assert_eq!((id, plan.len()), (1, 1));
     /// ```
-    pub fn add(&self, fault: Fault) {
-        self.lock().faults.push(Active {
+    pub fn add(&self, fault: Fault) -> u64 {
+        let mut state = self.lock();
+        state.last_id += 1;
+        let id = state.last_id;
+        state.faults.push(Active {
+            id,
             fault,
             selected: 0,
             admitted: VecDeque::new(),
         });
+        id
+    }
+
+    /// Removes the fault with this id; whether there was one.
+    ///
+    /// ```
+    /// use orders_testkit::fault::{Fault, FaultPlan};
+    /// let plan = FaultPlan::new();
+    /// let reset = plan.add(Fault::reset());
+    /// let hang = plan.add(Fault::hang());
+    /// assert!(plan.remove(reset));
+    /// assert!(!plan.remove(reset));
+    /// assert_eq!(plan.entries()[0].0, hang);
+    /// ```
+    pub fn remove(&self, id: u64) -> bool {
+        let mut state = self.lock();
+        let before = state.faults.len();
+        state.faults.retain(|a| a.id != id);
+        state.faults.len() != before
+    }
+
+    /// The faults with their ids, in the order they are tried.
+    ///
+    /// ```
+    /// use orders_testkit::fault::{Fault, FaultPlan};
+    /// let plan = FaultPlan::new().with(Fault::hang().first(1));
+    /// assert_eq!(plan.entries()[0].0, 1);
+    /// ```
+    pub fn entries(&self) -> Vec<(u64, Fault)> {
+        self.lock()
+            .faults
+            .iter()
+            .map(|a| (a.id, a.fault.clone()))
+            .collect()
     }
 
     /// Removes every fault (counters included).

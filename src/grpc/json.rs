@@ -2,6 +2,7 @@
 //! through the descriptor pool: what stub matchers compare and explain, and
 //! what scenario files hold.
 
+use prost::Message as _;
 use prost_reflect::{DynamicMessage, SerializeOptions};
 use serde_json::Value;
 
@@ -62,6 +63,16 @@ pub(crate) fn to_json<T: Proto>(msg: &T, proto_names: bool) -> Value {
                 .ok()
         })
         .unwrap_or(Value::Null)
+}
+
+/// A message of type `T` from the JSON mapping (JSON or proto field names,
+/// enums by name or number), or what is wrong with it.
+pub(crate) fn from_json<T: Proto>(json: Value) -> Result<T, String> {
+    let desc = descriptor::<T>()?;
+    let dynamic = DynamicMessage::deserialize(desc, json)
+        .map_err(|e| format!("not a valid {}: {e}", T::NAME))?;
+    T::decode(dynamic.encode_to_vec().as_slice())
+        .map_err(|e| format!("not a valid {}: {e}", T::NAME))
 }
 
 /// A field name with case and underscores ignored, so that `orderId` and

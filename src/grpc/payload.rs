@@ -129,6 +129,50 @@ fn detail_json(any: &prost_types::Any) -> Value {
     sorted(Value::Object(out))
 }
 
+/// The encoded `google.rpc.Status` (`grpc-status-details-bin`) of `code`
+/// and `message` with `details` written in the JSON mapping, each with its
+/// `@type` (as grpcurl prints them and [`ErrorPayload`] renders them):
+/// the way back from JSON. An unknown type or a bad field is an error.
+pub(crate) fn details_from_json(
+    code: Code,
+    message: &str,
+    details: &[Value],
+) -> Result<bytes::Bytes, String> {
+    let mut anys = Vec::with_capacity(details.len());
+    for (i, detail) in details.iter().enumerate() {
+        let Some(Value::String(type_url)) = detail.get("@type") else {
+            return Err(format!(
+                "details[{i}]: no \"@type\" (such as \"type.googleapis.com/google.rpc.BadRequest\")"
+            ));
+        };
+        let type_name = type_url.rsplit('/').next().unwrap_or_default();
+        let desc = crate::grpc::descriptors::pool()
+            .get_message_by_name(type_name)
+            .ok_or_else(|| {
+                format!(
+                    "details[{i}]: unknown type {type_url:?}: give these details as base64 instead"
+                )
+            })?;
+        let mut fields = detail.clone();
+        if let Value::Object(map) = &mut fields {
+            map.remove("@type");
+        }
+        let message = DynamicMessage::deserialize(desc, fields)
+            .map_err(|e| format!("details[{i}]: not a valid {type_name}: {e}"))?;
+        anys.push(prost_types::Any {
+            type_url: type_url.clone(),
+            value: message.encode_to_vec(),
+        });
+    }
+    Ok(tonic_types::pb::Status {
+        code: code as i32,
+        message: message.to_string(),
+        details: anys,
+    }
+    .encode_to_vec()
+    .into())
+}
+
 impl ErrorPayload {
     /// Decodes a status: its code, message, custom metadata and details.
     pub fn from_status(status: &Status) -> Self {

@@ -3,7 +3,7 @@
 
 use super::faults::build_fault;
 use super::json::message;
-use super::schema::{FaultSpec, StubSpec, method};
+use super::schema::{FaultSpec, StubSpec, method, status};
 use super::source::{ScenarioError, key_of};
 use super::stubs::{Mount, build_stub};
 use crate::OrderMock;
@@ -42,6 +42,8 @@ use crate::rpc::Method;
 pub struct StubDefinition {
     method: Method,
     mount: Mount,
+    /// The stub as given, its statuses written out whole.
+    shown: std::sync::Arc<str>,
 }
 
 impl StubDefinition {
@@ -51,7 +53,19 @@ impl StubDefinition {
         let spec: StubSpec = parse("stub", text)?;
         let method = method(&spec.rpc).map_err(|p| at_key("stub", text, format!("rpc: {p}")))?;
         let mount = build_stub(&spec).map_err(|p| at_key("stub", text, p))?;
-        Ok(Self { method, mount })
+        let mut shown: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+        for (key, given) in [("fail", &spec.fail), ("then_fail", &spec.then_fail)] {
+            if let Some(given) = given
+                && let Ok(built) = status(given)
+            {
+                shown[key] = status_json(&built);
+            }
+        }
+        Ok(Self {
+            method,
+            mount,
+            shown: shown.to_string().into(),
+        })
     }
 
     /// The RPC it stubs.
@@ -65,7 +79,9 @@ impl StubDefinition {
     }
 
     pub(crate) fn mount_on(&self, table: &StubTable) -> StubHandle {
-        (self.mount.0)(table)
+        let handle = (self.mount.0)(table);
+        table.define(handle.id(), &self.shown);
+        handle
     }
 }
 
@@ -115,6 +131,25 @@ pub fn order_from_json(text: &str) -> Result<Order, ScenarioError> {
 }
 
 /// `text` as JSON into `T`, or the error with serde's line.
+/// Reads one status from JSON, keys as a stub's `fail` (`code`,
+/// `message`, `details`, `retry_after_ms`, `trailers`): how the admin API
+/// ends a live call.
+pub(crate) fn status_from_json(text: &str) -> Result<tonic::Status, ScenarioError> {
+    let spec: super::schema::StatusSpec = parse("status", text)?;
+    super::schema::status(&spec).map_err(|p| at_key("status", text, p))
+}
+
+/// A status written out whole, as a stub's `fail` takes it back: code,
+/// message, and its details in the JSON mapping with their `@type`.
+pub(crate) fn status_json(status: &tonic::Status) -> serde_json::Value {
+    let payload = crate::grpc::payload::ErrorPayload::from_status(status);
+    serde_json::json!({
+        "code": payload.code,
+        "message": payload.message,
+        "details": payload.details,
+    })
+}
+
 fn parse<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, ScenarioError> {
     serde_json::from_str(text).map_err(|e| {
         let message = e.to_string();

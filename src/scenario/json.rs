@@ -1,23 +1,17 @@
 //! orders.v1 messages from and to the protobuf JSON mapping (as grpcurl
 //! shows them), and the subset matcher a stub's `when` becomes.
 
-use prost::Message;
-use prost_reflect::DynamicMessage;
 use serde_json::Value;
 
 pub(super) use crate::grpc::json::Proto as ProtoMessage;
-use crate::grpc::json::{descriptor, normalise};
+use crate::grpc::json::normalise;
 use crate::mock::matching::{Matcher, Mismatch, diff};
 use tonic::metadata::MetadataMap;
 
 /// A message of type `T` from a TOML table in the protobuf JSON mapping.
 pub(super) fn message<T: ProtoMessage>(table: &toml::Table) -> Result<T, String> {
     let json = serde_json::to_value(table).map_err(|e| e.to_string())?;
-    let desc = descriptor::<T>()?;
-    let dynamic = DynamicMessage::deserialize(desc, json)
-        .map_err(|e| format!("not a valid {}: {e}", T::NAME))?;
-    T::decode(dynamic.encode_to_vec().as_slice())
-        .map_err(|e| format!("not a valid {}: {e}", T::NAME))
+    crate::grpc::json::from_json(json)
 }
 
 /// A stub's `when`: every field the table lists equals the request's (a

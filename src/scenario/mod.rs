@@ -55,7 +55,11 @@ mod schema;
 mod source;
 mod stubs;
 
+#[cfg_attr(not(feature = "admin"), allow(unused_imports))]
+pub(crate) use definitions::status_from_json;
 pub use definitions::{StubDefinition, fault_from_json, order_from_json};
+#[cfg_attr(not(feature = "admin"), allow(unused_imports))]
+pub(crate) use faults::fault_json;
 pub use record::recording;
 pub use recorder::{InvalidHeader, Recorder, RecorderBuilder};
 pub use source::ScenarioError;

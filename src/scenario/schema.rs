@@ -34,12 +34,30 @@ pub(super) struct File {
 #[serde(deny_unknown_fields)]
 pub(super) struct StatusSpec {
     pub(super) code: String,
-    pub(super) message: String,
+    /// The canonical message of the code when unset (see [`status`]).
+    #[serde(default)]
+    pub(super) message: Option<String>,
     pub(super) retry_after_ms: Option<u64>,
-    /// `grpc-status-details-bin` as sent: base64 of a `google.rpc.Status`.
-    pub(super) details: Option<String>,
+    /// The details: a list in the JSON mapping, each with its `@type`, or
+    /// base64 of a whole `google.rpc.Status`; the code's canonical ones
+    /// when unset, none when `[]`.
+    pub(super) details: Option<DetailsSpec>,
+    /// The request field an `INVALID_ARGUMENT` is about (its `BadRequest`).
+    pub(super) field: Option<String>,
+    /// The order a `NOT_FOUND`/`ALREADY_EXISTS` is about (its `ResourceInfo`).
+    pub(super) resource: Option<String>,
     #[serde(default)]
     pub(super) trailers: BTreeMap<String, String>,
+}
+
+/// A status's details as a scenario or the admin API gives them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(super) enum DetailsSpec {
+    /// Base64 of a whole `google.rpc.Status`, as sent on the wire.
+    Base64(String),
+    /// Each detail in the JSON mapping with its `@type`, as grpcurl prints.
+    Json(Vec<serde_json::Value>),
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,6 +92,10 @@ pub(super) struct StubSpec {
     pub(super) between_ms: Option<u64>,
     pub(super) up_to: Option<usize>,
     pub(super) priority: Option<u8>,
+    /// Lets the stub's answers break the contract on purpose (they are not
+    /// checked), as `Stub::off_contract`.
+    #[serde(default)]
+    pub(super) off_contract: bool,
     /// How many matches `verify` expects: a number, or `{ min, max }`.
     pub(super) expect: Option<ExpectSpec>,
 }
@@ -174,8 +196,12 @@ pub(super) struct FaultSpec {
     pub(super) code: Option<String>,
     pub(super) message: Option<String>,
     pub(super) retry_after_ms: Option<u64>,
-    /// `grpc-status-details-bin` as sent: base64 of a `google.rpc.Status`.
-    pub(super) details: Option<String>,
+    /// As a status's `details` (see [`StatusSpec`]).
+    pub(super) details: Option<DetailsSpec>,
+    /// As a status's `field`.
+    pub(super) field: Option<String>,
+    /// As a status's `resource`.
+    pub(super) resource: Option<String>,
     #[serde(default)]
     pub(super) trailers: BTreeMap<String, String>,
     /// For `kind = "wire"`: which breakage.
@@ -219,18 +245,82 @@ pub(super) fn parse_code(name: &str) -> Result<Code, String> {
         .ok_or_else(|| format!("unknown status code {name:?}: expected a name like UNAVAILABLE"))
 }
 
+/// The order a canonical `ResourceInfo` names when a status gives none.
+const UNNAMED_ORDER: &str = "unknown";
+
+/// The message a status gets when it gives none.
+fn canonical_message(code: Code, spec: &StatusSpec) -> String {
+    let resource = spec.resource.as_deref().unwrap_or(UNNAMED_ORDER);
+    match code {
+        Code::Ok => String::new(),
+        Code::InvalidArgument => match &spec.field {
+            Some(field) => format!("invalid {field}"),
+            None => "invalid argument".into(),
+        },
+        Code::NotFound => format!("order {resource} not found"),
+        Code::AlreadyExists => format!("order {resource} already exists"),
+        Code::ResourceExhausted => "too many requests: retry later".into(),
+        other => crate::grpc::payload::code_name(other)
+            .to_ascii_lowercase()
+            .replace('_', " "),
+    }
+}
+
+/// The details the contract asks of `code` (E-2, E-3, E-4, E-7), for a
+/// status that gives none; the table in CONTRACT.md ("Statuses from
+/// JSON").
+fn canonical(code: Code, message: String, spec: &StatusSpec) -> Result<Status, String> {
+    let resource = spec.resource.as_deref().unwrap_or(UNNAMED_ORDER);
+    Ok(match code {
+        Code::InvalidArgument => {
+            let field = spec.field.as_deref().ok_or(
+                "INVALID_ARGUMENT needs field (the request field at fault, for its BadRequest), or details",
+            )?;
+            Status::with_error_details(
+                code,
+                message.clone(),
+                ErrorDetails::with_bad_request_violation(field, message),
+            )
+        }
+        Code::NotFound | Code::AlreadyExists => Status::with_error_details(
+            code,
+            message.clone(),
+            ErrorDetails::with_resource_info(
+                crate::service::status::ORDER_RESOURCE_TYPE,
+                resource,
+                "",
+                message,
+            ),
+        ),
+        Code::ResourceExhausted => Status::with_error_details(
+            code,
+            message,
+            ErrorDetails::with_retry_info(Some(Duration::from_secs(1))),
+        ),
+        _ => Status::new(code, message),
+    })
+}
+
+/// The status `spec` states. What it leaves out comes from the contract:
+/// the code's canonical message, and its canonical details unless
+/// `details` (a JSON list, `[]` for none, or base64) or `retry_after_ms`
+/// is given.
 pub(super) fn status(spec: &StatusSpec) -> Result<Status, String> {
     let code = parse_code(&spec.code)?;
+    let message = spec
+        .message
+        .clone()
+        .unwrap_or_else(|| canonical_message(code, spec));
     let mut status = match (spec.retry_after_ms, &spec.details) {
         (Some(_), Some(_)) => {
             return Err("a status takes retry_after_ms or details, not both".into());
         }
         (Some(ms), None) => Status::with_error_details(
             code,
-            spec.message.clone(),
+            message,
             ErrorDetails::with_retry_info(Some(Duration::from_millis(ms))),
         ),
-        (None, Some(details)) => {
+        (None, Some(DetailsSpec::Base64(details))) => {
             use base64::Engine as _;
             use prost::Message as _;
             let bytes = base64::engine::general_purpose::STANDARD
@@ -238,9 +328,16 @@ pub(super) fn status(spec: &StatusSpec) -> Result<Status, String> {
                 .map_err(|e| format!("details: not base64: {e}"))?;
             tonic_types::pb::Status::decode(bytes.as_slice())
                 .map_err(|e| format!("details: not a google.rpc.Status: {e}"))?;
-            Status::with_details(code, spec.message.clone(), bytes.into())
+            Status::with_details(code, message, bytes.into())
         }
-        (None, None) => Status::new(code, spec.message.clone()),
+        (None, Some(DetailsSpec::Json(details))) if details.is_empty() => {
+            Status::new(code, message)
+        }
+        (None, Some(DetailsSpec::Json(details))) => {
+            let bytes = crate::grpc::payload::details_from_json(code, &message, details)?;
+            Status::with_details(code, message, bytes)
+        }
+        (None, None) => canonical(code, message, spec)?,
     };
     for (k, v) in &spec.trailers {
         let key = tonic::metadata::AsciiMetadataKey::from_bytes(k.as_bytes())

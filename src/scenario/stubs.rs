@@ -32,6 +32,7 @@ pub(super) struct Common {
     up_to: Option<usize>,
     priority: Option<u8>,
     expect: Option<Times>,
+    off_contract: bool,
     fields: Vec<(String, Check)>,
     metadata: Vec<(String, Check)>,
 }
@@ -61,6 +62,9 @@ impl Common {
         }
         if let Some(t) = self.expect {
             stub = stub.expect(t);
+        }
+        if self.off_contract {
+            stub = stub.off_contract();
         }
         stub
     }
@@ -107,6 +111,7 @@ pub(super) fn build_stub(spec: &StubSpec) -> Result<Mount, String> {
         up_to: spec.up_to,
         priority: spec.priority,
         expect: spec.expect.map(|e| e.times()).transpose()?,
+        off_contract: spec.off_contract,
         fields: spec
             .when_fields
             .iter()

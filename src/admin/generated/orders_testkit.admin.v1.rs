@@ -52,6 +52,10 @@ pub struct StubInfo {
     /// Whether the expectation is met now (true when it states none).
     #[prost(bool, tag = "7")]
     pub met: bool,
+    /// The stub as JSON when it was added so, its statuses written out whole
+    /// (canonical details included); empty for stubs mounted from Rust.
+    #[prost(string, tag = "8")]
+    pub definition_json: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct InjectFaultRequest {
@@ -65,7 +69,32 @@ pub struct InjectFaultResponse {
     /// How many faults the plan holds now.
     #[prost(uint32, tag = "1")]
     pub faults: u32,
+    /// The fault's id, for RemoveFault.
+    #[prost(uint64, tag = "2")]
+    pub id: u64,
 }
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ListFaultsRequest {}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ListFaultsResponse {
+    #[prost(message, repeated, tag = "1")]
+    pub faults: ::prost::alloc::vec::Vec<FaultInfo>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct FaultInfo {
+    #[prost(uint64, tag = "1")]
+    pub id: u64,
+    /// The fault as JSON, in the keys InjectFault takes.
+    #[prost(string, tag = "2")]
+    pub fault_json: ::prost::alloc::string::String,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RemoveFaultRequest {
+    #[prost(uint64, tag = "1")]
+    pub id: u64,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RemoveFaultResponse {}
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ClearFaultsRequest {}
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
@@ -210,6 +239,76 @@ pub struct VerifyResponse {
     #[prost(string, repeated, tag = "3")]
     pub problems: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct DriveLiveRequest {
+    /// The RPC (WatchOrderStatus).
+    #[prost(string, tag = "1")]
+    pub rpc: ::prost::alloc::string::String,
+    /// Stop driving it: later calls go to stubs and the model again.
+    #[prost(bool, tag = "2")]
+    pub stop: bool,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct DriveLiveResponse {
+    /// Whether that changed anything.
+    #[prost(bool, tag = "1")]
+    pub changed: bool,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ListLiveRequest {}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ListLiveResponse {
+    /// The RPCs driven live.
+    #[prost(string, repeated, tag = "1")]
+    pub driven: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// Their open calls, oldest first.
+    #[prost(message, repeated, tag = "2")]
+    pub calls: ::prost::alloc::vec::Vec<LiveCall>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct LiveCall {
+    #[prost(uint64, tag = "1")]
+    pub id: u64,
+    #[prost(string, tag = "2")]
+    pub rpc: ::prost::alloc::string::String,
+    /// The request message in the JSON mapping (unary and server streams).
+    #[prost(string, tag = "3")]
+    pub request_json: ::prost::alloc::string::String,
+    /// What the client streamed so far (client and bidi streams).
+    #[prost(string, repeated, tag = "4")]
+    pub received_json: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// Whether the client half-closed.
+    #[prost(bool, tag = "5")]
+    pub half_closed: bool,
+    /// How many messages were sent on it.
+    #[prost(uint32, tag = "6")]
+    pub sent: u32,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SendLiveRequest {
+    #[prost(uint64, tag = "1")]
+    pub id: u64,
+    /// The message in the JSON mapping, e.g. for a watch
+    /// {"orderId": "o-1", "previousStatus": "ORDER_STATUS_PENDING", "status": "ORDER_STATUS_SHIPPED"}
+    #[prost(string, tag = "2")]
+    pub message_json: ::prost::alloc::string::String,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SendLiveResponse {}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct EndLiveRequest {
+    #[prost(uint64, tag = "1")]
+    pub id: u64,
+    /// The status as a stub's "fail" gives it ({"code": "NOT_FOUND"}; canonical
+    /// details are filled); {"code": "OK"} finishes a stream.
+    #[prost(string, tag = "2")]
+    pub status_json: ::prost::alloc::string::String,
+    /// Reset the stream instead (status_json is then ignored).
+    #[prost(bool, tag = "3")]
+    pub reset: bool,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct EndLiveResponse {}
 /// Generated client implementations.
 pub mod admin_client {
     #![allow(
@@ -426,6 +525,56 @@ pub mod admin_client {
                 .insert(GrpcMethod::new("orders_testkit.admin.v1.Admin", "ClearFaults"));
             self.inner.unary(req, path, codec).await
         }
+        /// Every fault in the plan with its id, as JSON in a scenario's keys.
+        pub async fn list_faults(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ListFaultsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListFaultsResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/orders_testkit.admin.v1.Admin/ListFaults",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("orders_testkit.admin.v1.Admin", "ListFaults"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// Removes one fault (NOT_FOUND when no fault has that id).
+        pub async fn remove_fault(
+            &mut self,
+            request: impl tonic::IntoRequest<super::RemoveFaultRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::RemoveFaultResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/orders_testkit.admin.v1.Admin/RemoveFault",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("orders_testkit.admin.v1.Admin", "RemoveFault"));
+            self.inner.unary(req, path, codec).await
+        }
         /// Puts an order straight into the model (an empty id gets a fresh one).
         pub async fn seed_order(
             &mut self,
@@ -546,6 +695,107 @@ pub mod admin_client {
                 .insert(GrpcMethod::new("orders_testkit.admin.v1.Admin", "Verify"));
             self.inner.unary(req, path, codec).await
         }
+        /// Drives every call of an RPC live from here (or stops, with stop):
+        /// each call waits, open, until SendLive and EndLive answer it.
+        pub async fn drive_live(
+            &mut self,
+            request: impl tonic::IntoRequest<super::DriveLiveRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::DriveLiveResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/orders_testkit.admin.v1.Admin/DriveLive",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("orders_testkit.admin.v1.Admin", "DriveLive"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// The RPCs driven live and their open calls, with what their clients sent.
+        pub async fn list_live(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ListLiveRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListLiveResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/orders_testkit.admin.v1.Admin/ListLive",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("orders_testkit.admin.v1.Admin", "ListLive"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// Sends a message on an open live call (the one answer of a unary call).
+        pub async fn send_live(
+            &mut self,
+            request: impl tonic::IntoRequest<super::SendLiveRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::SendLiveResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/orders_testkit.admin.v1.Admin/SendLive",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("orders_testkit.admin.v1.Admin", "SendLive"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// Ends an open live call with a status, or resets its stream.
+        pub async fn end_live(
+            &mut self,
+            request: impl tonic::IntoRequest<super::EndLiveRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::EndLiveResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/orders_testkit.admin.v1.Admin/EndLive",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("orders_testkit.admin.v1.Admin", "EndLive"));
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -598,6 +848,22 @@ pub mod admin_server {
             tonic::Response<super::ClearFaultsResponse>,
             tonic::Status,
         >;
+        /// Every fault in the plan with its id, as JSON in a scenario's keys.
+        async fn list_faults(
+            &self,
+            request: tonic::Request<super::ListFaultsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListFaultsResponse>,
+            tonic::Status,
+        >;
+        /// Removes one fault (NOT_FOUND when no fault has that id).
+        async fn remove_fault(
+            &self,
+            request: tonic::Request<super::RemoveFaultRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::RemoveFaultResponse>,
+            tonic::Status,
+        >;
         /// Puts an order straight into the model (an empty id gets a fresh one).
         async fn seed_order(
             &self,
@@ -636,6 +902,36 @@ pub mod admin_server {
             &self,
             request: tonic::Request<super::VerifyRequest>,
         ) -> std::result::Result<tonic::Response<super::VerifyResponse>, tonic::Status>;
+        /// Drives every call of an RPC live from here (or stops, with stop):
+        /// each call waits, open, until SendLive and EndLive answer it.
+        async fn drive_live(
+            &self,
+            request: tonic::Request<super::DriveLiveRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::DriveLiveResponse>,
+            tonic::Status,
+        >;
+        /// The RPCs driven live and their open calls, with what their clients sent.
+        async fn list_live(
+            &self,
+            request: tonic::Request<super::ListLiveRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListLiveResponse>,
+            tonic::Status,
+        >;
+        /// Sends a message on an open live call (the one answer of a unary call).
+        async fn send_live(
+            &self,
+            request: tonic::Request<super::SendLiveRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::SendLiveResponse>,
+            tonic::Status,
+        >;
+        /// Ends an open live call with a status, or resets its stream.
+        async fn end_live(
+            &self,
+            request: tonic::Request<super::EndLiveRequest>,
+        ) -> std::result::Result<tonic::Response<super::EndLiveResponse>, tonic::Status>;
     }
     #[derive(Debug)]
     pub struct AdminServer<T> {
@@ -928,6 +1224,92 @@ pub mod admin_server {
                     };
                     Box::pin(fut)
                 }
+                "/orders_testkit.admin.v1.Admin/ListFaults" => {
+                    #[allow(non_camel_case_types)]
+                    struct ListFaultsSvc<T: Admin>(pub Arc<T>);
+                    impl<T: Admin> tonic::server::UnaryService<super::ListFaultsRequest>
+                    for ListFaultsSvc<T> {
+                        type Response = super::ListFaultsResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ListFaultsRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Admin>::list_faults(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ListFaultsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/orders_testkit.admin.v1.Admin/RemoveFault" => {
+                    #[allow(non_camel_case_types)]
+                    struct RemoveFaultSvc<T: Admin>(pub Arc<T>);
+                    impl<T: Admin> tonic::server::UnaryService<super::RemoveFaultRequest>
+                    for RemoveFaultSvc<T> {
+                        type Response = super::RemoveFaultResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::RemoveFaultRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Admin>::remove_fault(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = RemoveFaultSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
                 "/orders_testkit.admin.v1.Admin/SeedOrder" => {
                     #[allow(non_camel_case_types)]
                     struct SeedOrderSvc<T: Admin>(pub Arc<T>);
@@ -1131,6 +1513,178 @@ pub mod admin_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = VerifySvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/orders_testkit.admin.v1.Admin/DriveLive" => {
+                    #[allow(non_camel_case_types)]
+                    struct DriveLiveSvc<T: Admin>(pub Arc<T>);
+                    impl<T: Admin> tonic::server::UnaryService<super::DriveLiveRequest>
+                    for DriveLiveSvc<T> {
+                        type Response = super::DriveLiveResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::DriveLiveRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Admin>::drive_live(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = DriveLiveSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/orders_testkit.admin.v1.Admin/ListLive" => {
+                    #[allow(non_camel_case_types)]
+                    struct ListLiveSvc<T: Admin>(pub Arc<T>);
+                    impl<T: Admin> tonic::server::UnaryService<super::ListLiveRequest>
+                    for ListLiveSvc<T> {
+                        type Response = super::ListLiveResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ListLiveRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Admin>::list_live(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ListLiveSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/orders_testkit.admin.v1.Admin/SendLive" => {
+                    #[allow(non_camel_case_types)]
+                    struct SendLiveSvc<T: Admin>(pub Arc<T>);
+                    impl<T: Admin> tonic::server::UnaryService<super::SendLiveRequest>
+                    for SendLiveSvc<T> {
+                        type Response = super::SendLiveResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::SendLiveRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Admin>::send_live(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = SendLiveSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/orders_testkit.admin.v1.Admin/EndLive" => {
+                    #[allow(non_camel_case_types)]
+                    struct EndLiveSvc<T: Admin>(pub Arc<T>);
+                    impl<T: Admin> tonic::server::UnaryService<super::EndLiveRequest>
+                    for EndLiveSvc<T> {
+                        type Response = super::EndLiveResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::EndLiveRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Admin>::end_live(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = EndLiveSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

@@ -184,8 +184,57 @@ impl<R: LiveRpc> LiveCall<R> {
         })
     }
 
+    /// Whether the RPC answers with a stream.
+    fn streams() -> bool {
+        matches!(
+            R::METHOD,
+            crate::rpc::Method::WatchOrderStatus | crate::rpc::Method::ProcessOrders
+        )
+    }
+
+    /// The client's stream, for a driver that reads it on its own.
+    #[cfg_attr(not(feature = "admin"), allow(dead_code))]
+    pub(crate) fn take_inbound(&mut self) -> Option<Streaming<R::Request>> {
+        self.inbound.take()
+    }
+
+    /// The request message (the default for client-streaming RPCs).
+    #[cfg_attr(not(feature = "admin"), allow(dead_code))]
+    pub(crate) fn first_request(&self) -> &R::Request {
+        &self.request
+    }
+
+    /// Resolves once the client is gone (owns what it waits on).
+    #[cfg_attr(not(feature = "admin"), allow(dead_code))]
+    pub(crate) fn gone(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let out = self.out.clone();
+        async move { out.closed().await }
+    }
+
+    /// Sends `message`, checked: one of a stream, or the one answer (which
+    /// ends the call: then `true`).
+    pub(crate) fn deliver(&mut self, message: R::Response) -> Result<bool, LiveError> {
+        self.check(Some(&message), None);
+        let ends = !Self::streams();
+        self.ended |= ends;
+        self.put(Out::Message(message))?;
+        Ok(ends)
+    }
+
+    /// Ends the call with `status`, checked: OK finishes a stream.
+    pub(crate) fn end_checked(&mut self, status: Status) -> Result<(), LiveError> {
+        if status.code() == Code::Ok {
+            if !Self::streams() {
+                return Err(LiveError::NotAFailure);
+            }
+            return self.end_with(status);
+        }
+        self.check(None, Some(&status));
+        self.end_with(status)
+    }
+
     /// Ends the call with `status` (no check against the contract).
-    pub(crate) fn end_with(mut self, status: Status) -> Result<(), LiveError> {
+    pub(crate) fn end_with(&mut self, status: Status) -> Result<(), LiveError> {
         self.ended = true;
         self.put(Out::End(status))
     }
@@ -210,8 +259,7 @@ impl<R: LiveRpc> LiveCall<R> {
         if status.code() == Code::Ok {
             return Err(LiveError::NotAFailure);
         }
-        self.check(None, Some(&status));
-        self.end_with(status)
+        self.end_checked(status)
     }
 
     /// Resets the call's HTTP/2 stream (RST_STREAM) instead of answering:
@@ -229,7 +277,7 @@ impl<R: LiveRpc> LiveCall<R> {
     /// assert!(matches!(err.code(), tonic::Code::Internal | tonic::Code::Unknown | tonic::Code::Cancelled | tonic::Code::Unavailable));
     /// # }
     /// ```
-    pub fn reset(self) -> Result<(), LiveError> {
+    pub fn reset(mut self) -> Result<(), LiveError> {
         self.end_with(crate::fault::reset_status())
     }
 
@@ -383,9 +431,7 @@ impl<R: AnswersOnce> LiveCall<R> {
     /// # }
     /// ```
     pub fn respond(mut self, message: R::Response) -> Result<(), LiveError> {
-        self.check(Some(&message), None);
-        self.ended = true;
-        self.put(Out::Message(message))
+        self.deliver(message).map(drop)
     }
 }
 
@@ -396,14 +442,13 @@ impl<R: ServerStreams> LiveCall<R> {
     ///
     /// (See the example on [`LiveCall`].)
     pub fn send(&mut self, message: R::Response) -> Result<(), LiveError> {
-        self.check(Some(&message), None);
-        self.put(Out::Message(message))
+        self.deliver(message).map(drop)
     }
 
     /// Ends the stream with status OK.
     ///
     /// (See the example on [`LiveCall`].)
-    pub fn finish(self) -> Result<(), LiveError> {
+    pub fn finish(mut self) -> Result<(), LiveError> {
         self.end_with(Status::new(Code::Ok, ""))
     }
 }

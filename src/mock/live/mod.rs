@@ -63,6 +63,8 @@ use super::stubs::DriftReport;
 use crate::rpc::{CreateOrder, GetOrder, ProcessOrders, Rpc, SubmitLineItems, WatchOrderStatus};
 
 mod call;
+#[cfg(feature = "admin")]
+pub(crate) mod desk;
 mod error;
 pub(crate) mod serve;
 
@@ -195,6 +197,9 @@ pub struct LiveBoard {
     next_id: AtomicU64,
     /// Per RPC, the rules what the test sent broke (kept after the taps go).
     drifts: Mutex<BTreeMap<&'static str, Arc<Mutex<Vec<Drift>>>>>,
+    /// The calls driven from outside the test's code (the admin API).
+    #[cfg(feature = "admin")]
+    pub(crate) desk: desk::Desk,
 }
 
 impl fmt::Debug for LiveBoard {
@@ -443,7 +448,7 @@ impl<R: LiveRpc> Clone for Live<R> {
 impl<R: LiveRpc> Drop for Tap<R> {
     fn drop(&mut self) {
         let waiting = std::mem::take(self.waiting.get_mut().unwrap_or_else(|p| p.into_inner()));
-        for call in waiting {
+        for mut call in waiting {
             let _ = call.end_with(Status::unavailable(
                 "the test stopped driving this RPC before it took the call",
             ));

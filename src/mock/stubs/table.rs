@@ -31,6 +31,8 @@ pub(crate) struct Entry<R: StubSlot> {
     mounted_at: &'static Location<'static>,
     /// The rules its answers broke (the first few).
     drifts: Arc<Mutex<Vec<Drift>>>,
+    /// The stub as JSON, when it was given so (a scenario, the admin API).
+    definition: std::sync::OnceLock<Arc<str>>,
 }
 
 /// How many broken rules a stub keeps for its report.
@@ -244,7 +246,16 @@ impl<R: StubSlot> Slot<R> {
             hits: entry.hits.load(Ordering::SeqCst),
             priority: entry.stub.priority,
             expected: entry.stub.expected,
+            definition: entry.definition.get().map(|d| d.to_string()),
         }));
+    }
+
+    fn define(&self, id: u64, definition: &Arc<str>) -> bool {
+        let entries = self.lock();
+        let entry = entries.iter().find(|e| e.order == id);
+        entry
+            .map(|e| e.definition.set(Arc::clone(definition)))
+            .is_some()
     }
 
     fn remove(&self, id: u64) -> bool {
@@ -396,6 +407,7 @@ impl StubTable {
             order,
             mounted_at,
             drifts: Arc::default(),
+            definition: Default::default(),
         });
         let mut entries = R::slot(self).lock();
         entries.push(entry);
@@ -418,6 +430,15 @@ impl StubTable {
         self.submit.list(&mut out);
         self.process.list(&mut out);
         out
+    }
+
+    /// Attaches the JSON a stub was given as (shown by `list`).
+    pub(crate) fn define(&self, id: u64, definition: &Arc<str>) {
+        let _ = self.create.define(id, definition)
+            || self.get.define(id, definition)
+            || self.watch.define(id, definition)
+            || self.submit.define(id, definition)
+            || self.process.define(id, definition);
     }
 
     /// Unmounts the stub with this id; whether there was one.
@@ -522,6 +543,9 @@ pub struct StubInfo {
     pub priority: u8,
     /// How many matches it expects, if it states that.
     pub expected: Option<Times>,
+    /// The stub as JSON, when it was given so (a scenario's or the admin
+    /// API's): its statuses written out whole, canonical details included.
+    pub definition: Option<String>,
 }
 
 /// A rule of the contract a stub's answer broke.
