@@ -282,6 +282,62 @@ async fn the_live_page_shows_calls_as_they_arrive_in_headless_chromium() {
     let text = text.as_str().unwrap();
     assert!(!text.contains("secret-token"), "a token shows on the page");
 
+    // A watch driven from the page: the browser pushes the statuses.
+    session
+        .command(
+            "POST",
+            "execute/sync",
+            json!({ "script": r#"document.getElementById("drive-watches").click(); return true;"#, "args": [] }),
+        )
+        .await;
+    session
+        .until(r#"if (document.getElementById("drive-watches").disabled) { done(true); return true; } return false;"#)
+        .await;
+    let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
+    let mut watcher = mock.client();
+    tokio::spawn(async move {
+        use tokio_stream::StreamExt as _;
+        let req = authed(orders_testkit::pb::WatchOrderStatusRequest {
+            order_id: "o-page".into(),
+        });
+        let mut stream = watcher.watch_order_status(req).await.unwrap().into_inner();
+        while let Some(Ok(update)) = stream.next().await {
+            let _ = seen_tx.send(update.status());
+        }
+    });
+    let push = |status: &str| {
+        format!(
+            r#"const row = document.querySelector("tr.live-call");
+               if (!row) return false;
+               row.querySelector("select").value = "ORDER_STATUS_{status}";
+               row.querySelector("button.push").click();
+               done(true); return true;"#
+        )
+    };
+    let pushed = |text: &str| {
+        format!(
+            r#"const cell = document.querySelector("tr.live-call .pushed");
+               if (cell && cell.textContent === "{text}") {{ done(true); return true; }} return false;"#
+        )
+    };
+    session.until(&push("PENDING")).await;
+    session.until(&pushed("PENDING")).await;
+    assert_eq!(
+        tokio::time::timeout(GUARD, seen.recv()).await.unwrap(),
+        Some(orders_testkit::pb::OrderStatus::Pending)
+    );
+    assert!(
+        seen.try_recv().is_err(),
+        "nothing before the page pushes it"
+    );
+    session.until(&push("SHIPPED")).await;
+    session.until(&pushed("PENDING → SHIPPED")).await;
+    assert_eq!(
+        tokio::time::timeout(GUARD, seen.recv()).await.unwrap(),
+        Some(orders_testkit::pb::OrderStatus::Shipped)
+    );
+    mock.verify().assert_ok();
+
     // The screenshot, kept under target/.
     session
         .command(
