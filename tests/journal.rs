@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use orders_testkit::journal::Outcome;
+use orders_testkit::journal::{Journal, Outcome};
 use orders_testkit::pb::{
     GetOrderRequest, Order, OrderActionType as A, OrderStatus, WatchOrderStatusRequest,
 };
@@ -293,4 +293,43 @@ async fn a_bounded_journal_keeps_the_latest_calls_and_says_how_many_it_dropped()
         "o-39"
     );
     assert!(journal.render().contains("earlier calls dropped"));
+}
+
+#[tokio::test]
+async fn the_journal_keeps_within_its_byte_budget_and_the_latest_calls_whole() {
+    use orders_testkit::pb::LineItem;
+    let budget = 256 << 10;
+    let journal = Journal::bounded(100_000).with_budget(budget, 64 << 10);
+    let mock = OrderMock::builder().journal(journal).start().await;
+    let mut client = mock.client();
+    let item = |i: u32| LineItem {
+        product_id: format!("p-{i}"),
+        quantity: 1,
+        price_cents: 5,
+    };
+    // 60 calls of 100 items each: far more than 256 KiB of records.
+    for _ in 0..60 {
+        client
+            .submit_line_items(tokio_stream::iter((0..100).map(item)))
+            .await
+            .unwrap();
+    }
+    // One call far over the per-call cap.
+    client
+        .submit_line_items(tokio_stream::iter((0..5_000).map(item)))
+        .await
+        .unwrap();
+    let journal = mock.journal();
+    let calls = journal.wait_for_ended(journal.len()).await;
+    assert!(journal.bytes() <= budget, "{} > {budget}", journal.bytes());
+    assert!(journal.dropped() > 0, "the earliest calls were dropped");
+    // The latest calls are kept, in order and whole but for the huge one.
+    let last = calls.last().unwrap();
+    assert!(last.truncated());
+    assert_eq!(last.requests.len() + last.unkept_requests, 5_000);
+    assert!(last.requests.len() < 5_000);
+    let before = &calls[calls.len() - 2];
+    assert!(!before.truncated());
+    assert_eq!(before.requests.len(), 100);
+    assert_eq!(calls.len() as u64 + journal.dropped(), 61);
 }

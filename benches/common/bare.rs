@@ -11,8 +11,19 @@ use tonic::{Request, Response, Status, Streaming};
 /// How many messages a bare watch streams.
 pub const STREAM_LEN: usize = 1000;
 
-#[derive(Clone, Default)]
-pub struct Bare;
+#[derive(Clone)]
+pub struct Bare {
+    /// How many messages a watch streams.
+    watch_len: usize,
+}
+
+impl Default for Bare {
+    fn default() -> Self {
+        Bare {
+            watch_len: STREAM_LEN,
+        }
+    }
+}
 
 /// A fixed time, as many bytes on the wire as the mock's "now".
 fn stamp() -> Option<prost_types::Timestamp> {
@@ -51,7 +62,7 @@ impl OrderService for Bare {
         r: Request<WatchOrderStatusRequest>,
     ) -> Result<Response<Self::WatchOrderStatusStream>, Status> {
         let id = r.into_inner().order_id;
-        let updates = (0..STREAM_LEN).map(move |_| {
+        let updates = (0..self.watch_len).map(move |_| {
             Ok(OrderStatusUpdate {
                 order_id: id.clone(),
                 status: 2,
@@ -93,5 +104,10 @@ impl OrderService for Bare {
 }
 
 pub fn routes() -> tonic::service::Routes {
-    tonic::service::Routes::new(OrderServiceServer::new(Bare)).prepare()
+    routes_with(STREAM_LEN)
+}
+
+/// The bare service whose watches stream `watch_len` messages.
+pub fn routes_with(watch_len: usize) -> tonic::service::Routes {
+    tonic::service::Routes::new(OrderServiceServer::new(Bare { watch_len })).prepare()
 }

@@ -216,6 +216,11 @@ struct ServeArgs {
     /// sustained load); 0 keeps every call.
     #[arg(long, value_name = "N", default_value_t = orders_testkit::journal::DEFAULT_BOUND)]
     journal_max: usize,
+    /// Keep at most this many MiB of calls in the journal (estimated), the
+    /// earliest dropped past it; one call keeps at most 1 MiB of messages
+    /// (later ones are counted, not kept). 0: no limit in bytes.
+    #[arg(long, value_name = "MIB", default_value_t = orders_testkit::journal::DEFAULT_BUDGET >> 20)]
+    journal_mib: usize,
     /// Serve over TLS with this certificate chain (PEM, leaf first); needs --tls-key.
     #[arg(long, value_name = "PEM", requires = "tls_key")]
     tls_cert: Option<std::path::PathBuf>,
@@ -358,10 +363,18 @@ async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut builder = OrderMock::builder().journal(match args.journal_max {
+    let journal = match args.journal_max {
         0 => orders_testkit::journal::Journal::unbounded(),
         n => orders_testkit::journal::Journal::bounded(n),
-    });
+    };
+    let journal = match args.journal_mib {
+        0 => journal,
+        mib => journal.with_budget(
+            mib.saturating_mul(1 << 20),
+            orders_testkit::journal::DEFAULT_CALL_BUDGET,
+        ),
+    };
+    let mut builder = OrderMock::builder().journal(journal);
     if let Some(scenario) = &scenario {
         builder = scenario.configure(builder);
     }

@@ -69,6 +69,33 @@ pub struct Call {
     pub(super) raw_requests: RawMessages,
     /// Response messages as sent, decoded into `responses` when read.
     pub(super) raw_responses: RawMessages,
+    /// Request messages received past the call's cap on kept bytes:
+    /// counted, not kept (see [`Journal::with_budget`](super::Journal::with_budget)).
+    pub unkept_requests: usize,
+    /// Response messages sent past the call's cap: counted, not kept.
+    pub unkept_responses: usize,
+    /// What the call holds in memory, estimated (the journal's budget).
+    pub(super) weight: usize,
+}
+
+/// The memory a message held by the journal takes, estimated: the frame
+/// as received, and its decoded form once read.
+fn message_weight(len: usize) -> usize {
+    3 * len + 68
+}
+
+/// The memory a call's record takes before any message, estimated.
+fn base_weight(path: &str, metadata: &MetadataMap) -> usize {
+    let headers: usize = metadata
+        .iter()
+        .map(|entry| match entry {
+            tonic::metadata::KeyAndValueRef::Ascii(k, v) => k.as_str().len() + v.len(),
+            tonic::metadata::KeyAndValueRef::Binary(k, v) => {
+                k.as_str().len() + v.as_encoded_bytes().len()
+            }
+        })
+        .sum();
+    std::mem::size_of::<Call>() + path.len() + headers + 96 * metadata.len() + 128
 }
 
 /// Messages kept as received, one after the other in one buffer, each
@@ -112,7 +139,11 @@ impl Call {
         metadata: MetadataMap,
         deadline: Option<Duration>,
     ) -> Self {
+        let weight = base_weight(path, &metadata);
         Call {
+            weight,
+            unkept_requests: 0,
+            unkept_responses: 0,
             seq,
             method: Method::from_path(path),
             path: path.to_string(),
@@ -154,22 +185,65 @@ impl Call {
         }
     }
 
-    /// Records a request message as received (`None`: not decodable).
-    pub(crate) fn push_request(&mut self, message: Option<bytes::Bytes>) {
+    /// Whether some of the call's messages were counted but not kept.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let mock = orders_testkit::OrderMock::start().await;
+    /// # let _ = mock.client().get_order(orders_testkit::pb::GetOrderRequest::default()).await;
+    /// let call = &mock.journal().wait_for_ended(1).await[0];
+    /// assert!(!call.truncated());
+    /// # }
+    /// ```
+    pub fn truncated(&self) -> bool {
+        self.unkept_requests + self.unkept_responses > 0
+    }
+
+    /// Whether one more message of `len` bytes fits the call's `cap`.
+    fn fits(&self, len: usize, cap: usize) -> bool {
+        self.weight + message_weight(len) <= cap
+    }
+
+    /// Records a request message as received (`None`: not decodable),
+    /// kept while the call is under `cap`; the weight it added.
+    pub(crate) fn push_request(&mut self, message: Option<bytes::Bytes>, cap: usize) -> usize {
         self.last_request_at = Some(Instant::now());
         match message {
-            Some(raw) if self.method.is_some() => self.raw_requests.push(&raw),
-            Some(_) => {}
-            None => self.undecodable += 1,
+            Some(raw) if self.method.is_some() && self.fits(raw.len(), cap) => {
+                self.raw_requests.push(&raw);
+                self.weight += message_weight(raw.len());
+                message_weight(raw.len())
+            }
+            Some(_) if self.method.is_some() => {
+                self.unkept_requests += 1;
+                0
+            }
+            Some(_) => 0,
+            None => {
+                self.undecodable += 1;
+                0
+            }
         }
     }
 
-    /// Records a response message as sent (`None`: not decodable).
-    pub(crate) fn push_response(&mut self, message: Option<bytes::Bytes>) {
+    /// Records a response message as sent (`None`: not decodable), kept
+    /// while the call is under `cap`; the weight it added.
+    pub(crate) fn push_response(&mut self, message: Option<bytes::Bytes>, cap: usize) -> usize {
         match message {
-            Some(raw) if self.method.is_some() => self.raw_responses.push(&raw),
-            Some(_) => {}
-            None => self.undecodable_responses += 1,
+            Some(raw) if self.method.is_some() && self.fits(raw.len(), cap) => {
+                self.raw_responses.push(&raw);
+                self.weight += message_weight(raw.len());
+                message_weight(raw.len())
+            }
+            Some(_) if self.method.is_some() => {
+                self.unkept_responses += 1;
+                0
+            }
+            Some(_) => 0,
+            None => {
+                self.undecodable_responses += 1;
+                0
+            }
         }
     }
 }

@@ -137,11 +137,11 @@ fn record_messages(
     data: &Bytes,
     journal: &Journal,
     seq: u64,
-    push: fn(&mut Call, Option<Bytes>),
+    push: fn(&mut Call, Option<Bytes>, usize) -> usize,
 ) {
     decoder.push_bytes(data.clone());
     while let Some(message) = decoder.next_message() {
-        journal.update(seq, |c| push(c, message.ok()));
+        journal.record(seq, |c, cap| push(c, message.ok(), cap));
     }
 }
 

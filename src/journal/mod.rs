@@ -100,6 +100,16 @@ impl std::error::Error for WaitTimedOut {}
 /// How many calls a journal keeps unless told otherwise.
 pub const DEFAULT_BOUND: usize = 100_000;
 
+/// How much memory a journal's calls may take unless told otherwise
+/// (estimated: records, metadata, messages as received and decoded): past
+/// it, the earliest calls are dropped, as past [`DEFAULT_BOUND`].
+pub const DEFAULT_BUDGET: usize = 64 << 20;
+
+/// How much of that one call may take unless told otherwise: its later
+/// messages are counted ([`Call::unkept_requests`],
+/// [`Call::unkept_responses`]) but not kept.
+pub const DEFAULT_CALL_BUDGET: usize = 1 << 20;
+
 #[derive(Debug)]
 struct State {
     calls: std::collections::VecDeque<Call>,
@@ -108,9 +118,30 @@ struct State {
     bound: Option<usize>,
     /// How many of the earliest calls were dropped to keep the bound.
     dropped: u64,
+    /// The estimated memory of the calls kept.
+    bytes: usize,
+    /// At most this much (`None`: no limit).
+    budget: Option<usize>,
+    /// At most this much per call.
+    call_budget: usize,
     /// When the deadline the code under test was given passes, while a
     /// [`GivenDeadline`] scope is open.
     given: Option<Instant>,
+}
+
+impl State {
+    /// Drops the earliest calls past the bound in calls or in bytes (a
+    /// ring: nothing moves); the latest call is always kept.
+    fn keep_bounds(&mut self) {
+        let over_count = |s: &Self| s.bound.is_some_and(|b| s.calls.len() > b);
+        let over_bytes = |s: &Self| s.budget.is_some_and(|b| s.bytes > b);
+        while self.calls.len() > 1 && (over_count(self) || over_bytes(self)) {
+            if let Some(call) = self.calls.pop_front() {
+                self.bytes -= call.weight.min(self.bytes);
+                self.dropped += 1;
+            }
+        }
+    }
 }
 
 /// The journal of one mock; cheap to clone, every clone sees the same calls.
@@ -153,6 +184,13 @@ impl Journal {
                     next_seq: 0,
                     bound,
                     dropped: 0,
+                    bytes: 0,
+                    budget: bound.map(|_| DEFAULT_BUDGET),
+                    call_budget: if bound.is_some() {
+                        DEFAULT_CALL_BUDGET
+                    } else {
+                        usize::MAX
+                    },
                     given: None,
                 }),
                 changed: watch::Sender::new(0),
@@ -182,6 +220,43 @@ impl Journal {
     /// ```
     pub fn unbounded() -> Self {
         Self::with_bound(None)
+    }
+
+    /// The same journal holding at most `total` bytes of calls
+    /// (estimated), and at most `per_call` of any one call: past `total`
+    /// the earliest calls are dropped; past `per_call` a call's later
+    /// messages are counted, not kept. Defaults: [`DEFAULT_BUDGET`] and
+    /// [`DEFAULT_CALL_BUDGET`] (an unbounded journal has no total).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use orders_testkit::{OrderMock, journal::Journal};
+    /// use orders_testkit::pb::LineItem;
+    /// let journal = Journal::bounded(1_000).with_budget(1 << 20, 4 << 10);
+    /// let mock = OrderMock::builder().journal(journal).start().await;
+    /// let items = (0..1000).map(|i| LineItem { product_id: format!("p{i}"), quantity: 1, price_cents: 1 });
+    /// mock.client().submit_line_items(tokio_stream::iter(items)).await.unwrap();
+    /// let call = &mock.journal().wait_for_ended(1).await[0];
+    /// assert!(call.truncated());
+    /// assert_eq!(call.requests.len() + call.unkept_requests, 1000);
+    /// # }
+    /// ```
+    pub fn with_budget(self, total: usize, per_call: usize) -> Self {
+        {
+            let mut state = self.lock_raw();
+            state.budget = Some(total.max(1));
+            state.call_budget = per_call;
+        }
+        self
+    }
+
+    /// The estimated memory the kept calls take.
+    ///
+    /// ```
+    /// assert_eq!(orders_testkit::journal::Journal::new().bytes(), 0);
+    /// ```
+    pub fn bytes(&self) -> usize {
+        self.lock_raw().bytes
     }
 
     /// How many of the earliest calls were dropped to keep the bound.
@@ -245,6 +320,26 @@ impl Journal {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Records a message on call `seq` with `push`, given the per-call
+    /// budget; keeps the journal within its budget.
+    pub(crate) fn record(&self, seq: u64, push: impl FnOnce(&mut Call, usize) -> usize) {
+        {
+            let mut state = self.lock_raw();
+            let cap = state.call_budget;
+            let first = state.calls.front().map_or(0, |c| c.seq);
+            let added = seq
+                .checked_sub(first)
+                .and_then(|i| state.calls.get_mut(i as usize))
+                .filter(|c| c.seq == seq)
+                .map_or(0, |call| push(call, cap));
+            if added > 0 {
+                state.bytes += added;
+                state.keep_bounds();
+            }
+        }
+        self.notify();
+    }
+
     pub(crate) fn update(&self, seq: u64, f: impl FnOnce(&mut Call)) {
         {
             let mut state = self.lock_raw();
@@ -292,15 +387,9 @@ impl Journal {
                     .given
                     .map(|until| until.saturating_duration_since(Instant::now()))
             });
+            state.bytes += call.weight;
             state.calls.push_back(call);
-            // Past the bound, drop the earliest calls (a ring: nothing moves).
-            if let Some(bound) = state.bound
-                && state.calls.len() > bound
-            {
-                let excess = state.calls.len() - bound;
-                state.calls.drain(..excess);
-                state.dropped += excess as u64;
-            }
+            state.keep_bounds();
             seq
         };
         self.notify();
@@ -416,6 +505,7 @@ impl Journal {
         let mut state = self.lock_raw();
         state.calls.clear();
         state.dropped = 0;
+        state.bytes = 0;
         drop(state);
         self.notify();
     }

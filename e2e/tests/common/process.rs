@@ -49,7 +49,25 @@ impl Served {
     /// `orders-testkit ARGS...`, once it has printed `lines` lines, each
     /// ending with an address (the first is `addr`, a second `admin`).
     fn spawn_lines(args: &[&str], lines: usize) -> Self {
-        let mut child = Command::new(orders_testkit_e2e::cli_binary())
+        Self::spawn_binary(orders_testkit_e2e::cli_binary(), args, lines)
+    }
+
+    /// The benchmarks' bare tonic OrderService over TCP (the `bare_orders`
+    /// example): the baseline of the load test.
+    #[allow(dead_code)]
+    pub fn bare() -> Self {
+        let binary = orders_testkit_e2e::cli_binary()
+            .with_file_name(format!("bare_orders{}", std::env::consts::EXE_SUFFIX));
+        assert!(
+            binary.exists(),
+            "{} not found: cargo build -p orders-testkit-e2e --examples",
+            binary.display()
+        );
+        Self::spawn_binary(binary, &[], 1)
+    }
+
+    fn spawn_binary(binary: std::path::PathBuf, args: &[&str], lines: usize) -> Self {
+        let mut child = Command::new(binary)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
