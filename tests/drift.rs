@@ -328,3 +328,68 @@ async fn a_drift_is_reported_once_per_stub_and_rule_however_often_it_answers() {
     assert_eq!(mock.verify().drifts.len(), 1);
     std::mem::forget(mock);
 }
+
+/// The verify report, from its summary line to the calls: the summary
+/// counts what the lines below list, expectations come in mount order,
+/// each drift names its fix. Snapshotted for review (`mounted at` lines
+/// and the calls, which carry times, are left out).
+#[tokio::test]
+async fn the_verify_report_agrees_with_itself_in_mount_order_with_fixes() {
+    let mock = OrderMock::start().await;
+    Stub::on(GetOrder)
+        .named("first mounted, met")
+        .when(|r| r.order_id == "o-1")
+        .fail(orders_testkit::service::status::not_found("o-1"))
+        .expect(1)
+        .mount(&mock);
+    Stub::on(CreateOrder)
+        .named("second mounted, never called")
+        .respond(CreateOrderResponse {
+            order_id: "ord-1".into(),
+            created_at: None,
+        })
+        .expect(1)
+        .when(|r| r.customer_id == "nobody")
+        .mount(&mock);
+    Stub::on(GetOrder)
+        .named("third mounted, off contract")
+        .when(|r| r.order_id == "o-2")
+        .fail(Status::invalid_argument("bad id"))
+        .mount(&mock);
+    let mut c = mock.client();
+    let _ = c
+        .get_order(GetOrderRequest {
+            order_id: "o-1".into(),
+        })
+        .await;
+    let _ = c
+        .get_order(GetOrderRequest {
+            order_id: "o-2".into(),
+        })
+        .await;
+    let report = mock.verify();
+    assert!(!report.is_ok());
+    assert_eq!(report.expectations.len(), 2);
+    assert_eq!(report.drifts.len(), 1);
+    let text = report.to_string();
+    let head = text.split("calls received:").next().unwrap_or_default();
+    let head: String = head
+        .lines()
+        .map(|l| match l.find(" (mounted at ") {
+            Some(at) => format!("{}\n", &l[..at]),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    assert!(
+        head.starts_with("FAILED: 1 of 2 stub expectations not met, 1 answer off contract\n"),
+        "{head}"
+    );
+    insta::with_settings!({
+        snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"),
+        prepend_module_to_snapshot => false,
+        omit_expression => true,
+    }, {
+        insta::assert_snapshot!("verify_report", head);
+    });
+    std::mem::forget(mock); // its failing verify was the point
+}

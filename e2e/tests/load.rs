@@ -19,7 +19,8 @@
 //!
 //! Opt-in (`--ignored`); sizes from the environment: `LOAD_CALLS`
 //! (default 20,000; the documented run uses 200,000), `LOAD_JOURNAL_MAX`
-//! (unset: the defaults), `LOAD_ITEMS` (default 2,000,000):
+//! (unset: the defaults), `LOAD_ITEMS` (default 2,000,000), `LOAD_ONLY`
+//! (one kind of the mix: 0 unary, 1 server stream, 2 client stream, 3 bidi):
 //!
 //! ```sh
 //! cargo build --release -p orders-testkit-e2e --examples
@@ -51,6 +52,13 @@ const ONE_CALL_BOUND_KIB: u64 = 16 * 1024;
 /// A call that takes longer than this is a hang, reported as a failure.
 const CALL_GUARD: Duration = Duration::from_secs(30);
 
+/// The tests here measure a machine to themselves: one at a time.
+static ALONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn alone() -> std::sync::MutexGuard<'static, ()> {
+    ALONE.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -81,7 +89,13 @@ async fn one_call(
 ) -> Result<(), String> {
     let id = ids[n % ids.len()].clone();
     let fail = |e: tonic::Status| format!("{:?} {}", e.code(), e.message());
-    match n % 4 {
+    // LOAD_ONLY=k runs one kind of the mix only (0 unary, 1 server stream,
+    // 2 client stream, 3 bidi), for the ratio by kind.
+    let kind = std::env::var("LOAD_ONLY")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(n % 4);
+    match kind {
         0 => {
             client
                 .get_order(GetOrderRequest { order_id: id })
@@ -188,6 +202,7 @@ async fn run(served: &Served, real: bool, calls: usize, warm_up: usize) -> Run {
         channels.push(
             Channel::from_shared(served.url())
                 .unwrap()
+                .tcp_nodelay(true)
                 .connect()
                 .await
                 .unwrap(),
@@ -254,6 +269,7 @@ async fn run(served: &Served, real: bool, calls: usize, warm_up: usize) -> Run {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "load: run with --ignored (LOAD_CALLS, LOAD_JOURNAL_MAX set the size)"]
 async fn serve_holds_sustained_load_with_a_bounded_journal() {
+    let _alone = alone();
     let calls = env("LOAD_CALLS", 20_000);
     let journal_max = std::env::var("LOAD_JOURNAL_MAX")
         .ok()
@@ -331,6 +347,7 @@ async fn serve_holds_sustained_load_with_a_bounded_journal() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "load: run with --ignored (LOAD_ITEMS sets the size)"]
 async fn one_huge_client_stream_leaves_serve_where_it_started() {
+    let _alone = alone();
     let items = env("LOAD_ITEMS", 2_000_000);
     let served = Served::start(&[]);
     let pid = served.pid();

@@ -24,10 +24,11 @@ use super::stubs::{DriftReport, ExpectationReport};
 /// ```
 #[derive(Debug, Clone)]
 pub struct Verification {
-    /// Every expectation, in mount order per RPC.
+    /// Every expectation, in the order the stubs were mounted.
     pub expectations: Vec<ExpectationReport>,
     /// Every rule of the contract a stub's answer broke (stubs marked
-    /// `off_contract` are not checked): each one fails the verification.
+    /// `off_contract` are not checked), in mount order, then what the test
+    /// sent on live calls: each one fails the verification.
     pub drifts: Vec<DriftReport>,
     /// The calls no stub matched although stubs were mounted for their
     /// RPC (they went to the model, a proxy, or nobody), with the closest
@@ -88,16 +89,20 @@ impl Verification {
 
 impl fmt::Display for Verification {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // One summary line that counts what the lines below list.
         let unmet = self.expectations.iter().filter(|e| !e.met).count();
-        if unmet == 0 {
-            writeln!(f, "all {} stub expectations met", self.expectations.len())?;
-        } else {
-            writeln!(
-                f,
-                "{unmet} of {} stub expectations not met:",
-                self.expectations.len()
-            )?;
-        }
+        let expectations = match (self.expectations.len(), unmet) {
+            (0, _) => "no stub expectations".to_string(),
+            (n, 0) => format!("all {n} stub expectations met"),
+            (n, unmet) => format!("{unmet} of {n} stub expectations not met"),
+        };
+        let drifts = match self.drifts.len() {
+            0 => "no answer off contract".to_string(),
+            1 => "1 answer off contract".to_string(),
+            n => format!("{n} answers off contract"),
+        };
+        let verdict = if self.is_ok() { "ok" } else { "FAILED" };
+        writeln!(f, "{verdict}: {expectations}, {drifts}")?;
         for e in &self.expectations {
             let mark = if e.met { "ok  " } else { "FAIL" };
             writeln!(
@@ -111,6 +116,7 @@ impl fmt::Display for Verification {
         }
         for d in &self.drifts {
             writeln!(f, "  FAIL {d}")?;
+            writeln!(f, "         fix: {}", d.fix())?;
         }
         if !self.unmatched.is_empty() {
             writeln!(f, "calls no stub matched:")?;

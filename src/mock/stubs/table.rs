@@ -269,33 +269,39 @@ impl<R: StubSlot> Slot<R> {
         std::mem::take(&mut *self.lock()).len()
     }
 
-    fn drifts(&self, out: &mut Vec<DriftReport>) {
+    fn drifts(&self, out: &mut Vec<(u64, DriftReport)>) {
         for entry in self.lock().iter() {
             let drifts = entry.drifts.lock().unwrap_or_else(|p| p.into_inner());
-            out.extend(drifts.iter().map(|d| DriftReport {
-                stub: entry.describe(),
-                drift: d.clone(),
+            out.extend(drifts.iter().map(|d| {
+                let report = DriftReport {
+                    stub: entry.describe(),
+                    drift: d.clone(),
+                };
+                (entry.order, report)
             }));
         }
     }
 
-    fn report(&self, calls: &[Call], out: &mut Vec<ExpectationReport>) {
+    fn report(&self, calls: &[Call], out: &mut Vec<(u64, ExpectationReport)>) {
         for entry in self.lock().iter() {
             if let Some(expected) = entry.stub.expected {
                 let hits = entry.hits.load(Ordering::SeqCst);
                 let met = expected.contains(hits);
-                out.push(ExpectationReport {
-                    stub: entry.describe(),
-                    mounted_at: entry.mounted_at,
-                    expected,
-                    hits,
-                    met,
-                    near_calls: if met {
-                        Vec::new()
-                    } else {
-                        entry.near_calls(calls)
+                out.push((
+                    entry.order,
+                    ExpectationReport {
+                        stub: entry.describe(),
+                        mounted_at: entry.mounted_at,
+                        expected,
+                        hits,
+                        met,
+                        near_calls: if met {
+                            Vec::new()
+                        } else {
+                            entry.near_calls(calls)
+                        },
                     },
-                });
+                ));
             }
         }
     }
@@ -468,7 +474,7 @@ impl StubTable {
         self.watch.drifts(&mut out);
         self.submit.drifts(&mut out);
         self.process.drifts(&mut out);
-        out
+        in_mount_order(out)
     }
 
     /// Every expectation, met or not; an unmet one with the `calls` that
@@ -480,7 +486,7 @@ impl StubTable {
         self.watch.report(calls, &mut out);
         self.submit.report(calls, &mut out);
         self.process.report(calls, &mut out);
-        out
+        in_mount_order(out)
     }
 }
 
@@ -548,6 +554,13 @@ pub struct StubInfo {
     pub definition: Option<String>,
 }
 
+/// Reports in the order their stubs were mounted (the stable sort keeps a
+/// stub's own reports in the order found).
+fn in_mount_order<T>(mut reports: Vec<(u64, T)>) -> Vec<T> {
+    reports.sort_by_key(|(order, _)| *order);
+    reports.into_iter().map(|(_, report)| report).collect()
+}
+
 /// A rule of the contract a stub's answer broke.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DriftReport {
@@ -555,6 +568,54 @@ pub struct DriftReport {
     pub stub: String,
     /// The rule, what is wrong, and the answer.
     pub drift: Drift,
+}
+
+impl DriftReport {
+    /// How to mend the answer: what builds a conforming one, or the way to
+    /// break the rule on purpose.
+    ///
+    /// ```
+    /// use orders_testkit::mock::drift::Drift;
+    /// use orders_testkit::mock::stubs::DriftReport;
+    /// let report = DriftReport {
+    ///     stub: "GetOrder stub #1".into(),
+    ///     drift: Drift { rule: "E-3", problem: "NOT_FOUND without a ResourceInfo".into(), answer: String::new() },
+    /// };
+    /// assert!(report.fix().contains("service::status::not_found"));
+    /// ```
+    pub fn fix(&self) -> &'static str {
+        match self.drift.rule {
+            "E-1" => {
+                "answer a code of the contract's table with a message (orders_testkit::service::status builds each one), or mark the stub .off_contract()"
+            }
+            "E-2" => {
+                "build the status with orders_testkit::service::status::invalid_argument(&[violation]) (a BadRequest naming the field; in JSON give \"field\"), or mark the stub .off_contract()"
+            }
+            "E-3" => {
+                "build the status with orders_testkit::service::status::not_found(order_id) (in JSON leave details out, or give \"resource\"), or mark the stub .off_contract()"
+            }
+            "E-4" => {
+                "build the status with orders_testkit::service::status::already_exists(order_id) (in JSON leave details out, or give \"resource\"), or mark the stub .off_contract()"
+            }
+            "E-5" => {
+                "build details with tonic_types::StatusExt::with_error_details, which repeats the code and message, or mark the stub .off_contract()"
+            }
+            "E-6" => {
+                "give INTERNAL and UNKNOWN a message without internals, or mark the stub .off_contract()"
+            }
+            "C-2" => {
+                "answer an order_id of 1 to 128 bytes of [A-Za-z0-9._~-], or mark the stub .off_contract()"
+            }
+            "G-3" => "set the Order's status (not UNSPECIFIED), or mark the stub .off_contract()",
+            "W-2" | "W-3" | "W-4" => {
+                "stream the current status first (previous_status UNSPECIFIED), set each previous_status to the status before, and nothing after DELIVERED or CANCELLED; or mark the stub .off_contract()"
+            }
+            "P-3" | "P-4" => {
+                "a success sets status and leaves error empty; a failure sets error to \"REASON: words\" (INVALID_ARGUMENT, NOT_FOUND or FAILED_PRECONDITION); or mark the stub .off_contract()"
+            }
+            _ => "see the rule in CONTRACT.md, or mark the stub .off_contract()",
+        }
+    }
 }
 
 impl fmt::Display for DriftReport {
