@@ -2,7 +2,6 @@
 //! through the descriptor pool: what stub matchers compare and explain, and
 //! what scenario files hold.
 
-use prost::Message as _;
 use prost_reflect::{DynamicMessage, SerializeOptions};
 use serde_json::Value;
 
@@ -67,7 +66,9 @@ pub(crate) fn to_json<T: Proto>(msg: &T, proto_names: bool) -> Value {
 
 /// A message of type `T` from the JSON mapping (JSON or proto field names,
 /// enums by name or number), or what is wrong with it.
+#[cfg(feature = "scenario")]
 pub(crate) fn from_json<T: Proto>(json: Value) -> Result<T, String> {
+    use prost::Message as _;
     let desc = descriptor::<T>()?;
     let dynamic = DynamicMessage::deserialize(desc, json)
         .map_err(|e| format!("not a valid {}: {e}", T::NAME))?;

@@ -133,6 +133,7 @@ fn detail_json(any: &prost_types::Any) -> Value {
 /// and `message` with `details` written in the JSON mapping, each with its
 /// `@type` (as grpcurl prints them and [`ErrorPayload`] renders them):
 /// the way back from JSON. An unknown type or a bad field is an error.
+#[cfg(feature = "scenario")]
 pub(crate) fn details_from_json(
     code: Code,
     message: &str,

@@ -3,7 +3,7 @@
 
 use super::faults::build_fault;
 use super::json::message;
-use super::schema::{FaultSpec, StubSpec, method, status};
+use super::schema::{FaultSpec, StubSpec, method, status, status_json};
 use super::source::{ScenarioError, key_of};
 use super::stubs::{Mount, build_stub};
 use crate::OrderMock;
@@ -134,20 +134,10 @@ pub fn order_from_json(text: &str) -> Result<Order, ScenarioError> {
 /// Reads one status from JSON, keys as a stub's `fail` (`code`,
 /// `message`, `details`, `retry_after_ms`, `trailers`): how the admin API
 /// ends a live call.
+#[cfg_attr(not(feature = "admin"), allow(dead_code))]
 pub(crate) fn status_from_json(text: &str) -> Result<tonic::Status, ScenarioError> {
     let spec: super::schema::StatusSpec = parse("status", text)?;
     super::schema::status(&spec).map_err(|p| at_key("status", text, p))
-}
-
-/// A status written out whole, as a stub's `fail` takes it back: code,
-/// message, and its details in the JSON mapping with their `@type`.
-pub(crate) fn status_json(status: &tonic::Status) -> serde_json::Value {
-    let payload = crate::grpc::payload::ErrorPayload::from_status(status);
-    serde_json::json!({
-        "code": payload.code,
-        "message": payload.message,
-        "details": payload.details,
-    })
 }
 
 fn parse<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, ScenarioError> {

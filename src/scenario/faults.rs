@@ -205,7 +205,7 @@ pub(super) fn build_fault(spec: &FaultSpec) -> Result<Fault, String> {
 #[cfg_attr(not(feature = "admin"), allow(dead_code))]
 pub(crate) fn fault_json(fault: &Fault) -> serde_json::Value {
     use serde_json::{Value, json};
-    let status = |s: &tonic::Status| super::definitions::status_json(s);
+    let status = |s: &tonic::Status| super::schema::status_json(s);
     let ms = |d: Duration| d.as_millis() as u64;
     let mut out = match &fault.kind {
         FaultKind::Status(s) => json!({ "kind": "status", "status": status(s) }),

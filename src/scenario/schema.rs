@@ -350,6 +350,17 @@ pub(super) fn status(spec: &StatusSpec) -> Result<Status, String> {
     Ok(status)
 }
 
+/// A status written out whole, as a stub's `fail` takes it back: code,
+/// message, and its details in the JSON mapping with their `@type`.
+pub(super) fn status_json(status: &tonic::Status) -> serde_json::Value {
+    let payload = crate::grpc::payload::ErrorPayload::from_status(status);
+    serde_json::json!({
+        "code": payload.code,
+        "message": payload.message,
+        "details": payload.details,
+    })
+}
+
 pub(super) fn method(name: &str) -> Result<Method, String> {
     Method::from_name(name).ok_or_else(|| {
         format!(

@@ -250,6 +250,7 @@ impl<R: StubSlot> Slot<R> {
         }));
     }
 
+    #[cfg_attr(not(feature = "scenario"), allow(dead_code))]
     fn define(&self, id: u64, definition: &Arc<str>) -> bool {
         let entries = self.lock();
         let entry = entries.iter().find(|e| e.order == id);
@@ -439,6 +440,7 @@ impl StubTable {
     }
 
     /// Attaches the JSON a stub was given as (shown by `list`).
+    #[cfg_attr(not(feature = "scenario"), allow(dead_code))]
     pub(crate) fn define(&self, id: u64, definition: &Arc<str>) {
         let _ = self.create.define(id, definition)
             || self.get.define(id, definition)
