@@ -53,11 +53,8 @@ const ONE_CALL_BOUND_KIB: u64 = 16 * 1024;
 const CALL_GUARD: Duration = Duration::from_secs(30);
 
 /// The tests here measure a machine to themselves: one at a time.
-static ALONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn alone() -> std::sync::MutexGuard<'static, ()> {
-    ALONE.lock().unwrap_or_else(|p| p.into_inner())
-}
+/// (A tokio mutex: the guard is held across the test's awaits.)
+static ALONE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -269,7 +266,7 @@ async fn run(served: &Served, real: bool, calls: usize, warm_up: usize) -> Run {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "load: run with --ignored (LOAD_CALLS, LOAD_JOURNAL_MAX set the size)"]
 async fn serve_holds_sustained_load_with_a_bounded_journal() {
-    let _alone = alone();
+    let _alone = ALONE.lock().await;
     let calls = env("LOAD_CALLS", 20_000);
     let journal_max = std::env::var("LOAD_JOURNAL_MAX")
         .ok()
@@ -347,7 +344,7 @@ async fn serve_holds_sustained_load_with_a_bounded_journal() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "load: run with --ignored (LOAD_ITEMS sets the size)"]
 async fn one_huge_client_stream_leaves_serve_where_it_started() {
-    let _alone = alone();
+    let _alone = ALONE.lock().await;
     let items = env("LOAD_ITEMS", 2_000_000);
     let served = Served::start(&[]);
     let pid = served.pid();
