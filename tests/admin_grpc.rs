@@ -156,3 +156,64 @@ async fn admin_calls_are_not_journaled_and_faults_do_not_reach_them() {
     assert_eq!(calls.len(), 1, "{calls:?}");
     assert_eq!(calls[0].method, "GetOrder");
 }
+
+#[tokio::test]
+async fn faults_are_listed_as_json_with_ids_and_removed_one_at_a_time() {
+    let mock = admin::start(OrderMock::builder()).await;
+    let mut admin = AdminClient::new(mock.channel());
+    let down = admin
+        .inject_fault(InjectFaultRequest {
+            fault_json:
+                r#"{"kind": "status", "rpc": "GetOrder", "code": "NOT_FOUND", "resource": "o-9"}"#
+                    .into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let hang = admin
+        .inject_fault(InjectFaultRequest {
+            fault_json: r#"{"kind": "hang", "rpc": "CreateOrder", "first": 1}"#.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((down.id, hang.id, hang.faults), (1, 2, 2));
+    let listed = admin
+        .list_faults(ListFaultsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let first: serde_json::Value = serde_json::from_str(&listed.faults[0].fault_json).unwrap();
+    assert_eq!(listed.faults[0].id, 1);
+    assert_eq!(first["code"], "NOT_FOUND");
+    // The canonical ResourceInfo names the resource given.
+    assert_eq!(first["details"][0]["resourceName"], "o-9");
+    admin
+        .remove_fault(RemoveFaultRequest { id: down.id })
+        .await
+        .unwrap();
+    let left = admin
+        .list_faults(ListFaultsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        left.faults.iter().map(|f| f.id).collect::<Vec<_>>(),
+        [hang.id]
+    );
+    let again = admin
+        .remove_fault(RemoveFaultRequest { id: down.id })
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::NotFound);
+    // GetOrder goes to the model again.
+    let err = mock
+        .client()
+        .get_order(GetOrderRequest {
+            order_id: "o-9".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    assert_eq!(err.message(), "order o-9 not found");
+}

@@ -575,6 +575,7 @@ fn live(admin: &Admin) -> Value {
                 "rpc": c.rpc.name(),
                 "request": c.request.as_ref().map(request_json),
                 "received": c.received.iter().map(request_json).collect::<Vec<_>>(),
+                "unshown": c.unshown,
                 "halfClosed": c.half_closed,
                 "sent": c.sent,
             })

@@ -21,6 +21,10 @@ use crate::rpc::{
 /// How long a driven call's reads wait between two looks (they loop).
 const READ_WAIT: Duration = Duration::from_secs(3600);
 
+/// How many of a client's streamed messages the desk shows; later ones
+/// are counted (`unshown`), as the journal does past its budget.
+const SHOWN: usize = 1000;
+
 /// What the desk is told to do with an open call.
 #[derive(Debug)]
 pub(crate) enum Command {
@@ -41,8 +45,11 @@ pub(crate) struct DeskCall {
     pub(crate) rpc: Method,
     /// The request message (unary and server streams).
     pub(crate) request: Option<RequestMessage>,
-    /// What the client streamed so far (client and bidi streams).
+    /// What the client streamed so far (client and bidi streams), the
+    /// first `SHOWN` of it.
     pub(crate) received: Vec<RequestMessage>,
+    /// Messages streamed past those.
+    pub(crate) unshown: usize,
     /// Whether the client half-closed.
     pub(crate) half_closed: bool,
     /// The messages the desk sent.
@@ -153,6 +160,7 @@ async fn take<R: LiveRpc>(live: Live<R>, calls: Arc<Mutex<BTreeMap<u64, Entry>>>
                 .then(|| decoded::<R>(call.first_request()))
                 .flatten(),
             received: Vec::new(),
+            unshown: 0,
             half_closed: one_request,
             sent: 0,
         };
@@ -189,7 +197,13 @@ async fn obey<R: LiveRpc>(
                 match read {
                     Some(Some(message)) => {
                         if let Some(message) = decoded::<R>(&message) {
-                            update(&|v| v.received.push(message.clone()));
+                            update(&|v| {
+                                if v.received.len() < SHOWN {
+                                    v.received.push(message.clone());
+                                } else {
+                                    v.unshown += 1;
+                                }
+                            });
                         }
                     }
                     // Half-closed, or the client's stream failed.
