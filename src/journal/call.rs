@@ -199,51 +199,55 @@ impl Call {
         self.unkept_requests + self.unkept_responses > 0
     }
 
-    /// Whether one more message of `len` bytes fits the call's `cap`.
-    fn fits(&self, len: usize, cap: usize) -> bool {
-        self.weight + message_weight(len) <= cap
-    }
-
     /// Records a request message as received (`None`: not decodable),
     /// kept while the call is under `cap`; the weight it added.
     pub(crate) fn push_request(&mut self, message: Option<bytes::Bytes>, cap: usize) -> usize {
         self.last_request_at = Some(Instant::now());
-        match message {
-            Some(raw) if self.method.is_some() && self.fits(raw.len(), cap) => {
-                self.raw_requests.push(&raw);
-                self.weight += message_weight(raw.len());
-                message_weight(raw.len())
-            }
-            Some(_) if self.method.is_some() => {
-                self.unkept_requests += 1;
-                0
-            }
-            Some(_) => 0,
-            None => {
-                self.undecodable += 1;
-                0
-            }
-        }
+        let known = self.method.is_some();
+        let side = (
+            &mut self.raw_requests,
+            &mut self.unkept_requests,
+            &mut self.undecodable,
+        );
+        keep(side, &mut self.weight, known, message, cap)
     }
 
     /// Records a response message as sent (`None`: not decodable), kept
     /// while the call is under `cap`; the weight it added.
     pub(crate) fn push_response(&mut self, message: Option<bytes::Bytes>, cap: usize) -> usize {
-        match message {
-            Some(raw) if self.method.is_some() && self.fits(raw.len(), cap) => {
-                self.raw_responses.push(&raw);
-                self.weight += message_weight(raw.len());
-                message_weight(raw.len())
-            }
-            Some(_) if self.method.is_some() => {
-                self.unkept_responses += 1;
-                0
-            }
-            Some(_) => 0,
-            None => {
-                self.undecodable_responses += 1;
-                0
-            }
+        let known = self.method.is_some();
+        let side = (
+            &mut self.raw_responses,
+            &mut self.unkept_responses,
+            &mut self.undecodable_responses,
+        );
+        keep(side, &mut self.weight, known, message, cap)
+    }
+}
+
+/// One side of a call (its messages kept, those counted past the cap, and
+/// those not decodable) takes a message; the weight it added to `weight`.
+fn keep(
+    (kept, unkept, undecodable): (&mut RawMessages, &mut usize, &mut usize),
+    weight: &mut usize,
+    known: bool,
+    message: Option<bytes::Bytes>,
+    cap: usize,
+) -> usize {
+    match message {
+        Some(raw) if known && *weight + message_weight(raw.len()) <= cap => {
+            kept.push(&raw);
+            *weight += message_weight(raw.len());
+            message_weight(raw.len())
+        }
+        Some(_) if known => {
+            *unkept += 1;
+            0
+        }
+        Some(_) => 0,
+        None => {
+            *undecodable += 1;
+            0
         }
     }
 }

@@ -89,6 +89,20 @@ pub(crate) struct MockService {
     pub(crate) fallthrough: Fallthrough,
 }
 
+/// A live call as handed over: its metadata, its request message (the
+/// default for client streams) and the client's stream, if it streams.
+type LiveParts<R> = (
+    MetadataMap,
+    <R as crate::rpc::Rpc>::Request,
+    Option<Streaming<<R as crate::rpc::Rpc>::Request>>,
+);
+
+/// A client-streaming call's parts, for the test to drive.
+fn streamed<T: Default>(request: Request<Streaming<T>>) -> (MetadataMap, T, Option<Streaming<T>>) {
+    let (metadata, _, inbound) = request.into_parts();
+    (metadata, T::default(), Some(inbound))
+}
+
 /// How a live call's answer becomes the call's answer (one message or a
 /// stream).
 pub(crate) trait LiveRoute: LiveRpc + Route {
@@ -133,9 +147,7 @@ impl MockService {
         &self,
         tap: Arc<super::live::Tap<R>>,
         notes: Option<&Notes>,
-        metadata: MetadataMap,
-        request: R::Request,
-        inbound: Option<Streaming<R::Request>>,
+        (metadata, request, inbound): LiveParts<R>,
         deadline: Option<Instant>,
     ) -> Result<R::Answer, Status> {
         if let Some(notes) = notes {
@@ -215,9 +227,8 @@ impl MockService {
         let notes = Notes::of(request.extensions()).cloned();
         if let Some(tap) = self.live.tap::<R>() {
             let (metadata, _, message) = request.into_parts();
-            return self
-                .live(tap, notes.as_ref(), metadata, message, None, deadline)
-                .await;
+            let parts = (metadata, message, None);
+            return self.live(tap, notes.as_ref(), parts, deadline).await;
         }
         let one = std::slice::from_ref(request.get_ref());
         match self.choose::<R>(notes.as_ref(), request.metadata(), one) {
@@ -449,18 +460,8 @@ impl OrderService for MockService {
         let deadline = self.reference.admit(request.metadata())?;
         let notes = Notes::of(request.extensions()).cloned();
         if let Some(tap) = self.live.tap::<SubmitLineItems>() {
-            let (metadata, _, inbound) = request.into_parts();
-            let empty = LineItem::default();
-            return self
-                .live(
-                    tap,
-                    notes.as_ref(),
-                    metadata,
-                    empty,
-                    Some(inbound),
-                    deadline,
-                )
-                .await;
+            let parts = streamed(request);
+            return self.live(tap, notes.as_ref(), parts, deadline).await;
         }
         if self.stubs.slot::<SubmitLineItems>().is_empty() {
             let fall = SubmitFall::Call(request);
@@ -497,18 +498,8 @@ impl OrderService for MockService {
         let deadline = self.reference.admit(request.metadata())?;
         let notes = Notes::of(request.extensions()).cloned();
         if let Some(tap) = self.live.tap::<ProcessOrders>() {
-            let (metadata, _, inbound) = request.into_parts();
-            let empty = OrderAction::default();
-            return self
-                .live(
-                    tap,
-                    notes.as_ref(),
-                    metadata,
-                    empty,
-                    Some(inbound),
-                    deadline,
-                )
-                .await;
+            let parts = streamed(request);
+            return self.live(tap, notes.as_ref(), parts, deadline).await;
         }
         if self.stubs.slot::<ProcessOrders>().is_empty() {
             return self

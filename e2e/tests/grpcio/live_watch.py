@@ -21,17 +21,12 @@ import grpc
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import protos  # noqa: E402
+from protos import check  # noqa: E402
 
 protos.generate("orders/v1/orders.proto", "orders_testkit/admin/v1/admin.proto")
 
 from orders.v1 import orders_pb2, orders_pb2_grpc  # noqa: E402
 from orders_testkit.admin.v1 import admin_pb2, admin_pb2_grpc  # noqa: E402
-
-
-def check(condition, what):
-    if not condition:
-        raise AssertionError(what)
-    print(f"ok: {what}", flush=True)
 
 
 def open_call(admin, rpc):

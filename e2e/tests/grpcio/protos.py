@@ -1,6 +1,7 @@
 """Generates the Python messages and stubs of the crate's protos (with
 grpcio-tools' protoc) into a temporary folder and puts it on sys.path;
-shared by the grpc-python programs beside it."""
+shared by the grpc-python programs beside it, with the step check they
+print their progress with."""
 
 import os
 import sys
@@ -30,3 +31,10 @@ def generate(*protos):
         if code != 0:
             sys.exit(f"protoc failed on {proto} with {code}")
     sys.path.insert(0, out)
+
+
+def check(condition, what):
+    """One step of a program: raises unless `condition`, else prints "ok: what"."""
+    if not condition:
+        raise AssertionError(what)
+    print(f"ok: {what}", flush=True)
