@@ -83,6 +83,9 @@ enum Kind {
     StreamKilledByFailedAction,
     NeverEndsAfterHalfClose,
     NonAtomicTransitions,
+    // Concurrency (issue 22): right one call at a time, wrong at once.
+    CancelShipRace,
+    IdempotencyRace,
     // Deadlines
     FailFastIgnoredOnUnary,
     WorkThenFailFast,
@@ -155,6 +158,8 @@ const MUTANTS: &[(Kind, &str)] = &[
     (Kind::StreamKilledByFailedAction, "P-4"),
     (Kind::NeverEndsAfterHalfClose, "P-5"),
     (Kind::NonAtomicTransitions, "P-6"),
+    (Kind::CancelShipRace, "L-1"),
+    (Kind::IdempotencyRace, "L-2"),
     (Kind::FailFastIgnoredOnUnary, "D-2"),
     (Kind::WorkThenFailFast, "D-2"),
     (Kind::AuthAfterFailFast, "D-2"),
@@ -203,6 +208,8 @@ const JS_OBJECT_NAMES: &[&str] = &[
 /// Per-order watch bookkeeping for the watch mutants.
 #[derive(Default)]
 struct Book {
+    /// The IdempotencyRace mutant's own keys: the request and its answer.
+    keys: HashMap<String, (Vec<u8>, CreateOrderResponse)>,
     watchers: HashMap<String, usize>,
     kill: HashMap<String, CancellationToken>,
 }
@@ -289,6 +296,44 @@ impl OrderService for Mutant {
         match self.kind {
             Kind::IdempotencyIgnored => {
                 req.metadata_mut().remove("idempotency-key");
+            }
+            Kind::IdempotencyRace => {
+                let key = req
+                    .metadata()
+                    .get("idempotency-key")
+                    .and_then(|v| v.to_str().ok())
+                    .filter(|k| !k.is_empty() && k.len() <= 128)
+                    .filter(|k| k.bytes().all(|b| (0x21..=0x7e).contains(&b)))
+                    .map(str::to_string);
+                if let Some(key) = key {
+                    let body = req.get_ref().encode_to_vec();
+                    let known = self.book.lock().unwrap().keys.get(&key).cloned();
+                    match known {
+                        Some((seen, answer)) if seen == body => {
+                            return Ok(Response::new(answer));
+                        }
+                        Some((_, answer)) => {
+                            return Err(orders_testkit::service::status::already_exists(
+                                &answer.order_id,
+                            ));
+                        }
+                        None => {
+                            // Check, pause, create, then record the key: a
+                            // second create with the key passes the check
+                            // meanwhile, and its order is visible before
+                            // the key is recorded.
+                            tokio::time::sleep(Duration::from_millis(2)).await;
+                            req.metadata_mut().remove("idempotency-key");
+                            let answer = self.inner.create_order(req).await?;
+                            self.book
+                                .lock()
+                                .unwrap()
+                                .keys
+                                .insert(key, (body, answer.get_ref().clone()));
+                            return Ok(answer);
+                        }
+                    }
+                }
             }
             Kind::AddressIgnoredInIdempotency
                 if req.get_ref().shipping_address == Some(Address::default()) =>
@@ -722,18 +767,34 @@ impl OrderService for Mutant {
                 let s = self.inner.process_orders(req).await?.into_inner();
                 Ok(Response::new(Box::pin(s.chain(tokio_stream::pending()))))
             }
-            Kind::ShipFromPending | Kind::NonAtomicTransitions | Kind::CancelFromShipped => {
+            Kind::ShipFromPending
+            | Kind::NonAtomicTransitions
+            | Kind::CancelFromShipped
+            | Kind::CancelShipRace => {
                 let kind = self.kind;
                 let store = self.store.clone();
+                // Deadlines kept as the reference keeps them (D-1, D-2), so
+                // that only the rule meant breaks.
+                let timeout = timeout_of(req.metadata());
+                if kind == Kind::CancelShipRace && timeout.is_some_and(|t| t < THRESHOLD) {
+                    return Err(Status::deadline_exceeded("not enough time left"));
+                }
+                let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
                 let mut actions = req.into_inner();
-                Ok(Response::new(fed_by(move |tx| async move {
+                let results = fed_by(move |tx| async move {
                     while let Some(Ok(a)) = actions.next().await {
                         let result = mutated_action(kind, &store, a).await;
                         if tx.send(Ok(result)).await.is_err() {
                             break;
                         }
                     }
-                })))
+                });
+                if kind == Kind::CancelShipRace {
+                    return Ok(Response::new(Box::pin(
+                        orders_testkit::grpc::deadline::UntilDeadline::new(results, deadline),
+                    )));
+                }
+                Ok(Response::new(results))
             }
             _ => self.inner.process_orders(req).await,
         }
@@ -775,6 +836,37 @@ async fn mutated_action(kind: Kind, store: &Store, a: OrderAction) -> OrderResul
             // (a wide window, so the race shows under any load).
             tokio::time::sleep(Duration::from_millis(2)).await;
             success(&mut o, OrderStatus::Confirmed)
+        }
+        (Kind::CancelShipRace, Some(o))
+            if (a.action == OrderActionType::Ship as i32
+                && o.status == OrderStatus::Confirmed as i32)
+                || (a.action == OrderActionType::Cancel as i32
+                    && (o.status == OrderStatus::Pending as i32
+                        || o.status == OrderStatus::Confirmed as i32)) =>
+        {
+            // Decided on what it read before a pause: alone, the same as
+            // the reference; raced by another stream, it answers success
+            // for a transition the order no longer allows.
+            let seen = o.status;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let id = a.order_id.clone();
+            let to = if a.action == OrderActionType::Ship as i32 {
+                OrderStatus::Shipped
+            } else {
+                OrderStatus::Cancelled
+            };
+            let result = orders_testkit::service::orders::process_action(store, a);
+            let moved = store.get(&id).is_some_and(|now| now.status != seen);
+            if !result.success && moved {
+                OrderResult {
+                    order_id: id,
+                    success: true,
+                    error: String::new(),
+                    status: to as i32,
+                }
+            } else {
+                result
+            }
         }
         _ => orders_testkit::service::orders::process_action(store, a),
     }
@@ -1064,5 +1156,41 @@ async fn the_unmutated_service_passes_every_check() {
             .map(|r| (&r.id, &r.note))
             .collect();
         assert!(skipped.is_empty(), "seed {seed}: {skipped:?}");
+    }
+}
+
+/// The concurrency mutants break nothing a sequential check sees: with the
+/// L family skipped the suite passes them; the L family alone fails each,
+/// naming its rule and showing the smallest history no serial order
+/// explains. So the family adds power the rest of the suite lacks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_mutants_are_caught_by_the_l_family_alone() {
+    for (kind, rule) in [
+        (Kind::CancelShipRace, "L-1"),
+        (Kind::IdempotencyRace, "L-2"),
+    ] {
+        for seed in [1u64, 2, 3] {
+            let sequential = suite(seed).skip(["L"]).run(target(kind)).await;
+            assert!(
+                sequential.passed(),
+                "{kind:?} (seed {seed}) was caught without the L family:\n{}",
+                sequential.failure_text()
+            );
+            let concurrent = suite(seed).only(["L"]).run(target(kind)).await;
+            let text = concurrent.failure_text();
+            assert_eq!(
+                concurrent.broken_rules(),
+                [rule],
+                "{kind:?} (seed {seed}):\n{text}"
+            );
+            assert!(
+                text.contains("client") && text.contains("µs"),
+                "{kind:?} (seed {seed}): no timeline in\n{text}"
+            );
+            if seed == 1 {
+                // For review: the history as a user sees it.
+                println!("{kind:?}, seed 1:\n{text}");
+            }
+        }
     }
 }

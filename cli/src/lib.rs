@@ -147,7 +147,7 @@ struct VerifyArgs {
     /// The seed of every random choice; a failure prints the one to replay.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Run only these rule ids or groups (comma-separated: C-1,watch).
+    /// Run only these rule ids, groups or id families (comma-separated: C-1,watch,L).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Skip these rule ids or groups (comma-separated).
@@ -494,9 +494,13 @@ async fn verify(args: VerifyArgs) -> ExitCode {
     }
     let known = Suite::known_ids();
     for id in args.only.iter().chain(&args.skip) {
+        let family = |i: &str| {
+            i.split_once('-')
+                .is_some_and(|(letters, _)| letters.eq_ignore_ascii_case(id))
+        };
         if !known
             .iter()
-            .any(|(i, g)| i.eq_ignore_ascii_case(id) || g.eq_ignore_ascii_case(id))
+            .any(|(i, g)| i.eq_ignore_ascii_case(id) || g.eq_ignore_ascii_case(id) || family(i))
         {
             return usage(format!("unknown rule id or group {id:?} in --only/--skip"));
         }

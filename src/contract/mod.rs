@@ -27,6 +27,7 @@
 
 mod checks;
 mod context;
+mod linearizable;
 mod oracle;
 pub(crate) mod property;
 mod raw;

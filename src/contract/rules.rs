@@ -221,6 +221,16 @@ const RULES: &[Rule] = &[
     ),
     rule!("A-2", "auth", "Health and reflection need no token."),
     rule!(
+        "L-1",
+        "concurrency",
+        "Concurrent ProcessOrders streams, watches and GetOrders on the same orders give answers some serial order of the calls would give (each call placed within its own interval)."
+    ),
+    rule!(
+        "L-2",
+        "concurrency",
+        "Concurrent CreateOrders with one idempotency key and the same request make one order: every one answers its id."
+    ),
+    rule!(
         "A-3",
         "auth",
         "Tokens never appear in any status message, log line, report or snapshot."

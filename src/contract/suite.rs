@@ -134,9 +134,15 @@ impl Suite {
     }
 
     fn selected(&self, id: &str, group: &str) -> bool {
+        // An id, a group, or a family of ids by its letters (`L` for L-1, L-2).
+        let family = |x: &str| {
+            id.len() > x.len()
+                && id[..x.len()].eq_ignore_ascii_case(x)
+                && id[x.len()..].starts_with('-')
+        };
         let hit = |list: &[String]| {
             list.iter()
-                .any(|x| x.eq_ignore_ascii_case(id) || x.eq_ignore_ascii_case(group))
+                .any(|x| x.eq_ignore_ascii_case(id) || x.eq_ignore_ascii_case(group) || family(x))
         };
         (self.only.is_empty() || hit(&self.only)) && !hit(&self.skip)
     }

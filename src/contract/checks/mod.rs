@@ -13,6 +13,7 @@ use super::property::{Counterexample, Deviation};
 
 mod auth;
 pub(crate) use auth::{redact_tokens, tokens_sent};
+mod concurrency;
 mod corpus;
 mod create;
 mod deadline;
@@ -188,6 +189,16 @@ pub(crate) fn all() -> Vec<Check> {
         check!("H-3", "Watch sends the status and stays open", health::h3),
         check!("A-1", "tokens and permissions on every RPC", auth::a1),
         check!("A-2", "health and reflection need no token", auth::a2),
+        check!(
+            "L-1",
+            "concurrent actions, watches and reads are linearizable per order",
+            concurrency::l1
+        ),
+        check!(
+            "L-2",
+            "concurrent creates with one idempotency key make one order",
+            concurrency::l2
+        ),
         check!(passive "A-3", "tokens never appear in messages", auth::a3),
         check!(passive "E-1", "every error has a code from the table and a message", errors::e1),
         check!(passive "E-5", "details repeat the status code and message", errors::e5),
