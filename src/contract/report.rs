@@ -160,7 +160,7 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{:<8} {:<9} {:<8} {:>7}  CHECK",
+            "{:<8} {:<11} {:<8} {:>7}  CHECK",
             "RULE", "GROUP", "RESULT", "TIME"
         );
         for r in &self.results {
@@ -172,7 +172,7 @@ impl Report {
                 .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "{:<8} {:<9} {:<8} {:>5}ms  {}{}",
+                "{:<8} {:<11} {:<8} {:>5}ms  {}{}",
                 r.id, r.group, status, r.duration_ms, r.title, note
             );
         }

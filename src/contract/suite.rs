@@ -160,7 +160,7 @@ impl Suite {
         let checks = checks::all();
         let mut out = String::new();
         for rule in super::rules::rules() {
-            let _ = writeln!(out, "{:<8} {:<9} {}", rule.id, rule.group, rule.statement);
+            let _ = writeln!(out, "{:<8} {:<11} {}", rule.id, rule.group, rule.statement);
             let own = checks.iter().filter(|c| c.id == rule.id);
             for c in own {
                 let _ = writeln!(out, "{:<18} checked by {}: {}", "", c.id, c.title);
