@@ -213,7 +213,7 @@ struct ServeArgs {
     #[arg(long, default_value_t = 5000)]
     grace_ms: u64,
     /// Keep the latest N calls in the journal (memory stays flat under
-    /// sustained load); 0 keeps every call.
+    /// sustained load); 0: no limit in calls (--journal-mib still holds).
     #[arg(long, value_name = "N", default_value_t = orders_testkit::journal::DEFAULT_BOUND)]
     journal_max: usize,
     /// Keep at most this many MiB of calls in the journal (estimated), the
