@@ -628,3 +628,44 @@ async fn live_routes_drive_a_watch_from_http() {
     assert_eq!(stopped.json()["changed"], true);
     mock.verify().assert_ok();
 }
+
+#[tokio::test]
+async fn listed_faults_are_taken_back_as_they_are_listed() {
+    let (_mock, api) = mock_with_api().await;
+    for fault in [
+        r#"{"kind": "wire", "rpc": "GetOrder", "wire": "rst_stream", "http2_code": 8}"#,
+        r#"{"kind": "wire", "wire": "trailers_only", "code": "UNAVAILABLE", "message": "down"}"#,
+        r#"{"kind": "lose_answer", "rpc": "CreateOrder", "then": "reset", "every": 3}"#,
+        r#"{"kind": "status", "code": "NOT_FOUND", "resource": "o-1", "probability": 0.5}"#,
+    ] {
+        assert_eq!(post(api, "/api/faults", fault).await.status, 201, "{fault}");
+    }
+    let listed = get(api, "/api/faults").await.json();
+    let listed = listed["faults"].as_array().unwrap().clone();
+    assert_eq!(listed.len(), 4);
+    assert_eq!(listed[0]["wire"], "rst_stream");
+    assert_eq!(listed[0]["http2_code"], 8);
+    assert_eq!(listed[1]["wire"], "trailers_only");
+    assert_eq!(delete(api, "/api/faults").await.status, 200);
+    // Each listing, its id left out, is a fault the API takes, and lists alike.
+    for mut fault in listed.clone() {
+        fault.as_object_mut().unwrap().remove("id");
+        let again = post(api, "/api/faults", &fault.to_string()).await;
+        assert_eq!(again.status, 201, "{fault}: {}", again.body);
+    }
+    let relisted = get(api, "/api/faults").await.json();
+    let strip = |faults: &[serde_json::Value]| -> Vec<serde_json::Value> {
+        faults
+            .iter()
+            .map(|f| {
+                let mut f = f.clone();
+                f.as_object_mut().unwrap().remove("id");
+                f
+            })
+            .collect()
+    };
+    assert_eq!(
+        strip(relisted["faults"].as_array().unwrap()),
+        strip(&listed)
+    );
+}

@@ -193,8 +193,11 @@ async fn live_bidi_read_fails_clearly_when_the_client_cancels() {
     let _ = talking.await;
     drop(tx);
     call.cancelled().await.expect("the cancel is seen");
+    // Not a half-close: the read says the client ended its stream.
     match call.recv().await {
-        Err(LiveError::ClientGone { .. }) | Ok(None) => {}
+        Err(err @ LiveError::ClientGone { .. }) => {
+            assert!(err.to_string().contains("ended its stream"), "{err}");
+        }
         other => panic!("a read after the cancel gives {other:?}"),
     }
 }

@@ -130,6 +130,15 @@ struct State {
 }
 
 impl State {
+    /// The kept call `seq`, if it is kept. Calls are kept in seq order
+    /// without gaps: the index is the distance from the first kept call.
+    fn call_mut(&mut self, seq: u64) -> Option<&mut Call> {
+        let first = self.calls.front().map_or(0, |c| c.seq);
+        seq.checked_sub(first)
+            .and_then(|i| self.calls.get_mut(i as usize))
+            .filter(|c| c.seq == seq)
+    }
+
     /// Drops the earliest calls past the bound in calls or in bytes (a
     /// ring: nothing moves); the latest call is always kept.
     fn keep_bounds(&mut self) {
@@ -326,12 +335,7 @@ impl Journal {
         {
             let mut state = self.lock_raw();
             let cap = state.call_budget;
-            let first = state.calls.front().map_or(0, |c| c.seq);
-            let added = seq
-                .checked_sub(first)
-                .and_then(|i| state.calls.get_mut(i as usize))
-                .filter(|c| c.seq == seq)
-                .map_or(0, |call| push(call, cap));
+            let added = state.call_mut(seq).map_or(0, |call| push(call, cap));
             if added > 0 {
                 state.bytes += added;
                 state.keep_bounds();
@@ -342,15 +346,7 @@ impl Journal {
 
     pub(crate) fn update(&self, seq: u64, f: impl FnOnce(&mut Call)) {
         {
-            let mut state = self.lock_raw();
-            // Calls are kept in seq order without gaps: the index is the
-            // distance from the first kept call.
-            let first = state.calls.front().map_or(0, |c| c.seq);
-            if let Some(call) = seq
-                .checked_sub(first)
-                .and_then(|i| state.calls.get_mut(i as usize))
-                .filter(|c| c.seq == seq)
-            {
+            if let Some(call) = self.lock_raw().call_mut(seq) {
                 f(call);
             }
         }

@@ -107,38 +107,40 @@ fn streamed<T: Default>(request: Request<Streaming<T>>) -> (MetadataMap, T, Opti
 /// stream).
 pub(crate) trait LiveRoute: LiveRpc + Route {
     fn live(
-        sent: tokio::sync::mpsc::UnboundedReceiver<Out<Self::Response>>,
+        sent: Sent<Self::Response>,
         deadline: Option<Instant>,
     ) -> impl Future<Output = Result<Self::Answer, Status>> + Send;
 }
 
-macro_rules! answered_once {
-    ($($rpc:ty),*) => {$(
-        impl LiveRoute for $rpc {
-            async fn live(
-                sent: tokio::sync::mpsc::UnboundedReceiver<Out<Self::Response>>,
-                deadline: Option<Instant>,
-            ) -> Result<Self::Answer, Status> {
-                live::answer(sent, deadline).await.map(Response::new)
-            }
-        }
-    )*};
-}
-answered_once!(CreateOrder, GetOrder, SubmitLineItems);
+type Sent<T> = tokio::sync::mpsc::UnboundedReceiver<Out<T>>;
 
-macro_rules! answered_by_stream {
-    ($($rpc:ty),*) => {$(
+/// The one message the test sends answers the call.
+async fn answered_once<T>(sent: Sent<T>, deadline: Option<Instant>) -> Result<Response<T>, Status> {
+    live::answer(sent, deadline).await.map(Response::new)
+}
+
+/// What the test sends is the call's answer stream.
+async fn answered_by_stream<T: Send + 'static>(
+    sent: Sent<T>,
+    deadline: Option<Instant>,
+) -> Result<Response<BoxStream<T>>, Status> {
+    Ok(Response::new(live::stream(sent, deadline)))
+}
+
+macro_rules! live_route {
+    ($answered:ident: $($rpc:ty),*) => {$(
         impl LiveRoute for $rpc {
             async fn live(
-                sent: tokio::sync::mpsc::UnboundedReceiver<Out<Self::Response>>,
+                sent: Sent<Self::Response>,
                 deadline: Option<Instant>,
             ) -> Result<Self::Answer, Status> {
-                Ok(Response::new(live::stream(sent, deadline)))
+                $answered(sent, deadline).await
             }
         }
     )*};
 }
-answered_by_stream!(WatchOrderStatus, ProcessOrders);
+live_route!(answered_once: CreateOrder, GetOrder, SubmitLineItems);
+live_route!(answered_by_stream: WatchOrderStatus, ProcessOrders);
 
 impl MockService {
     /// A call of an RPC the test drives live: handed to the test, and

@@ -199,6 +199,34 @@ pub(super) fn build_fault(spec: &FaultSpec) -> Result<Fault, String> {
     Ok(fault)
 }
 
+/// A wire fault in the keys [`wire`] reads back.
+#[cfg_attr(not(feature = "admin"), allow(dead_code))]
+fn wire_json(w: &WireFault) -> serde_json::Value {
+    use serde_json::json;
+    let (name, extra) = match w {
+        WireFault::GoAway => ("goaway", json!({})),
+        WireFault::GoAwayNow => ("goaway_now", json!({})),
+        WireFault::TrailersOnly(s) => ("trailers_only", super::schema::status_json(s)),
+        WireFault::NoStatus => ("no_status", json!({})),
+        WireFault::ContentType(t) => ("content_type", json!({ "content_type": t })),
+        WireFault::InvalidDetails => ("invalid_details", json!({})),
+        WireFault::CompressedWithoutEncoding => ("compressed_without_encoding", json!({})),
+        WireFault::Oversized(bytes) => ("oversized", json!({ "bytes": bytes })),
+        WireFault::UnknownCode(n) => ("unknown_code", json!({ "code_number": n })),
+        WireFault::MalformedMessage => ("malformed_message", json!({})),
+        WireFault::RstStream(c) => ("rst_stream", json!({ "http2_code": c })),
+        WireFault::TwoMessages => ("two_messages", json!({})),
+        WireFault::DeferHeaders => ("defer_headers", json!({})),
+    };
+    let mut out = json!({ "kind": "wire", "wire": name });
+    if let serde_json::Value::Object(extra) = extra {
+        for (k, v) in extra {
+            out[k] = v;
+        }
+    }
+    out
+}
+
 /// A fault in the keys of a scenario's `[[faults]]` entry (what
 /// [`build_fault`] reads back), statuses written out whole: how the admin
 /// API lists faults, however they were added.
@@ -221,7 +249,7 @@ pub(crate) fn fault_json(fault: &Fault) -> serde_json::Value {
         }
         FaultKind::Reset => json!({ "kind": "reset" }),
         FaultKind::DropConnection => json!({ "kind": "drop_connection" }),
-        FaultKind::Wire(w) => json!({ "kind": "wire", "wire": format!("{w:?}") }),
+        FaultKind::Wire(w) => wire_json(w),
         FaultKind::LostAnswer { after, then } => {
             let mut out = json!({ "kind": "lose_answer", "after_messages": after });
             out["then"] = match then {

@@ -374,6 +374,16 @@ impl<R: ClientStreams> LiveCall<R> {
                 waited: self.within,
             }),
             Ok(Ok(Some(message))) => Ok(Some(message)),
+            // A reset can end the client's stream as quietly as a
+            // half-close; a client already gone did not half-close.
+            Ok(Ok(None)) if self.is_gone() => {
+                self.client_done = true;
+                Err(LiveError::ClientGone {
+                    rpc: R::METHOD.name(),
+                    id: self.id,
+                    status: Box::new(Status::cancelled("the client went away")),
+                })
+            }
             Ok(Ok(None)) => {
                 self.client_done = true;
                 Ok(None)

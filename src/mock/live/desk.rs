@@ -56,9 +56,12 @@ pub(crate) struct DeskCall {
     pub(crate) sent: usize,
 }
 
+/// A command, and where its outcome goes.
+type Order = (Command, tokio::sync::oneshot::Sender<Result<(), String>>);
+
 struct Entry {
     view: DeskCall,
-    commands: mpsc::UnboundedSender<(Command, tokio::sync::oneshot::Sender<Result<(), String>>)>,
+    commands: mpsc::UnboundedSender<Order>,
 }
 
 /// The RPCs driven from outside, and their open calls.
@@ -172,7 +175,7 @@ async fn take<R: LiveRpc>(live: Live<R>, calls: Arc<Mutex<BTreeMap<u64, Entry>>>
     }
 }
 
-type Inbox = mpsc::UnboundedReceiver<(Command, tokio::sync::oneshot::Sender<Result<(), String>>)>;
+type Inbox = mpsc::UnboundedReceiver<Order>;
 
 /// Reads the call's client and carries out the desk's commands, until the
 /// call ends.
@@ -206,11 +209,17 @@ async fn obey<R: LiveRpc>(
                             });
                         }
                     }
-                    // Half-closed, or the client's stream failed.
-                    _ => {
+                    // Half-closed (unless the client is gone: a reset can
+                    // end its stream as quietly).
+                    Some(None) => {
                         inbound = None;
-                        update(&|v| v.half_closed = true);
+                        if !call.is_gone() {
+                            update(&|v| v.half_closed = true);
+                        }
                     }
+                    // The client's stream failed: it went away, which the
+                    // `gone` branch sees; not a half-close.
+                    None => inbound = None,
                 }
             }
             command = inbox.recv() => {
