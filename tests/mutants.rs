@@ -86,6 +86,7 @@ enum Kind {
     // Concurrency (issue 22): right one call at a time, wrong at once.
     CancelShipRace,
     IdempotencyRace,
+    WatchAheadOfReads,
     // Deadlines
     FailFastIgnoredOnUnary,
     WorkThenFailFast,
@@ -160,6 +161,7 @@ const MUTANTS: &[(Kind, &str)] = &[
     (Kind::NonAtomicTransitions, "P-6"),
     (Kind::CancelShipRace, "L-1"),
     (Kind::IdempotencyRace, "L-2"),
+    (Kind::WatchAheadOfReads, "L-1"),
     (Kind::FailFastIgnoredOnUnary, "D-2"),
     (Kind::WorkThenFailFast, "D-2"),
     (Kind::AuthAfterFailFast, "D-2"),
@@ -212,6 +214,12 @@ struct Book {
     keys: HashMap<String, (Vec<u8>, CreateOrderResponse)>,
     watchers: HashMap<String, usize>,
     kill: HashMap<String, CancellationToken>,
+    /// The WatchAheadOfReads mutant: the orders whose watchers have heard
+    /// of a change GetOrder does not show yet, as GetOrder shows them, and
+    /// how a reader tells the action that it read.
+    ahead: HashMap<String, (Order, Arc<tokio::sync::Notify>)>,
+    /// Its actions, one at a time (so that only the rule meant breaks).
+    serial: Arc<tokio::sync::Mutex<()>>,
 }
 
 #[derive(Clone)]
@@ -483,6 +491,13 @@ impl OrderService for Mutant {
             }));
         }
         let id = req.get_ref().order_id.clone();
+        if self.kind == Kind::WatchAheadOfReads {
+            let stale = self.book.lock().unwrap().ahead.get(&id).cloned();
+            if let Some((order, read)) = stale {
+                read.notify_one();
+                return Ok(Response::new(order));
+            }
+        }
         let req = match self.kind {
             Kind::FailFastIgnoredOnUnary => without_deadline(req),
             Kind::EmptyIdNotFound if id.is_empty() => {
@@ -770,26 +785,29 @@ impl OrderService for Mutant {
             Kind::ShipFromPending
             | Kind::NonAtomicTransitions
             | Kind::CancelFromShipped
-            | Kind::CancelShipRace => {
+            | Kind::CancelShipRace
+            | Kind::WatchAheadOfReads => {
                 let kind = self.kind;
                 let store = self.store.clone();
+                let book = self.book.clone();
+                let racy = matches!(kind, Kind::CancelShipRace | Kind::WatchAheadOfReads);
                 // Deadlines kept as the reference keeps them (D-1, D-2), so
                 // that only the rule meant breaks.
                 let timeout = timeout_of(req.metadata());
-                if kind == Kind::CancelShipRace && timeout.is_some_and(|t| t < THRESHOLD) {
+                if racy && timeout.is_some_and(|t| t < THRESHOLD) {
                     return Err(Status::deadline_exceeded("not enough time left"));
                 }
                 let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
                 let mut actions = req.into_inner();
                 let results = fed_by(move |tx| async move {
                     while let Some(Ok(a)) = actions.next().await {
-                        let result = mutated_action(kind, &store, a).await;
+                        let result = mutated_action(kind, &store, &book, a).await;
                         if tx.send(Ok(result)).await.is_err() {
                             break;
                         }
                     }
                 });
-                if kind == Kind::CancelShipRace {
+                if racy {
                     return Ok(Response::new(Box::pin(
                         orders_testkit::grpc::deadline::UntilDeadline::new(results, deadline),
                     )));
@@ -802,7 +820,12 @@ impl OrderService for Mutant {
 }
 
 /// One action of the ProcessOrders mutants.
-async fn mutated_action(kind: Kind, store: &Store, a: OrderAction) -> OrderResult {
+async fn mutated_action(
+    kind: Kind,
+    store: &Store,
+    book: &Mutex<Book>,
+    a: OrderAction,
+) -> OrderResult {
     let current = store.get(&a.order_id);
     let success = |o: &mut Order, to: OrderStatus| {
         o.status = to as i32;
@@ -867,6 +890,29 @@ async fn mutated_action(kind: Kind, store: &Store, a: OrderAction) -> OrderResul
             } else {
                 result
             }
+        }
+        (Kind::WatchAheadOfReads, Some(_)) => {
+            // Watchers hear of the change at once; GetOrder shows the order
+            // as it was until a reader has seen that (or 50 ms passed), and
+            // only then does the action answer. One call at a time, nobody
+            // can tell; a watcher that reads after a message can.
+            let serial = book.lock().unwrap().serial.clone();
+            let _one_at_a_time = serial.lock().await;
+            let id = a.order_id.clone();
+            let read = Arc::new(tokio::sync::Notify::new());
+            let watched = store.watcher_count() > 0;
+            if let Some(before) = store.get(&id).filter(|_| watched) {
+                book.lock()
+                    .unwrap()
+                    .ahead
+                    .insert(id.clone(), (before, read.clone()));
+            }
+            let result = orders_testkit::service::orders::process_action(store, a);
+            if result.success && watched {
+                let _ = tokio::time::timeout(Duration::from_millis(50), read.notified()).await;
+            }
+            book.lock().unwrap().ahead.remove(&id);
+            result
         }
         _ => orders_testkit::service::orders::process_action(store, a),
     }
@@ -1168,6 +1214,7 @@ async fn concurrency_mutants_are_caught_by_the_l_family_alone() {
     for (kind, rule) in [
         (Kind::CancelShipRace, "L-1"),
         (Kind::IdempotencyRace, "L-2"),
+        (Kind::WatchAheadOfReads, "L-1"),
     ] {
         for seed in [1u64, 2, 3] {
             let sequential = suite(seed).skip(["L"]).run(target(kind)).await;
