@@ -118,6 +118,9 @@ enum Kind {
     DeadlineOnceRead,
     FailFastAtFirstMessage,
     ListedNotResolvable,
+    // Correct, but not the same twice: a request number in the words of
+    // INVALID_ARGUMENT (for the behaviour comparison's flakiness control).
+    RequestNumberInMessages,
 }
 
 /// Each mutant and the rule it breaks.
@@ -455,6 +458,16 @@ impl OrderService for Mutant {
             })),
             (Kind::EmptyInvalidArgumentMessage, Err(st)) if st.code() == Code::InvalidArgument => {
                 Err(Status::new(Code::InvalidArgument, ""))
+            }
+            (Kind::RequestNumberInMessages, Err(st)) if st.code() == Code::InvalidArgument => {
+                static REQUESTS: std::sync::atomic::AtomicU64 =
+                    std::sync::atomic::AtomicU64::new(0);
+                let n = REQUESTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Err(Status::with_error_details(
+                    Code::InvalidArgument,
+                    format!("{} (request {n})", st.message()),
+                    st.get_error_details(),
+                ))
             }
             (Kind::AlreadyExistsWrongResource, Err(st)) if st.code() == Code::AlreadyExists => Err(
                 orders_testkit::service::status::already_exists("ord-somebody-else"),
@@ -1240,4 +1253,72 @@ async fn concurrency_mutants_are_caught_by_the_l_family_alone() {
             }
         }
     }
+}
+
+/// `verify --baseline`: the reference compared with itself shows nothing;
+/// compared with a mutant, the mutant's change is breaking and names the
+/// rule the mutant breaks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behaviour_comparison_names_a_mutants_change_as_breaking() {
+    let suite = || Suite::default().seed(1).patience(Duration::from_secs(2));
+    let same = suite()
+        .compare(target(Kind::None), target(Kind::None))
+        .await
+        .unwrap();
+    assert!(same.differences.is_empty(), "{}", same.render());
+    assert!(same.steps > 40, "{}", same.render());
+    for (kind, rule) in [
+        (Kind::ShipFromPending, "P-2"),
+        (Kind::NotFoundMessageWrong, "G-2"),
+        (Kind::SkippedWatchUpdate, "W-3"),
+        (Kind::QuantityIgnored, "S-1"),
+        (Kind::FirstViolationOnly, "E-2"),
+        (Kind::IdempotencyIgnored, "C-4"),
+        (Kind::EmptyInvalidArgumentMessage, "E-1"),
+    ] {
+        let diff = suite()
+            .compare(target(Kind::None), target(kind))
+            .await
+            .unwrap();
+        let text = diff.render();
+        assert!(diff.breaking(), "{kind:?}:\n{text}");
+        assert!(
+            diff.differences
+                .iter()
+                .any(|d| d.change == orders_testkit::contract::Change::Breaking && d.rule == rule),
+            "{kind:?}: no breaking difference under {rule}:\n{text}"
+        );
+        println!("{kind:?}:\n{text}");
+    }
+}
+
+/// The baseline runs twice first: what a correct server words differently
+/// each time (a request number in its messages) is set aside as unstable,
+/// not reported; a real change beside it still is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behaviour_comparison_sets_aside_what_the_baseline_varies() {
+    let suite = Suite::default().seed(2).patience(Duration::from_secs(2));
+    let recording = suite
+        .record_behaviour(target(Kind::RequestNumberInMessages))
+        .await
+        .unwrap();
+    let diff = suite
+        .compare_with(&recording, target(Kind::RequestNumberInMessages))
+        .await
+        .unwrap();
+    assert!(diff.unstable > 0, "nothing varied:\n{}", diff.render());
+    assert!(diff.differences.is_empty(), "{}", diff.render());
+    // Against the reference, the numbered words are still set aside, and
+    // nothing else differs.
+    let diff = suite
+        .compare_with(&recording, target(Kind::None))
+        .await
+        .unwrap();
+    assert!(diff.differences.is_empty(), "{}", diff.render());
+    // A change the baseline does not vary in is still found.
+    let diff = suite
+        .compare_with(&recording, target(Kind::ShipFromPending))
+        .await
+        .unwrap();
+    assert!(diff.breaking(), "{}", diff.render());
 }

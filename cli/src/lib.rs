@@ -31,8 +31,10 @@ enum Command {
     /// Serve the in-memory OrderService, with health and reflection, over TCP.
     Serve(ServeArgs),
     /// Run the contract suite against an endpoint, or the embedded mock when
-    /// no --endpoint is given. Exit code 0: all passed; 1: a check failed;
-    /// 2: usage or connection error.
+    /// no --endpoint is given; or, with --baseline, --record-behaviour or
+    /// --against-behaviour, compare its behaviour with another version's.
+    /// Exit code 0: all passed (nothing breaking); 1: a check failed (a
+    /// difference is breaking); 2: usage or connection error.
     Verify(Box<VerifyArgs>),
     /// Forward every OrderService call to --upstream (a transparent proxy:
     /// all four streaming patterns, metadata, deadlines, statuses and error
@@ -188,6 +190,26 @@ struct VerifyArgs {
     /// Write the error payload of each error scenario here as insta snapshots.
     #[arg(long, value_name = "DIR")]
     snapshots: Option<std::path::PathBuf>,
+    /// Compare behaviour instead of running the suite: this older version
+    /// (http:// or https://) is the baseline, --endpoint (or the embedded
+    /// mock) the new one. The same seeded sequences run against both (the
+    /// baseline twice); every difference is shown, breaking or risky, with
+    /// its rule. Exit code 1 when one is breaking.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["record_behaviour", "against_behaviour"])]
+    baseline: Option<String>,
+    /// Record the target's behaviour to this JSON file (run twice; what
+    /// differs between the runs is marked unstable) instead of running the suite.
+    #[arg(long, value_name = "FILE", conflicts_with = "against_behaviour")]
+    record_behaviour: Option<std::path::PathBuf>,
+    /// Compare the target's behaviour with a file of --record-behaviour
+    /// (its seed and sequences) instead of running the suite; exit code 1
+    /// when a difference is breaking.
+    #[arg(long, value_name = "FILE")]
+    against_behaviour: Option<std::path::PathBuf>,
+    /// How many sequences a behaviour comparison sends (the first: the
+    /// boundary cases).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+    sequences: u32,
 }
 
 #[derive(clap::Args)]
@@ -485,7 +507,7 @@ fn usage(message: impl std::fmt::Display) -> ExitCode {
 }
 
 async fn verify(args: VerifyArgs) -> ExitCode {
-    use orders_testkit::contract::{CheckStatus, Progress, Suite, Target};
+    use orders_testkit::contract::{CheckStatus, Progress, Suite};
     use std::io::IsTerminal;
 
     if args.list {
@@ -505,44 +527,10 @@ async fn verify(args: VerifyArgs) -> ExitCode {
             return usage(format!("unknown rule id or group {id:?} in --only/--skip"));
         }
     }
-    let mut target = match &args.endpoint {
-        Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
-            Target::endpoint(url.clone())
-        }
-        Some(url) => {
-            return usage(format!(
-                "--endpoint must start with http:// or https://, got {url:?}"
-            ));
-        }
-        None => Target::embedded(),
+    let target = match target_of(args.endpoint.as_deref(), &args, "--endpoint") {
+        Ok(t) => t,
+        Err(e) => return usage(e),
     };
-    if let Some(ca) = &args.tls.tls_ca {
-        target = target.tls_ca(ca);
-    }
-    if let (Some(cert), Some(key)) = (&args.tls.tls_cert, &args.tls.tls_key) {
-        target = target.tls_identity(cert, key);
-    }
-    for h in &args.headers {
-        let Some((name, value)) = h.split_once(':') else {
-            return usage(format!("-H takes 'name: value', got {h:?}"));
-        };
-        target = target.header(name.trim(), value.trim());
-    }
-    if let Some(t) = &args.token {
-        target = target.token(t.clone());
-    }
-    if let Some(h) = &args.transient_header {
-        let Some((name, value)) = h.split_once(':') else {
-            return usage(format!("--transient-header takes 'name: value', got {h:?}"));
-        };
-        target = target.transient_header(name.trim(), value.trim());
-    }
-    if args.no_reflection {
-        target = target.without_reflection();
-    }
-    if args.no_health {
-        target = target.without_health();
-    }
     let mut suite = Suite::default()
         .cases(args.cases)
         .seed(args.seed)
@@ -560,6 +548,13 @@ async fn verify(args: VerifyArgs) -> ExitCode {
     }
     if let Some(t) = &args.write_token {
         suite = suite.write_token(t.clone());
+    }
+
+    if args.baseline.is_some()
+        || args.record_behaviour.is_some()
+        || args.against_behaviour.is_some()
+    {
+        return compare(&args, suite.sequences(args.sequences), target).await;
     }
 
     // Progress on stderr: a bar on a terminal, plain lines otherwise.
@@ -637,5 +632,113 @@ async fn verify(args: VerifyArgs) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+/// The target of `url` (an endpoint) or, without one, the embedded mock,
+/// with the metadata, TLS and switches of the command line.
+fn target_of(
+    url: Option<&str>,
+    args: &VerifyArgs,
+    flag: &str,
+) -> Result<orders_testkit::contract::Target, String> {
+    use orders_testkit::contract::Target;
+    let mut target = match url {
+        Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+            Target::endpoint(url)
+        }
+        Some(url) => {
+            return Err(format!(
+                "{flag} must start with http:// or https://, got {url:?}"
+            ));
+        }
+        None => Target::embedded(),
+    };
+    if let Some(ca) = &args.tls.tls_ca {
+        target = target.tls_ca(ca);
+    }
+    if let (Some(cert), Some(key)) = (&args.tls.tls_cert, &args.tls.tls_key) {
+        target = target.tls_identity(cert, key);
+    }
+    for h in &args.headers {
+        let Some((name, value)) = h.split_once(':') else {
+            return Err(format!("-H takes 'name: value', got {h:?}"));
+        };
+        target = target.header(name.trim(), value.trim());
+    }
+    if let Some(t) = &args.token {
+        target = target.token(t.clone());
+    }
+    if let Some(h) = &args.transient_header {
+        let Some((name, value)) = h.split_once(':') else {
+            return Err(format!("--transient-header takes 'name: value', got {h:?}"));
+        };
+        target = target.transient_header(name.trim(), value.trim());
+    }
+    if args.no_reflection {
+        target = target.without_reflection();
+    }
+    if args.no_health {
+        target = target.without_health();
+    }
+    Ok(target)
+}
+
+/// `verify --baseline`, `--record-behaviour`, `--against-behaviour`.
+async fn compare(
+    args: &VerifyArgs,
+    suite: orders_testkit::contract::Suite,
+    target: orders_testkit::contract::Target,
+) -> ExitCode {
+    use orders_testkit::contract::Recording;
+    if let Some(path) = &args.record_behaviour {
+        let recording = match suite.record_behaviour(target).await {
+            Ok(r) => r,
+            Err(e) => return usage(e),
+        };
+        if let Err(e) = std::fs::write(path, recording.to_json()) {
+            return usage(format!("cannot write {}: {e}", path.display()));
+        }
+        println!(
+            "recorded {} steps of {} (seed {}, {} sequences) to {}",
+            recording.steps(),
+            recording.target,
+            recording.seed,
+            recording.sequences,
+            path.display()
+        );
+        return ExitCode::SUCCESS;
+    }
+    let diff = if let Some(path) = &args.against_behaviour {
+        let recording = match std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))
+            .and_then(|text| {
+                Recording::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))
+            }) {
+            Ok(r) => r,
+            Err(e) => return usage(e),
+        };
+        suite.compare_with(&recording, target).await
+    } else {
+        let baseline = match target_of(args.baseline.as_deref(), args, "--baseline") {
+            Ok(t) => t,
+            Err(e) => return usage(e),
+        };
+        suite.compare(baseline, target).await
+    };
+    let diff = match diff {
+        Ok(d) => d,
+        Err(e) => return usage(e),
+    };
+    print!("{}", diff.render());
+    if let Some(path) = &args.json
+        && let Err(e) = std::fs::write(path, diff.to_json())
+    {
+        return usage(format!("cannot write {}: {e}", path.display()));
+    }
+    if diff.breaking() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }

@@ -136,3 +136,18 @@ async fn a_grpc_python_server_leaking_its_exceptions_breaks_e6() {
         report.table()
     );
 }
+
+/// `verify --baseline`: the grpc-python server as the baseline, the mock
+/// as the new version. Two correct implementations differ only where the
+/// contract leaves a choice (the words of messages and violations).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    orders_testkit_no_grpcio,
+    ignore = "grpc-python not found when built: pip install grpcio grpcio-tools grpcio-status \
+              grpcio-health-checking grpcio-reflection, then touch e2e/build.rs"
+)]
+async fn grpc_python_and_the_mock_differ_only_where_the_contract_leaves_a_choice() {
+    require_grpcio();
+    let server = start(&TOKENS);
+    common::foreign::differs_from_the_mock_only_where_open(|| target(&server)).await;
+}

@@ -127,3 +127,16 @@ async fn every_grpc_js_variant_is_caught_with_its_rule_named() {
         missed.join("\n")
     );
 }
+
+/// `verify --baseline`: the grpc-js server as the baseline, the mock as the
+/// new version: they differ only where the contract leaves a choice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    orders_testkit_no_grpcjs,
+    ignore = "grpc-js not found when built: npm ci --prefix e2e/tests/grpcjs, then touch e2e/build.rs"
+)]
+async fn grpc_js_and_the_mock_differ_only_where_the_contract_leaves_a_choice() {
+    require_grpcjs();
+    let server = start(&[]);
+    common::foreign::differs_from_the_mock_only_where_open(|| target(&server)).await;
+}

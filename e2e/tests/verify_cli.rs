@@ -244,3 +244,82 @@ fn verify_snapshots_are_written_then_reviewed() {
     assert!(pending.contains("NOT_FOUND"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `verify --baseline`, `--record-behaviour` and `--against-behaviour`:
+/// the same service twice shows nothing (exit 0); a version whose
+/// SubmitLineItems answers a fixed count is breaking under S-1 (exit 1),
+/// from a live baseline and from a recorded one alike.
+#[test]
+fn verify_baseline_and_recorded_behaviour_flag_a_changed_version() {
+    let dir = tmp("baseline");
+    let scenario = dir.join("changed.toml");
+    std::fs::write(
+        &scenario,
+        "[[stubs]]\nrpc = \"SubmitLineItems\"\noff_contract = true\n\
+         respond = { itemCount = 1, totalCents = 100 }\n",
+    )
+    .unwrap();
+    let old = serve(&[]);
+    let changed = serve(&["--scenario", scenario.to_str().unwrap()]);
+
+    let same = verify(&["--baseline", &old.1, "--endpoint", &old.1]);
+    let stdout = String::from_utf8_lossy(&same.stdout);
+    assert_eq!(same.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("ok: 0 breaking, 0 risky"), "{stdout}");
+
+    let broken = verify(&["--baseline", &old.1, "--endpoint", &changed.1]);
+    let stdout = String::from_utf8_lossy(&broken.stdout);
+    assert_eq!(broken.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("BREAKING response (S-1)"), "{stdout}");
+    assert!(stdout.contains("SubmitLineItems"), "{stdout}");
+
+    let file = dir.join("old.json");
+    let rec = verify(&[
+        "--endpoint",
+        &old.1,
+        "--record-behaviour",
+        file.to_str().unwrap(),
+        "--seed",
+        "4",
+    ]);
+    assert_eq!(
+        rec.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&rec.stderr)
+    );
+    let against = |url: &str| {
+        verify(&[
+            "--endpoint",
+            url,
+            "--against-behaviour",
+            file.to_str().unwrap(),
+        ])
+    };
+    let out = against(&old.1);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = against(&changed.1);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("seed 4"),
+        "the recording's seed is used: {stdout}"
+    );
+    assert!(stdout.contains("BREAKING response (S-1)"), "{stdout}");
+
+    // A file that is not a recording is a usage error, said plainly.
+    std::fs::write(&file, "{}").unwrap();
+    let out = against(&old.1);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not a behaviour recording"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -26,6 +26,7 @@
 //! ```
 
 mod checks;
+mod compare;
 mod context;
 mod linearizable;
 mod oracle;
@@ -38,6 +39,7 @@ mod suite;
 mod target;
 pub(crate) use target::Started;
 
+pub use compare::{BehaviourDiff, Change, Difference, Recording};
 pub use property::{Counterexample, Deviation};
 pub use report::{CheckResult, CheckStatus, Report};
 pub use rules::{Rule, rule, rules};

@@ -24,7 +24,9 @@ use crate::grpc::payload::ErrorPayload;
 #[derive(Debug, Clone)]
 pub struct Suite {
     cases: u32,
-    seed: u64,
+    pub(super) seed: u64,
+    /// The sequences of a behaviour comparison.
+    pub(super) sequences: u32,
     only: Vec<String>,
     skip: Vec<String>,
     concurrency: usize,
@@ -41,6 +43,7 @@ impl Default for Suite {
         Self {
             cases: 32,
             seed: 1,
+            sequences: 8,
             only: Vec::new(),
             skip: Vec::new(),
             concurrency: 8,
@@ -74,6 +77,13 @@ impl Suite {
     /// The seed every random choice comes from; a failure prints it.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
+        self
+    }
+
+    /// How many sequences a behaviour comparison sends (default 8; at least
+    /// 1, the boundary cases, which always come first).
+    pub fn sequences(mut self, n: u32) -> Self {
+        self.sequences = n.max(1);
         self
     }
 
@@ -223,29 +233,7 @@ impl Suite {
         let description = format!("{target:?}");
         let connected = target.connect().await?;
         let (channel, _keep, dial) = (connected.channel, connected.keep, connected.dial);
-        let presets = &target.presets;
-        let ctx = Ctx::new(
-            channel,
-            CtxConfig {
-                seed: self.seed,
-                cases: self.cases,
-                deadline: self.deadline,
-                fail_fast: self.fail_fast.or(presets.fail_fast),
-                token: target.token.clone(),
-                read_token: self.read_token.clone().or(presets.read_token.clone()),
-                write_token: self.write_token.clone().or(presets.write_token.clone()),
-                concurrency: self.concurrency,
-                rate: self.rate,
-                headers: target.headers.clone(),
-                health: target.health,
-                reflection: target.reflection,
-                patience: self.patience,
-                transient: target.transient.clone(),
-                dial,
-            },
-        )
-        .map_err(ConnectError)?;
-        probe(&ctx).await?;
+        let ctx = self.ctx(channel, &target, dial).await?;
         let all = checks::all();
         let total = all.len();
         let (active, passive): (Vec<_>, Vec<_>) =
@@ -319,6 +307,40 @@ impl Suite {
 }
 
 impl Suite {
+    /// The context of a run over `channel`, after a first call that shows
+    /// the target answers (each context has a run id of its own).
+    pub(crate) async fn ctx(
+        &self,
+        channel: tonic::transport::Channel,
+        target: &Target,
+        dial: Option<crate::server::Dial>,
+    ) -> Result<Ctx, ConnectError> {
+        let presets = &target.presets;
+        let ctx = Ctx::new(
+            channel,
+            CtxConfig {
+                seed: self.seed,
+                cases: self.cases,
+                deadline: self.deadline,
+                fail_fast: self.fail_fast.or(presets.fail_fast),
+                token: target.token.clone(),
+                read_token: self.read_token.clone().or(presets.read_token.clone()),
+                write_token: self.write_token.clone().or(presets.write_token.clone()),
+                concurrency: self.concurrency,
+                rate: self.rate,
+                headers: target.headers.clone(),
+                health: target.health,
+                reflection: target.reflection,
+                patience: self.patience,
+                transient: target.transient.clone(),
+                dial,
+            },
+        )
+        .map_err(ConnectError)?;
+        probe(&ctx).await?;
+        Ok(ctx)
+    }
+
     async fn run_indexed<'a>(
         &self,
         ctx: &Ctx,

@@ -92,15 +92,9 @@ pub(crate) struct Presets {
 
 impl std::fmt::Debug for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kind = match &self.kind {
-            Kind::Endpoint { url, .. } => format!("endpoint {url}"),
-            Kind::Channel(_) => "channel".into(),
-            Kind::Routes(_) | Kind::Server(_) => "in-process service".into(),
-            Kind::Started(_) => "embedded mock".into(),
-        };
         // Tokens are never printed.
         f.debug_struct("Target")
-            .field("kind", &kind)
+            .field("kind", &self.describe())
             .field("headers", &self.headers.len())
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .finish()
@@ -108,6 +102,16 @@ impl std::fmt::Debug for Target {
 }
 
 impl Target {
+    /// What the target is, in a few words (`endpoint http://…`).
+    pub(crate) fn describe(&self) -> String {
+        match &self.kind {
+            Kind::Endpoint { url, .. } => format!("endpoint {url}"),
+            Kind::Channel(_) => "channel".into(),
+            Kind::Routes(_) | Kind::Server(_) => "in-process service".into(),
+            Kind::Started(_) => "embedded mock".into(),
+        }
+    }
+
     fn new(kind: Kind) -> Self {
         Self {
             kind,

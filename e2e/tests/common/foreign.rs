@@ -74,3 +74,40 @@ pub fn skipped(report: &orders_testkit::contract::Report) -> Vec<&str> {
         .map(|r| r.id.as_str())
         .collect()
 }
+
+/// `verify --baseline` with a correct server of another stack as the
+/// baseline and the mock as the new version, under seeds 1, 2, 3: no
+/// difference is breaking, and what differs is only what the contract
+/// leaves open (the words of messages, of violations, of failed actions).
+/// Prints seed 1's diff for review.
+#[allow(dead_code)] // Each test binary uses its own part of this module.
+pub async fn differs_from_the_mock_only_where_open(
+    baseline: impl Fn() -> orders_testkit::contract::Target,
+) {
+    use orders_testkit::contract::{Suite, Target};
+    for seed in [1, 2, 3] {
+        let diff = Suite::default()
+            .seed(seed)
+            .compare(baseline(), Target::embedded())
+            .await
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        let text = diff.render();
+        if seed == 1 {
+            println!("{text}");
+        }
+        diff.assert_no_breaking();
+        assert!(
+            diff.steps > 40,
+            "seed {seed}: too few steps compared\n{text}"
+        );
+        for d in &diff.differences {
+            assert!(
+                d.facet.ends_with("message")
+                    || d.facet.ends_with("words")
+                    || d.facet.ends_with("descriptions"),
+                "seed {seed}: {} differs:\n{text}",
+                d.facet
+            );
+        }
+    }
+}
