@@ -36,6 +36,10 @@ enum Command {
     /// Exit code 0: all passed (nothing breaking); 1: a check failed (a
     /// difference is breaking); 2: usage or connection error.
     Verify(Box<VerifyArgs>),
+    /// Ask a server whether it is serving (one grpc.health.v1.Health/Check
+    /// call). Exit code 0: SERVING; 1: anything else (NOT_SERVING, unknown,
+    /// no answer within --timeout-ms). A container's health check.
+    Health(HealthArgs),
     /// Forward every OrderService call to --upstream (a transparent proxy:
     /// all four streaming patterns, metadata, deadlines, statuses and error
     /// details passed through) and write what was forwarded to --out as a
@@ -122,6 +126,21 @@ struct RecordArgs {
 }
 
 #[derive(clap::Args)]
+struct HealthArgs {
+    /// The server (http:// or https://).
+    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    endpoint: String,
+    #[command(flatten)]
+    tls: ClientTlsArgs,
+    /// The service to ask about; empty: the server as a whole.
+    #[arg(long, default_value = "")]
+    service: String,
+    /// How long to wait for the answer, connecting included.
+    #[arg(long, default_value_t = 2000)]
+    timeout_ms: u64,
+}
+
+#[derive(clap::Args)]
 struct VerifyArgs {
     /// The target (http:// or https://). Without it: the embedded mock.
     #[arg(long)]
@@ -132,13 +151,13 @@ struct VerifyArgs {
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
     headers: Vec<String>,
     /// A bearer token with full rights (A-1 to A-3 run when given).
-    #[arg(long)]
+    #[arg(long, env = "ORDERS_TESTKIT_TOKEN", hide_env_values = true)]
     token: Option<String>,
     /// A token with read permission only (adds A-1's PERMISSION_DENIED checks).
-    #[arg(long)]
+    #[arg(long, env = "ORDERS_TESTKIT_READ_TOKEN", hide_env_values = true)]
     read_token: Option<String>,
     /// A token with write permission only.
-    #[arg(long)]
+    #[arg(long, env = "ORDERS_TESTKIT_WRITE_TOKEN", hide_env_values = true)]
     write_token: Option<String>,
     /// The target's D-2 fail-fast threshold in ms (D-2 runs when given).
     #[arg(long)]
@@ -304,6 +323,7 @@ pub async fn main() -> ExitCode {
         Command::Serve(args) => serve(args).await,
         Command::Verify(args) => verify(*args).await,
         Command::Record(args) => record(args).await,
+        Command::Health(args) => health(args).await,
     }
 }
 
@@ -740,5 +760,31 @@ async fn compare(
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// `health`: SERVING exits 0, anything else 1 (never 2, which a container
+/// runtime's health check reserves).
+async fn health(args: HealthArgs) -> ExitCode {
+    let timeout = Duration::from_millis(args.timeout_ms.max(1));
+    let tls = args.tls.client_tls();
+    match orders_testkit::server::check_health(&args.endpoint, &tls, &args.service, timeout).await {
+        Ok(status) => {
+            let what = if args.service.is_empty() {
+                "the server".to_string()
+            } else {
+                args.service.clone()
+            };
+            println!("{}: {what} is {status}", args.endpoint);
+            if status == "SERVING" {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("orders-testkit health: {e}");
+            ExitCode::from(1)
+        }
     }
 }

@@ -233,3 +233,33 @@ async fn scenario_when_matches_fields_in_either_spelling() {
         Code::NotFound
     );
 }
+
+/// `serving = false`: health answers NOT_SERVING from the start (the
+/// server and OrderService alike), and `serving = true` is the default.
+#[tokio::test]
+async fn scenario_serving_false_starts_not_serving() {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    for (text, expected) in [
+        ("serving = false\n", ServingStatus::NotServing),
+        ("", ServingStatus::Serving),
+    ] {
+        let mock = Scenario::parse("s.toml", text).unwrap().start().await;
+        for service in ["", "orders.v1.OrderService"] {
+            let status = mock
+                .health_client()
+                .check(HealthCheckRequest {
+                    service: service.into(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .status;
+            assert_eq!(status, expected as i32, "{text:?} {service:?}");
+        }
+    }
+    let problem = Scenario::parse("s.toml", "serving = \"no\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(problem.contains("line 1"), "{problem}");
+}

@@ -80,6 +80,8 @@ pub struct Scenario {
     faults: Vec<Fault>,
     /// Calls no stub matches get UNIMPLEMENTED instead of the model.
     refuse_unmatched: bool,
+    /// Health answers SERVING (else NOT_SERVING) from the start.
+    serving: bool,
 }
 
 impl Scenario {
@@ -144,6 +146,7 @@ impl Scenario {
         };
         Ok(Self {
             refuse_unmatched,
+            serving: parsed.serving,
             seed: parsed.seed,
             fail_fast: Duration::from_millis(parsed.fail_fast_ms),
             orders,
@@ -172,8 +175,12 @@ impl Scenario {
         }
     }
 
-    /// Seeds the orders and mounts the stubs on a started mock.
+    /// Seeds the orders, mounts the stubs and sets the health status on a
+    /// started mock.
     pub fn install(&self, mock: &OrderMock) {
+        if !self.serving {
+            mock.set_serving(false);
+        }
         for order in &self.orders {
             mock.seed_order(order.clone());
         }

@@ -28,6 +28,14 @@ pub(super) struct File {
     /// What answers calls no stub matches: "model" (the default) or
     /// "unimplemented".
     pub(super) fallthrough: Option<Spanned<String>>,
+    /// Whether health answers SERVING from the start (the default) or
+    /// NOT_SERVING.
+    #[serde(default = "serving_by_default")]
+    pub(super) serving: bool,
+}
+
+fn serving_by_default() -> bool {
+    true
 }
 
 #[derive(Debug, Deserialize)]

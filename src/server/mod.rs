@@ -13,6 +13,7 @@
 //!   it, send GOAWAY);
 //! - [`endpoint`], [`ClientTls`]: the client side for URLs; [`reach`]: what
 //!   answers at one, told in a line before a run or a recording;
+//!   [`check_health`]: whether it is serving;
 //! - `tls` (feature `tls`): serving over TLS, mutual TLS too.
 //!
 //! ```
@@ -43,6 +44,7 @@ mod connection;
 mod dial;
 mod duplex;
 mod endpoint;
+mod health_check;
 mod reach;
 pub(crate) mod router;
 mod tasks;
@@ -56,6 +58,7 @@ pub(crate) use dial::{Dial, dial_duplex, dial_url};
 pub(crate) use duplex::lazy_channel;
 pub use duplex::{DuplexConnector, DuplexIncoming, InProcessServer, duplex_connector};
 pub use endpoint::{ClientTls, endpoint};
+pub use health_check::check_health;
 pub use reach::reach;
 pub use tasks::{ServerTasks, TaskMonitor};
 
