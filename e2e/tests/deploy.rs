@@ -8,10 +8,12 @@
 //!
 //! The image itself is built and checked by `scripts/image.sh` (CI runs it).
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use common::process::Served;
 use serde_yaml_ng::Value;
 
 fn root() -> PathBuf {
@@ -100,31 +102,6 @@ fn with(mut args: Vec<String>, flag: &str, value: &str) -> Vec<String> {
     args
 }
 
-struct Served(std::process::Child, String);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `serve` with these arguments; its first line names the address.
-fn serve(args: &[String]) -> Served {
-    let mut child = Command::new(orders_testkit_e2e::cli_binary())
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line.split_whitespace().last().unwrap().to_string();
-    Served(child, format!("http://{addr}"))
-}
-
 #[test]
 fn the_kubernetes_job_runs_verify_once_with_flags_the_binary_has() {
     let job = yaml("deploy/verify-job.yaml");
@@ -179,11 +156,11 @@ fn the_kubernetes_job_runs_verify_once_with_flags_the_binary_has() {
     }
 
     // The Job's command line, against a served mock, writes its report.
-    let served = serve(&["serve".into(), "--addr".into(), "127.0.0.1:0".into()]);
+    let served = Served::start(&[]);
     let dir = std::env::temp_dir().join(format!("orders-testkit-job-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let report = dir.join("junit.xml");
-    let args = with(args, "--endpoint", &served.1);
+    let args = with(args, "--endpoint", &served.url());
     let args = with(args, "--junit", report.to_str().unwrap());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = run(&args);
@@ -226,8 +203,9 @@ fn the_compose_file_serves_the_mock_and_checks_its_health_with_flags_the_binary_
     // check answers SERVING: exit 0.
     let command = with(command, "--addr", "127.0.0.1:0");
     let command = with(command, "--admin-addr", "127.0.0.1:0");
-    let served = serve(&command);
-    let health = with(health, "--endpoint", &served.1);
+    let command: Vec<&str> = command.iter().map(String::as_str).collect();
+    let served = Served::spawn(&command);
+    let health = with(health, "--endpoint", &served.url());
     let health: Vec<&str> = health.iter().map(String::as_str).collect();
     let out = run(&health);
     assert_eq!(

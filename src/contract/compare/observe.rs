@@ -366,6 +366,11 @@ fn describe(step: &Step) -> String {
     }
 }
 
+/// The most messages one watch step reads: a watch in these sequences
+/// sees at most five (its first and four changes); past this, the server
+/// streams without end, and the step says so instead of reading on.
+const MAX_MESSAGES: usize = 32;
+
 /// Runs every sequence, one step at a time, and writes down what came back.
 pub(super) async fn run(ctx: &Ctx, sequences: &[Vec<Step>]) -> Vec<Observed> {
     let mut out = Vec::new();
@@ -526,6 +531,14 @@ async fn observe(
             }
             // The rest of the watch, to its end (W-3, W-4).
             while ended.is_none() {
+                if seen >= MAX_MESSAGES {
+                    f.fixed(
+                        "end code",
+                        rule,
+                        format!("more than {MAX_MESSAGES} messages"),
+                    );
+                    break;
+                }
                 match within(wait, stream.next()).await {
                     Some(Some(Ok(u))) => {
                         f.update(seen, &u, names);
@@ -557,6 +570,9 @@ async fn observe(
                     let mut end = None;
                     let mut i = 0;
                     while let Some(next) = within(deadline + wait, stream.next()).await {
+                        if i >= MAX_MESSAGES {
+                            break;
+                        }
                         match next {
                             Some(Ok(u)) => {
                                 f.update(i, &u, names);

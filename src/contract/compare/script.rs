@@ -296,6 +296,9 @@ fn drawn(seed: u64, sequence: u32) -> Vec<Step> {
                         machine.apply(&name, *a);
                     }
                     actions.extend(end);
+                } else {
+                    // A watch that cannot open sends nothing.
+                    actions.clear();
                 }
                 steps.push(Step::Watch { order, actions });
             }
