@@ -163,7 +163,7 @@ fn problem(text: &str) -> String {
 fn scenario_errors_name_the_line() {
     assert_eq!(
         problem("seed = 1\nsede = 2\n").lines().next().unwrap(),
-        "s.toml: line 2: unknown field `sede`, expected one of `seed`, `fail_fast_ms`, `orders`, `stubs`, `faults`, `fallthrough`"
+        "s.toml: line 2: unknown field `sede`, expected one of `seed`, `fail_fast_ms`, `orders`, `stubs`, `faults`, `fallthrough`, `serving`"
     );
     assert_eq!(
         problem("seed = \n"),
