@@ -87,6 +87,7 @@ enum Kind {
     CancelShipRace,
     IdempotencyRace,
     WatchAheadOfReads,
+    KeyRecordedAfterOrder,
     // Deadlines
     FailFastIgnoredOnUnary,
     WorkThenFailFast,
@@ -165,6 +166,7 @@ const MUTANTS: &[(Kind, &str)] = &[
     (Kind::CancelShipRace, "L-1"),
     (Kind::IdempotencyRace, "L-2"),
     (Kind::WatchAheadOfReads, "L-1"),
+    (Kind::KeyRecordedAfterOrder, "L-2"),
     (Kind::FailFastIgnoredOnUnary, "D-2"),
     (Kind::WorkThenFailFast, "D-2"),
     (Kind::AuthAfterFailFast, "D-2"),
@@ -213,7 +215,7 @@ const JS_OBJECT_NAMES: &[&str] = &[
 /// Per-order watch bookkeeping for the watch mutants.
 #[derive(Default)]
 struct Book {
-    /// The IdempotencyRace mutant's own keys: the request and its answer.
+    /// The key mutants' own keys: the request and its answer.
     keys: HashMap<String, (Vec<u8>, CreateOrderResponse)>,
     watchers: HashMap<String, usize>,
     kill: HashMap<String, CancellationToken>,
@@ -231,6 +233,66 @@ struct Mutant {
     inner: ReferenceService,
     store: Arc<Store>,
     book: Arc<Mutex<Book>>,
+}
+
+/// The request's idempotency key, when it is one the contract accepts.
+fn valid_key<T>(req: &Request<T>) -> Option<String> {
+    req.metadata()
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .filter(|k| !k.is_empty() && k.len() <= 128)
+        .filter(|k| k.bytes().all(|b| (0x21..=0x7e).contains(&b)))
+        .map(str::to_string)
+}
+
+impl Mutant {
+    /// CreateOrder for the two key mutants, which keep the keys
+    /// themselves: right one call at a time, wrong at once.
+    async fn create_keeping_keys(
+        &self,
+        key: String,
+        mut req: Request<CreateOrderRequest>,
+    ) -> Result<Response<CreateOrderResponse>, Status> {
+        let body = req.get_ref().encode_to_vec();
+        let known = self.book.lock().unwrap().keys.get(&key).cloned();
+        match known {
+            Some((seen, answer)) if seen == body => return Ok(Response::new(answer)),
+            Some((_, answer)) => {
+                return Err(orders_testkit::service::status::already_exists(
+                    &answer.order_id,
+                ));
+            }
+            None => {}
+        }
+        req.metadata_mut().remove("idempotency-key");
+        let pause = || tokio::time::sleep(Duration::from_millis(2));
+        if self.kind == Kind::IdempotencyRace {
+            // Check, pause, create, record: a second create with the key
+            // passes the check meanwhile and makes a second order.
+            pause().await;
+            let answer = self.inner.create_order(req).await?;
+            self.book
+                .lock()
+                .unwrap()
+                .keys
+                .insert(key, (body, answer.get_ref().clone()));
+            return Ok(answer);
+        }
+        // KeyRecordedAfterOrder: the order is stored (GetOrder shows it)
+        // before its key is recorded; recording a key already recorded
+        // fails as a unique index would, and the loser answers
+        // ALREADY_EXISTS to the very request the winner accepted.
+        let answer = self.inner.create_order(req).await?;
+        pause().await;
+        let mut book = self.book.lock().unwrap();
+        if let Some((_, first)) = book.keys.get(&key) {
+            return Err(orders_testkit::service::status::already_exists(
+                &first.order_id,
+            ));
+        }
+        book.keys.insert(key, (body, answer.get_ref().clone()));
+        Ok(answer)
+    }
 }
 
 /// Rebuilds an INVALID_ARGUMENT with its violations changed by `f`.
@@ -308,42 +370,9 @@ impl OrderService for Mutant {
             Kind::IdempotencyIgnored => {
                 req.metadata_mut().remove("idempotency-key");
             }
-            Kind::IdempotencyRace => {
-                let key = req
-                    .metadata()
-                    .get("idempotency-key")
-                    .and_then(|v| v.to_str().ok())
-                    .filter(|k| !k.is_empty() && k.len() <= 128)
-                    .filter(|k| k.bytes().all(|b| (0x21..=0x7e).contains(&b)))
-                    .map(str::to_string);
-                if let Some(key) = key {
-                    let body = req.get_ref().encode_to_vec();
-                    let known = self.book.lock().unwrap().keys.get(&key).cloned();
-                    match known {
-                        Some((seen, answer)) if seen == body => {
-                            return Ok(Response::new(answer));
-                        }
-                        Some((_, answer)) => {
-                            return Err(orders_testkit::service::status::already_exists(
-                                &answer.order_id,
-                            ));
-                        }
-                        None => {
-                            // Check, pause, create, then record the key: a
-                            // second create with the key passes the check
-                            // meanwhile, and its order is visible before
-                            // the key is recorded.
-                            tokio::time::sleep(Duration::from_millis(2)).await;
-                            req.metadata_mut().remove("idempotency-key");
-                            let answer = self.inner.create_order(req).await?;
-                            self.book
-                                .lock()
-                                .unwrap()
-                                .keys
-                                .insert(key, (body, answer.get_ref().clone()));
-                            return Ok(answer);
-                        }
-                    }
+            Kind::IdempotencyRace | Kind::KeyRecordedAfterOrder => {
+                if let Some(key) = valid_key(&req) {
+                    return self.create_keeping_keys(key, req).await;
                 }
             }
             Kind::AddressIgnoredInIdempotency
@@ -1228,6 +1257,7 @@ async fn concurrency_mutants_are_caught_by_the_l_family_alone() {
         (Kind::CancelShipRace, "L-1"),
         (Kind::IdempotencyRace, "L-2"),
         (Kind::WatchAheadOfReads, "L-1"),
+        (Kind::KeyRecordedAfterOrder, "L-2"),
     ] {
         for seed in [1u64, 2, 3] {
             let sequential = suite(seed).skip(["L"]).run(target(kind)).await;

@@ -439,6 +439,25 @@ pub(crate) async fn l1(ctx: &Ctx) -> Verdict {
     }
 }
 
+/// What a CreateOrder with the shared key answered.
+#[derive(Clone)]
+enum Made {
+    /// The order's id.
+    Order(String),
+    /// ALREADY_EXISTS, with its message: never right for the request the
+    /// key was first used with (C-4), in any order of the calls.
+    AlreadyExists(String),
+}
+
+impl std::fmt::Debug for Made {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Made::Order(id) => write!(f, "{id:?}"),
+            Made::AlreadyExists(message) => write!(f, "ALREADY_EXISTS {message:?}"),
+        }
+    }
+}
+
 /// One idempotency key: the first create that takes effect makes the
 /// order; every create with the key answers that order.
 struct Key;
@@ -446,7 +465,7 @@ struct Key;
 impl Model for Key {
     type State = Option<String>;
     type Input = &'static str;
-    type Output = String;
+    type Output = Made;
 
     fn init(&self) -> Option<String> {
         None
@@ -460,12 +479,13 @@ impl Model for Key {
         &self,
         state: &Option<String>,
         _: &&'static str,
-        id: &String,
+        answer: &Made,
     ) -> Option<Option<String>> {
-        match state {
-            None => Some(Some(id.clone())),
-            Some(made) if made == id => Some(state.clone()),
-            Some(_) => None,
+        match (state, answer) {
+            (_, Made::AlreadyExists(_)) => None,
+            (None, Made::Order(id)) => Some(Some(id.clone())),
+            (Some(made), Made::Order(id)) if made == id => Some(state.clone()),
+            (Some(_), Made::Order(_)) => None,
         }
     }
 }
@@ -480,7 +500,7 @@ pub(crate) async fn l2(ctx: &Ctx) -> Verdict {
         // The same request with each key (another request would be
         // ALREADY_EXISTS, C-4).
         let requests = [create_request(ctx), create_request(ctx)];
-        let history: History<&'static str, String> = Mutex::new(vec![Vec::new(), Vec::new()]);
+        let history: History<&'static str, Made> = Mutex::new(vec![Vec::new(), Vec::new()]);
         let start = Instant::now();
         let create = |client: usize, key: usize| {
             let (keys, history, requests) = (&keys, &history, &requests);
@@ -493,23 +513,29 @@ pub(crate) async fn l2(ctx: &Ctx) -> Verdict {
                     Err(_) => return Err(Deviation::new("L-2", "a valid key", keys[key].clone())),
                 }
                 let call = at(start);
-                match within(ctx.patience, ctx.client().create_order(req)).await {
-                    Some(Ok(r)) => {
-                        history.lock().unwrap_or_else(|p| p.into_inner())[key].push(Op {
-                            client,
-                            call,
-                            ret: at(start),
-                            input: "CreateOrder",
-                            output: r.into_inner().order_id,
-                        });
-                        Ok(())
+                let output = match within(ctx.patience, ctx.client().create_order(req)).await {
+                    Some(Ok(r)) => Made::Order(r.into_inner().order_id),
+                    // In the history: which calls it contradicts is
+                    // for the timeline to show.
+                    Some(Err(st)) if st.code() == tonic::Code::AlreadyExists => {
+                        Made::AlreadyExists(st.message().to_string())
                     }
-                    other => Err(Deviation::new(
-                        "L-2",
-                        "CreateOrder succeeds",
-                        format!("{other:?}"),
-                    )),
-                }
+                    other => {
+                        return Err(Deviation::new(
+                            "L-2",
+                            "CreateOrder succeeds",
+                            format!("{other:?}"),
+                        ));
+                    }
+                };
+                history.lock().unwrap_or_else(|p| p.into_inner())[key].push(Op {
+                    client,
+                    call,
+                    ret: at(start),
+                    input: "CreateOrder",
+                    output,
+                });
+                Ok(())
             }
         };
         let ran = tokio::try_join!(
