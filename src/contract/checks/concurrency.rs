@@ -91,6 +91,27 @@ type History<I, O> = Mutex<Vec<Vec<Op<I, O>>>>;
 /// Histories by what they are of (an order, a key).
 type Parts<M> = [(String, Vec<Op<<M as Model>::Input, <M as Model>::Output>>)];
 
+/// Adds to the history of `part` a call `client` made at `call` and that
+/// is answered now.
+fn answered<I, O>(
+    history: &History<I, O>,
+    part: usize,
+    client: usize,
+    call: u64,
+    start: Instant,
+    input: I,
+    output: O,
+) {
+    let op = Op {
+        client,
+        call,
+        ret: at(start),
+        input,
+        output,
+    };
+    history.lock().unwrap_or_else(|p| p.into_inner())[part].push(op);
+}
+
 /// Microseconds since `start`.
 fn at(start: Instant) -> u64 {
     start.elapsed().as_micros() as u64
@@ -257,16 +278,11 @@ async fn act_stream(
                 ));
             }
         };
-        history.lock().unwrap_or_else(|p| p.into_inner())[order].push(Op {
-            client,
-            call,
-            ret: at(start),
-            input: Ask::Act(action),
-            output: Told::Acted {
-                success: result.success,
-                status: result.status(),
-            },
-        });
+        let told = Told::Acted {
+            success: result.success,
+            status: result.status(),
+        };
+        answered(history, order, client, call, start, Ask::Act(action), told);
     }
     Ok(())
 }
@@ -288,13 +304,8 @@ async fn read(
     });
     match within(ctx.patience, read).await {
         Some(Ok(o)) => {
-            history.lock().unwrap_or_else(|p| p.into_inner())[order].push(Op {
-                client,
-                call,
-                ret: at(start),
-                input: Ask::Get,
-                output: Told::Status(o.into_inner().status()),
-            });
+            let told = Told::Status(o.into_inner().status());
+            answered(history, order, client, call, start, Ask::Get, told);
             Ok(())
         }
         other => Err(Deviation::new(
@@ -317,8 +328,6 @@ async fn watch_and_read(
     history: &History<Ask, Told>,
     done: &tokio_util::sync::CancellationToken,
 ) -> Result<(), Deviation> {
-    let record =
-        |op: Op<Ask, Told>| history.lock().unwrap_or_else(|p| p.into_inner())[order].push(op);
     let opened_at = at(start);
     let request = crate::pb::WatchOrderStatusRequest {
         order_id: order_id.to_string(),
@@ -345,13 +354,8 @@ async fn watch_and_read(
             Ok(None) => return Ok(()),
             Err(st) => return Err(Deviation::new("L-1", "the watch stays open", show(&st))),
         };
-        record(Op {
-            client,
-            call: opened_at,
-            ret: at(start),
-            input: Ask::Watched,
-            output: Told::Status(update.status()),
-        });
+        let told = Told::Status(update.status());
+        answered(history, order, client, opened_at, start, Ask::Watched, told);
         read(ctx, client, order, order_id, start, history).await?;
     }
 }
@@ -528,13 +532,7 @@ pub(crate) async fn l2(ctx: &Ctx) -> Verdict {
                         ));
                     }
                 };
-                history.lock().unwrap_or_else(|p| p.into_inner())[key].push(Op {
-                    client,
-                    call,
-                    ret: at(start),
-                    input: "CreateOrder",
-                    output,
-                });
+                answered(history, key, client, call, start, "CreateOrder", output);
                 Ok(())
             }
         };
