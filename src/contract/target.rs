@@ -288,24 +288,16 @@ impl Target {
                 crate::server::reach(url, tls).await.map_err(ConnectError)?;
                 let endpoint = crate::server::endpoint(url, tls).map_err(ConnectError)?;
                 let channel = endpoint.connect().await.map_err(|e| {
-                    ConnectError(format!("cannot connect to {url}: {}", source_chain(&e)))
+                    ConnectError(format!(
+                        "cannot connect to {url}: {}",
+                        crate::server::error_chain(&e)
+                    ))
                 })?;
                 let dial = dial_url(url, tls).map_err(ConnectError)?;
                 Ok(connected(channel, None, Some(dial)))
             }
         }
     }
-}
-
-fn source_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        cur = s.source();
-    }
-    out
 }
 
 /// Keeps an in-process target alive for the run (held only for its drop).

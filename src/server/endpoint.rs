@@ -106,3 +106,19 @@ pub fn endpoint(url: &str, tls: &ClientTls) -> Result<Endpoint, String> {
         Ok(endpoint)
     }
 }
+
+/// An error with its causes, on one line (a cause whose words the line
+/// already ends with is not said twice).
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let next = c.to_string();
+        if !text.ends_with(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        cause = c.source();
+    }
+    text
+}

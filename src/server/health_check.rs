@@ -8,7 +8,7 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
-use super::{ClientTls, endpoint};
+use super::{ClientTls, endpoint, error_chain};
 
 /// Asks the server at `url` whether `service` (`""`: the server as a whole)
 /// is serving, within `timeout`. `Ok` carries the status the server
@@ -48,7 +48,7 @@ pub async fn check_health(
         let channel = endpoint
             .connect()
             .await
-            .map_err(|e| format!("{url}: cannot connect: {}", source_text(&e)))?;
+            .map_err(|e| format!("{url}: cannot connect: {}", error_chain(&e)))?;
         HealthClient::new(channel)
             .check(HealthCheckRequest {
                 service: service.to_string(),
@@ -68,19 +68,4 @@ pub async fn check_health(
     let status =
         ServingStatus::try_from(answer.into_inner().status).map_or("UNKNOWN", |s| s.as_str_name());
     Ok(status.to_string())
-}
-
-/// An error with its causes, on one line.
-fn source_text(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let next = c.to_string();
-        if !text.ends_with(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        cause = c.source();
-    }
-    text
 }

@@ -57,6 +57,7 @@ pub use connection::ConnectionControl;
 pub(crate) use dial::{Dial, dial_duplex, dial_url};
 pub(crate) use duplex::lazy_channel;
 pub use duplex::{DuplexConnector, DuplexIncoming, InProcessServer, duplex_connector};
+pub(crate) use endpoint::error_chain;
 pub use endpoint::{ClientTls, endpoint};
 pub use health_check::check_health;
 pub use reach::reach;
