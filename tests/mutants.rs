@@ -122,6 +122,9 @@ enum Kind {
     // Correct, but not the same twice: a request number in the words of
     // INVALID_ARGUMENT (for the behaviour comparison's flakiness control).
     RequestNumberInMessages,
+    // Correct: a watch that cannot open sends its headers, then the error
+    // (tonic's trailers-only framing is one choice of two).
+    WatchErrorsAfterHeaders,
 }
 
 /// Each mutant and the rule it breaks.
@@ -629,6 +632,11 @@ impl OrderService for Mutant {
             Ok(r) => r.into_inner(),
             Err(st) if self.kind == Kind::WatchErrorsWithoutDetails => {
                 return Err(Status::new(st.code(), st.message()));
+            }
+            Err(st) if self.kind == Kind::WatchErrorsAfterHeaders => {
+                return Ok(Response::new(fed_by(|tx| async move {
+                    let _ = tx.send(Err(st)).await;
+                })));
             }
             Err(st) => return Err(st),
         };
@@ -1351,4 +1359,27 @@ async fn behaviour_comparison_sets_aside_what_the_baseline_varies() {
         .await
         .unwrap();
     assert!(diff.breaking(), "{}", diff.render());
+}
+
+/// A difference is a difference of behaviour, not of framing: a correct
+/// server whose failing watches (W-1) send their headers before the error,
+/// where the mock sends the error alone, compares equal to the mock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behaviour_comparison_does_not_depend_on_how_an_error_is_framed() {
+    let suite = Suite::default().patience(Duration::from_secs(2));
+    // The sequences hold watches that cannot open, answered NOT_FOUND.
+    let recording = suite
+        .record_behaviour(target(Kind::WatchErrorsAfterHeaders))
+        .await
+        .unwrap()
+        .to_json();
+    assert!(
+        recording.contains("WatchOrderStatus an unknown id") && recording.contains("NotFound"),
+        "no failing watch in\n{recording}"
+    );
+    let diff = suite
+        .compare(target(Kind::None), target(Kind::WatchErrorsAfterHeaders))
+        .await
+        .unwrap();
+    assert!(diff.differences.is_empty(), "{}", diff.render());
 }

@@ -510,7 +510,13 @@ async fn observe(
                 .await;
             let mut stream = match watch {
                 Ok(s) => s.into_inner(),
-                Err(st) => return f.status("end ", rule, &st, names),
+                // An error instead of the headers is the answer an error
+                // after them is (the framing is the server's choice), and
+                // is written down the same: no messages, then the end.
+                Err(st) => {
+                    f.fixed("messages", "W-3", "0");
+                    return f.status("end ", rule, &st, names);
+                }
             };
             // The first message, before any action (W-2).
             let mut seen = 0;
@@ -627,7 +633,12 @@ async fn process(
     let call = client.process_orders(tokio_stream::wrappers::ReceiverStream::new(rx));
     let mut results = match within(wait, call).await {
         Some(Ok(s)) => s.into_inner(),
-        Some(Err(st)) => return f.status(&format!("{p}end "), "P-5", &st, names),
+        // As after the headers, with no result yet (the framing is the
+        // server's choice).
+        Some(Err(st)) => {
+            f.fixed(format!("{p}results"), "P-1", "0");
+            return f.status(&format!("{p}end "), "P-5", &st, names);
+        }
         None => {
             return f.fixed(
                 format!("{p}end code"),
