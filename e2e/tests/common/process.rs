@@ -83,6 +83,9 @@ impl Served {
                 let _ = stdout.read_line(&mut line);
                 let _ = tx.send(line);
             }
+            // Then the rest, to the end: a child that prints more than was
+            // waited for (serve's admin line) must not meet a closed pipe.
+            let _ = std::io::copy(&mut stdout, &mut std::io::sink());
         });
         let mut addrs = (0..lines).map(|_| {
             let line = rx.recv_timeout(GUARD).expect("the address is printed");
