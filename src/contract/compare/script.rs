@@ -5,7 +5,7 @@
 //! the seed. The suite's oracle drives them, so that they act on orders
 //! that exist and follow each watched order to its end.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 use crate::contract::oracle::{self, Machine};
 use crate::pb::{CreateOrderRequest, LineItem, OrderActionType, OrderStatus};
@@ -203,9 +203,9 @@ impl Draw {
 fn drawn(seed: u64, sequence: u32) -> Vec<Step> {
     let mut draw = Draw(seed ^ (u64::from(sequence) << 32) ^ 0xbe4a_710e);
     let mut machine = Machine::default();
-    // Orders by the step that created them; keys by number.
+    // Orders by the step that created them; the keys used so far.
     let mut orders: Vec<usize> = Vec::new();
-    let mut keys: HashMap<u8, String> = HashMap::new();
+    let mut keys: HashSet<u8> = HashSet::new();
     let mut steps = Vec::new();
     let len = 4 + draw.below(7) as usize;
     let products = ["p-1", "p-2", "p-3"];
@@ -249,14 +249,13 @@ fn drawn(seed: u64, sequence: u32) -> Vec<Step> {
                 let valid = oracle::expected_create_violations(&request).is_empty();
                 // A new order unless the request is invalid or its key was
                 // taken (a replay or a conflict).
-                let fingerprint = format!("{customer:?}{its:?}");
-                if valid && key.is_none_or(|k| !keys.contains_key(&k)) {
+                if valid && key.is_none_or(|k| !keys.contains(&k)) {
                     orders.push(at);
                     machine
                         .orders
                         .insert(format!("o{at}"), OrderStatus::Pending);
                     if let Some(k) = key {
-                        keys.insert(k, fingerprint);
+                        keys.insert(k);
                     }
                 }
                 steps.push(Step::Create {
