@@ -119,9 +119,11 @@ async fn serve_scenario_example_file() {
 }
 
 fn serve_broken(text: &str) -> (Option<i32>, String, String) {
-    let dir = std::env::temp_dir().join(format!("orders-testkit-scenario-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("broken-{}.toml", text.len()));
+    let path = std::env::temp_dir().join(format!(
+        "orders-testkit-scenario-{}-broken-{}.toml",
+        std::process::id(),
+        text.len()
+    ));
     std::fs::write(&path, text).unwrap();
     let out = Command::new(orders_testkit_e2e::cli_binary())
         .args(["serve", "--addr", "127.0.0.1:0", "--scenario"])
