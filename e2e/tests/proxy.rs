@@ -49,7 +49,11 @@ fn free_port() -> SocketAddr {
         .unwrap()
 }
 
-async fn start_nginx(bin: &PathBuf, upstream: SocketAddr, name: &str) -> Nginx {
+/// nginx in front of `upstream`, closing each client connection after
+/// `requests` requests (its `keepalive_requests`: a GOAWAY, then the
+/// close). Every request's client connection number goes to
+/// `logs/connections.log`.
+async fn start_nginx(bin: &PathBuf, upstream: SocketAddr, name: &str, requests: u32) -> Nginx {
     let dir = std::env::temp_dir().join(format!(
         "orders-testkit-nginx-{}-{name}",
         std::process::id()
@@ -58,19 +62,15 @@ async fn start_nginx(bin: &PathBuf, upstream: SocketAddr, name: &str) -> Nginx {
     std::fs::create_dir_all(dir.join("logs")).unwrap();
     let addr = free_port();
     let d = dir.display();
-    // keepalive_requests: by default nginx sends GOAWAY after 1,000
-    // requests on a client connection; the suite makes more (the L family
-    // tipped it over), and a call caught by the rotation fails with an h2
-    // protocol error. A suite that retries such calls is still to come.
     let conf = format!(
         "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
          error_log {d}/logs/error.log warn;\n\
          events {{ worker_connections 512; }}\n\
-         http {{\n  access_log off;\n\
+         http {{\n  log_format conn '$connection';\n  access_log {d}/logs/connections.log conn;\n\
            client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
            fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
            server {{\n    listen {addr} http2;\n    http2_max_concurrent_streams 1024;\n\
-             keepalive_requests 100000;\n\
+             keepalive_requests {requests};\n\
              location / {{\n      grpc_pass grpc://{upstream};\n\
                grpc_read_timeout 60s;\n      grpc_send_timeout 60s;\n      grpc_buffer_size 64k;\n    }}\n  }}\n}}\n"
     );
@@ -105,7 +105,7 @@ async fn start_nginx(bin: &PathBuf, upstream: SocketAddr, name: &str) -> Nginx {
     orders_testkit_no_nginx,
     ignore = "nginx not found when built: apt-get install nginx, then touch e2e/build.rs"
 )]
-async fn suite_passes_through_nginx_grpc_pass() {
+async fn suite_passes_through_nginx_grpc_pass_while_it_rotates_client_connections() {
     let bin = nginx();
     let transient = Fault::unavailable("transient, on request", Duration::from_millis(25))
         .when_header("x-proxy-transient", "1");
@@ -119,7 +119,10 @@ async fn suite_passes_through_nginx_grpc_pass() {
         .await
         .unwrap();
     let upstream = mock.local_addr().unwrap();
-    let proxy = start_nginx(&bin, upstream, "pass").await;
+    // Every 16 requests nginx sends GOAWAY and closes the connection: the
+    // calls it turned away unprocessed are the suite's to send again, not
+    // the target's failures (nginx's default is every 1,000).
+    let proxy = start_nginx(&bin, upstream, "pass", 16).await;
     let report = Suite::default()
         .cases(8)
         .fail_fast(Duration::from_millis(100))
@@ -144,6 +147,19 @@ async fn suite_passes_through_nginx_grpc_pass() {
         mock.journal().len() > 100,
         "the calls went through the proxy to the server"
     );
+    // nginx did rotate: its log names each request's client connection.
+    let log = std::fs::read_to_string(proxy.dir.join("logs/connections.log")).unwrap();
+    let requests = log.lines().count();
+    let connections: std::collections::HashSet<&str> = log.lines().collect();
+    assert!(
+        requests > 100 && connections.len() >= requests / 16,
+        "{requests} requests on {} client connections",
+        connections.len()
+    );
+    println!(
+        "{requests} requests through nginx on {} client connections",
+        connections.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -154,7 +170,7 @@ async fn suite_passes_through_nginx_grpc_pass() {
 async fn proxy_with_its_upstream_down_is_an_unreachable_target() {
     let bin = nginx();
     let down = free_port(); // nothing listens there
-    let proxy = start_nginx(&bin, down, "down").await;
+    let proxy = start_nginx(&bin, down, "down", 1000).await;
     let report = Suite::default()
         .cases(1)
         .run(Target::endpoint(format!("http://{}", proxy.addr)))

@@ -232,6 +232,10 @@ impl Ctx {
             .buffer(1024)
             .concurrency_limit(cfg.concurrency.max(1))
             .rate_limit(cfg.rate.max(1), Duration::from_secs(1))
+            // A call the target (or a proxy before it) turned away
+            // unprocessed is sent again, as other gRPC stacks do: a proxy
+            // rotating its connections is not the target's answer.
+            .layer(crate::grpc::refused::RefusedLayer)
             .service(channel)
             .map_err(|e: BoxError| e);
         let base = Repair { inner: base };
