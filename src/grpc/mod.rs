@@ -11,7 +11,6 @@ pub(crate) mod header_match;
 pub mod json;
 pub mod payload;
 pub mod propagation;
-#[cfg(feature = "contract")]
 pub(crate) mod refused;
 pub(crate) mod seed;
 pub mod status_repair;

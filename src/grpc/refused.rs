@@ -73,13 +73,7 @@ where
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         let (parts, body) = req.into_parts();
-        let tape = Arc::new(Mutex::new(Tape {
-            source: Some(body),
-            taken: Vec::new(),
-            size: 0,
-            kept: true,
-            attempt: 0,
-        }));
+        let tape = Tape::new(body);
         let first = Request::from_parts(parts.clone(), Tape::player(&tape));
         // The clone waits for its readiness; the ready one takes the call.
         let clone = self.inner.clone();
@@ -203,6 +197,16 @@ struct Tape {
 }
 
 impl Tape {
+    fn new(body: Body) -> Arc<Mutex<Tape>> {
+        Arc::new(Mutex::new(Tape {
+            source: Some(body),
+            taken: Vec::new(),
+            size: 0,
+            kept: true,
+            attempt: 0,
+        }))
+    }
+
     /// The body of the tape's current attempt.
     fn player(tape: &Arc<Mutex<Tape>>) -> Body {
         Body::new(Player {
@@ -389,6 +393,18 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_call_the_mock_forwards_is_sent_again_when_its_upstream_turns_it_away() {
+        let upstream = OrderMock::start().await;
+        let opened = Arc::new(AtomicUsize::new(0));
+        let channel = first_connection_goes_away(&upstream, opened.clone());
+        let front = OrderMock::builder().proxy(channel).start().await;
+        let made = front.client().create_order(order("c-proxied")).await;
+        assert!(made.is_ok(), "{made:?}");
+        assert_eq!(opened.load(Ordering::SeqCst), 2);
+        assert_eq!(upstream.journal().len(), 1, "the upstream saw it once");
+    }
+
+    #[tokio::test]
     async fn without_the_layer_the_same_call_fails_as_an_h2_error() {
         // The case above is a real refusal: tonic alone reports it.
         let mock = OrderMock::start().await;
@@ -423,6 +439,51 @@ mod tests {
         assert_eq!(opened.load(Ordering::SeqCst), 2);
         assert_eq!(summary.item_count, 3);
         assert_eq!(summary.total_cents, (1 + 2 + 3) * 100);
+    }
+
+    fn body_of(parts: &[&'static str]) -> Body {
+        let frames = parts
+            .iter()
+            .map(|s| Ok::<_, tonic::Status>(Frame::data(Bytes::from_static(s.as_bytes()))));
+        Body::new(http_body_util::StreamBody::new(tokio_stream::iter(
+            frames.collect::<Vec<_>>(),
+        )))
+    }
+
+    async fn next_data(body: &mut Body) -> Option<Bytes> {
+        use http_body_util::BodyExt;
+        let frame = body.frame().await?.unwrap();
+        Some(frame.into_data().unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_rewound_body_plays_the_frames_taken_then_the_rest() {
+        let tape = Tape::new(body_of(&["a", "b", "c"]));
+        let mut first = Tape::player(&tape);
+        assert_eq!(next_data(&mut first).await.unwrap(), "a");
+        assert!(lock(&tape).rewind());
+        let mut second = Tape::player(&tape);
+        assert_eq!(
+            next_data(&mut first).await,
+            None,
+            "the refused attempt's body ended"
+        );
+        let mut played = Vec::new();
+        while let Some(data) = next_data(&mut second).await {
+            played.push(data);
+        }
+        assert_eq!(played, ["a", "b", "c"]);
+    }
+
+    #[tokio::test]
+    async fn an_answered_call_keeps_nothing_and_cannot_be_rewound() {
+        let tape = Tape::new(body_of(&["a", "b"]));
+        let mut body = Tape::player(&tape);
+        assert_eq!(next_data(&mut body).await.unwrap(), "a");
+        lock(&tape).forget();
+        assert_eq!(next_data(&mut body).await.unwrap(), "b");
+        assert!(lock(&tape).taken.is_empty());
+        assert!(!lock(&tape).rewind());
     }
 
     /// A peer that answers each call's headers, reads two request

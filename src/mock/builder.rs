@@ -194,7 +194,10 @@ impl OrderMockBuilder {
     /// instead of answering them from the model: metadata passed through,
     /// the caller's remaining deadline sent on, the target's messages and
     /// statuses (details and trailers included) sent back. The journal
-    /// marks them [`Answerer::Proxy`](crate::mock::Answerer::Proxy).
+    /// marks them [`Answerer::Proxy`](crate::mock::Answerer::Proxy). A
+    /// call the target turns away unprocessed (`REFUSED_STREAM`, or a
+    /// `GOAWAY` from a proxy before it that rotates connections) is sent
+    /// to it again, up to three times, as a gRPC client stack would.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {

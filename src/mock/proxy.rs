@@ -14,6 +14,7 @@ use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, MetadataMap};
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::grpc::refused::{Refused, RefusedLayer};
 use crate::pb::order_service_client::OrderServiceClient;
 use crate::pb::order_service_server::OrderService;
 use crate::pb::{
@@ -22,10 +23,12 @@ use crate::pb::{
 };
 use crate::service::orders::BoxStream;
 
-/// The target calls are forwarded to.
+/// The target calls are forwarded to. A call the target turned away
+/// unprocessed (a proxy before it rotating connections) is sent to it
+/// again, as the caller's own stack would have ([`crate::grpc::refused`]).
 #[derive(Debug, Clone)]
 pub(crate) struct Upstream {
-    client: OrderServiceClient<Channel>,
+    client: OrderServiceClient<Refused<Channel>>,
     /// Set on every forwarded call, replacing what the caller sent.
     headers: Arc<Vec<(AsciiMetadataKey, AsciiMetadataValue)>>,
 }
@@ -101,7 +104,7 @@ fn outbound<T: Send + 'static>(stream: Streaming<T>) -> BoxStream<T> {
 impl Upstream {
     pub(crate) fn new(channel: Channel) -> Self {
         Self {
-            client: OrderServiceClient::new(channel),
+            client: OrderServiceClient::new(tower::Layer::layer(&RefusedLayer, channel)),
             headers: Arc::default(),
         }
     }
@@ -132,7 +135,10 @@ impl Upstream {
         request
     }
 
-    fn forward<T>(&self, request: Request<T>) -> (Request<T>, OrderServiceClient<Channel>) {
+    fn forward<T>(
+        &self,
+        request: Request<T>,
+    ) -> (Request<T>, OrderServiceClient<Refused<Channel>>) {
         let deadline = crate::grpc::deadline::deadline_of(request.metadata());
         let (metadata, _, message) = request.into_parts();
         (
