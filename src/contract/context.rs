@@ -191,6 +191,8 @@ pub(crate) struct Ctx {
     base: Base,
     headers: std::sync::Arc<Vec<(HeaderName, HeaderValue)>>,
     customers: AtomicU64,
+    /// Calls the target turned away unprocessed, sent again.
+    sent_again: std::sync::Arc<AtomicU64>,
 }
 
 /// Why the target's metadata could not be used.
@@ -228,6 +230,7 @@ impl Ctx {
             .iter()
             .map(|(k, v)| header(k, v))
             .collect::<Result<Vec<_>, _>>()?;
+        let refused = crate::grpc::refused::RefusedLayer::default();
         let base = ServiceBuilder::new()
             .buffer(1024)
             .concurrency_limit(cfg.concurrency.max(1))
@@ -235,7 +238,7 @@ impl Ctx {
             // A call the target (or a proxy before it) turned away
             // unprocessed is sent again, as other gRPC stacks do: a proxy
             // rotating its connections is not the target's answer.
-            .layer(crate::grpc::refused::RefusedLayer)
+            .layer(refused.clone())
             .service(channel)
             .map_err(|e: BoxError| e);
         let base = Repair { inner: base };
@@ -269,6 +272,7 @@ impl Ctx {
             base: BoxCloneSyncService::new(base),
             headers: std::sync::Arc::new(headers),
             customers: AtomicU64::new(0),
+            sent_again: refused.sent_again(),
         })
     }
 
@@ -313,6 +317,12 @@ impl Ctx {
             headers.push((http::header::AUTHORIZATION, auth));
         }
         headers
+    }
+
+    /// How many calls of the run were turned away unprocessed and sent
+    /// again.
+    pub(crate) fn sent_again(&self) -> u64 {
+        self.sent_again.load(Ordering::Relaxed)
     }
 
     /// A client with full rights (the `--token`, if any).

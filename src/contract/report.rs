@@ -87,6 +87,10 @@ pub struct Report {
     pub results: Vec<CheckResult>,
     /// Wall time of the run.
     pub duration_ms: u64,
+    /// Calls the target (or a proxy before it) turned away unprocessed,
+    /// which the suite sent again rather than judged (CONTRACT.md, "What
+    /// the suite may assume about a server").
+    pub sent_again: u64,
     /// Error payloads of the error scenarios, rendered, ids redacted.
     #[serde(skip)]
     pub payloads: Vec<(String, String)>,
@@ -177,9 +181,14 @@ impl Report {
             );
         }
         let count = |s| self.results.iter().filter(|r| r.status == s).count();
+        let again = match self.sent_again {
+            0 => String::new(),
+            1 => ", 1 call turned away unprocessed and sent again".into(),
+            n => format!(", {n} calls turned away unprocessed and sent again"),
+        };
         let _ = writeln!(
             out,
-            "{} passed, {} failed, {} skipped in {:.2}s (seed {}, {} cases, run {})",
+            "{} passed, {} failed, {} skipped in {:.2}s (seed {}, {} cases, run {}{again})",
             count(CheckStatus::Passed),
             count(CheckStatus::Failed),
             count(CheckStatus::Skipped),

@@ -214,6 +214,7 @@ impl Suite {
                     duration_ms: 0,
                 }],
                 duration_ms: 0,
+                sent_again: 0,
                 payloads: Vec::new(),
             },
         }
@@ -301,6 +302,7 @@ impl Suite {
             run_id: ctx.run_id.clone(),
             results,
             duration_ms: started.elapsed().as_millis() as u64,
+            sent_again: ctx.sent_again(),
             payloads,
         })
     }

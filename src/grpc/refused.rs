@@ -22,6 +22,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, ready};
 
@@ -40,15 +41,27 @@ pub(crate) const AGAIN: u8 = 3;
 /// call is sent once (tonic's default message limit, 4 MiB).
 pub(crate) const KEPT: usize = 4 * 1024 * 1024;
 
-/// Layer that applies [`Refused`].
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct RefusedLayer;
+/// Layer that applies [`Refused`], counting the calls it sends again.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RefusedLayer {
+    sent_again: Arc<AtomicU64>,
+}
+
+impl RefusedLayer {
+    /// How many calls were sent again so far (each counted once).
+    pub(crate) fn sent_again(&self) -> Arc<AtomicU64> {
+        self.sent_again.clone()
+    }
+}
 
 impl<S> Layer<S> for RefusedLayer {
     type Service = Refused<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Refused { inner }
+        Refused {
+            inner,
+            sent_again: self.sent_again.clone(),
+        }
     }
 }
 
@@ -56,6 +69,7 @@ impl<S> Layer<S> for RefusedLayer {
 #[derive(Debug, Clone)]
 pub(crate) struct Refused<S> {
     inner: S,
+    sent_again: Arc<AtomicU64>,
 }
 
 impl<S, B> Service<Request<Body>> for Refused<S>
@@ -88,6 +102,7 @@ where
                 parts,
                 tape,
                 left: AGAIN,
+                sent_again: self.sent_again.clone(),
             },
         }
     }
@@ -99,6 +114,7 @@ struct Again<S> {
     parts: http::request::Parts,
     tape: Arc<Mutex<Tape>>,
     left: u8,
+    sent_again: Arc<AtomicU64>,
 }
 
 pin_project! {
@@ -147,6 +163,9 @@ where
                     return Poll::Ready(Ok(response));
                 }
                 Err(e) if again.left > 0 && refused(&e) && lock(&again.tape).rewind() => {
+                    if again.left == AGAIN {
+                        again.sent_again.fetch_add(1, Ordering::Relaxed);
+                    }
                     again.left -= 1;
                     let req = Request::from_parts(again.parts.clone(), Tape::player(&again.tape));
                     this.state.set(State::Again {
@@ -290,7 +309,7 @@ impl http_body::Body for Player {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::AtomicUsize;
 
     use hyper_util::rt::TokioIo;
     use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
@@ -376,7 +395,7 @@ mod tests {
         let mock = OrderMock::start().await;
         let opened = Arc::new(AtomicUsize::new(0));
         let channel = first_connection_goes_away(&mock, opened.clone());
-        let mut client = OrderServiceClient::new(RefusedLayer.layer(channel));
+        let mut client = OrderServiceClient::new(RefusedLayer::default().layer(channel));
         let made = client.create_order(order("c-goaway")).await.unwrap();
         assert_eq!(
             opened.load(Ordering::SeqCst),
@@ -423,7 +442,7 @@ mod tests {
         let mock = OrderMock::start().await;
         let opened = Arc::new(AtomicUsize::new(0));
         let channel = first_connection_goes_away(&mock, opened.clone());
-        let mut client = OrderServiceClient::new(RefusedLayer.layer(channel));
+        let mut client = OrderServiceClient::new(RefusedLayer::default().layer(channel));
         let items: Vec<LineItem> = (1..=3)
             .map(|n| LineItem {
                 product_id: format!("p{n}"),
@@ -522,7 +541,7 @@ mod tests {
                 async move { Ok::<_, std::io::Error>(TokioIo::new(client)) }
             }),
         );
-        let mut client = OrderServiceClient::new(RefusedLayer.layer(channel));
+        let mut client = OrderServiceClient::new(RefusedLayer::default().layer(channel));
         let (tx, rx) = tokio::sync::mpsc::channel(2);
         let action = |id: &str| crate::pb::OrderAction {
             order_id: id.into(),

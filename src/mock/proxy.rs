@@ -104,7 +104,7 @@ fn outbound<T: Send + 'static>(stream: Streaming<T>) -> BoxStream<T> {
 impl Upstream {
     pub(crate) fn new(channel: Channel) -> Self {
         Self {
-            client: OrderServiceClient::new(tower::Layer::layer(&RefusedLayer, channel)),
+            client: OrderServiceClient::new(tower::Layer::layer(&RefusedLayer::default(), channel)),
             headers: Arc::default(),
         }
     }
