@@ -91,8 +91,7 @@ where
         let first = Request::from_parts(parts.clone(), Tape::player(&tape));
         // The clone waits for its readiness; the ready one takes the call.
         let clone = self.inner.clone();
-        let ready = std::mem::replace(&mut self.inner, clone);
-        let mut ready = ready;
+        let mut ready = std::mem::replace(&mut self.inner, clone);
         RefusedFuture {
             state: State::First {
                 fut: ready.call(first),
