@@ -89,6 +89,28 @@ async fn a_correct_grpc_js_server_passes_under_seeds_1_2_3() {
     }
 }
 
+/// grpc-js with `grpc.max_connection_age_ms` (how servers behind an L4
+/// balancer spread their clients): every 50 ms a connection gets GOAWAY,
+/// and calls caught by it were never processed. The suite sends those
+/// again rather than judging them, and the correct server passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    orders_testkit_no_grpcjs,
+    ignore = "grpc-js not found when built: npm ci --prefix e2e/tests/grpcjs, then touch e2e/build.rs"
+)]
+async fn a_correct_grpc_js_server_that_ages_its_connections_passes() {
+    require_grpcjs();
+    let server = start(&["--max-connection-age-ms", "50"]);
+    let report = suite(1).cases(16).run(target(&server)).await;
+    println!("{}", report.table());
+    report.assert_passed();
+    assert_eq!(skipped(&report), ["PROTO-2"]);
+    assert!(
+        report.sent_again > 0,
+        "no call was turned away: the connections did not age"
+    );
+}
+
 /// Each variant, the rule it breaks, and that a run of one case catches it
 /// under every seed (naming that rule).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -58,7 +58,13 @@ const INT64_MIN = -(2n ** 63n);
 const READ_METHODS = new Set(['GetOrder', 'WatchOrderStatus', 'SubmitLineItems']);
 
 function parseArgs(argv) {
-  const args = { failFastMs: 0, tokens: new Map(), transient: null, variant: null };
+  const args = {
+    failFastMs: 0,
+    tokens: new Map(),
+    transient: null,
+    variant: null,
+    maxConnectionAgeMs: null,
+  };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
     if (value === undefined) throw new Error(`${flag} needs a value`);
@@ -67,6 +73,7 @@ function parseArgs(argv) {
       const at = value.indexOf('=');
       args.tokens.set(value.slice(0, at), value.slice(at + 1));
     } else if (flag === '--transient-header') args.transient = value;
+    else if (flag === '--max-connection-age-ms') args.maxConnectionAgeMs = Number(value);
     else if (flag === '--variant') {
       if (!(value in VARIANTS)) throw new Error(`unknown variant ${value}`);
       args.variant = value;
@@ -412,7 +419,16 @@ function main() {
   const options = { keepCase: true, longs: String, enums: Number, defaults: true, includeDirs };
   const definition = protoLoader.loadSync(['orders/v1/orders.proto', healthProto], options);
   const orders = grpc.loadPackageDefinition(definition).orders.v1;
-  const server = new grpc.Server();
+  // A connection's age bounded (how servers behind an L4 balancer spread
+  // their clients): GOAWAY at that age, its calls given 60 s to finish.
+  const serverOptions =
+    args.maxConnectionAgeMs === null
+      ? {}
+      : {
+          'grpc.max_connection_age_ms': args.maxConnectionAgeMs,
+          'grpc.max_connection_age_grace_ms': 60000,
+        };
+  const server = new grpc.Server(serverOptions);
   server.addService(orders.OrderService.service, {
     CreateOrder: createOrder,
     GetOrder: getOrder,
