@@ -88,6 +88,31 @@ async fn a_correct_grpc_python_server_passes_with_its_threshold_told() {
     }
 }
 
+/// grpc-python with `grpc.max_connection_age_ms` (how servers behind an L4
+/// balancer spread their clients): every 50 ms a connection gets GOAWAY;
+/// calls caught by it were never processed and are sent again, and a
+/// draining connection closed at a call's deadline is that call's end
+/// (D-1). The correct server passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    orders_testkit_no_grpcio,
+    ignore = "grpc-python not found when built: pip install grpcio grpcio-tools grpcio-status \
+              grpcio-health-checking grpcio-reflection, then touch e2e/build.rs"
+)]
+async fn a_correct_grpc_python_server_that_ages_its_connections_passes() {
+    require_grpcio();
+    let mut args = TOKENS.to_vec();
+    args.extend(["--max-connection-age-ms", "50"]);
+    let server = start(&args);
+    let report = suite(1).run(target(&server)).await;
+    println!("{}", report.table());
+    report.assert_passed();
+    assert!(
+        report.sent_again > 0,
+        "no call was turned away: the connections did not age"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
     orders_testkit_no_grpcio,

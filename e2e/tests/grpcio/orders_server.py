@@ -330,6 +330,12 @@ def main():
     parser.add_argument("--token", action="append", default=[])
     parser.add_argument("--transient-header", default=None)
     parser.add_argument(
+        "--max-connection-age-ms",
+        type=int,
+        default=None,
+        help="GOAWAY each connection at this age (as behind an L4 balancer)",
+    )
+    parser.add_argument(
         "--leak-internals",
         action="store_true",
         help="a broken variant: an unhandled exception on control characters (E-6)",
@@ -339,10 +345,14 @@ def main():
     for grant in args.token:
         token, _, permission = grant.partition("=")
         tokens[token] = permission
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=256),
-        options=[("grpc.max_concurrent_streams", 1024)],
-    )
+    options = [("grpc.max_concurrent_streams", 1024)]
+    if args.max_connection_age_ms is not None:
+        # Calls in flight get a minute to finish after the GOAWAY.
+        options += [
+            ("grpc.max_connection_age_ms", args.max_connection_age_ms),
+            ("grpc.max_connection_age_grace_ms", 60000),
+        ]
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=256), options=options)
     orders_pb2_grpc.add_OrderServiceServicer_to_server(
         Orders(
             Store(),

@@ -21,8 +21,10 @@ use crate::pb::{
     WatchOrderStatusRequest,
 };
 
-/// D-1's reading of an end: DEADLINE_EXCEEDED, or CANCELLED only once the
-/// caller's deadline has passed (tonic's client reports its own timer so).
+/// D-1's reading of an end: DEADLINE_EXCEEDED, or, only once the caller's
+/// deadline has passed, CANCELLED (tonic's client reports its own timer
+/// so) or the stream or connection ending under the call (a client that
+/// enforces its deadline, as gRPC clients do, says DEADLINE_EXCEEDED).
 fn deadline_end(
     what: &str,
     started: Instant,
@@ -32,7 +34,12 @@ fn deadline_end(
     match end {
         Some(Ok(st)) if failed_fast(&st, started, deadline) => Err(Shortfall::TooShort),
         Some(Ok(st)) if st.code() == Code::DeadlineExceeded => Ok(()),
-        Some(Ok(st)) if st.code() == Code::Cancelled && started.elapsed() >= deadline => Ok(()),
+        Some(Ok(st))
+            if (st.code() == Code::Cancelled || ended_under(&st))
+                && started.elapsed() >= deadline =>
+        {
+            Ok(())
+        }
         Some(Ok(st)) => Err(Deviation::new(
             "D-1",
             format!("{what}: DEADLINE_EXCEEDED at the deadline"),
@@ -52,6 +59,20 @@ fn deadline_end(
         )
         .into()),
     }
+}
+
+/// Whether the client made `st` from the stream or connection ending
+/// under the call (a reset, a close), not from a status the server sent,
+/// nor from the suite's own patience running out.
+fn ended_under(st: &Status) -> bool {
+    let mut next = std::error::Error::source(st);
+    while let Some(e) = next {
+        if e.is::<hyper::Error>() || e.is::<h2::Error>() {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
 
 /// The end of a response stream, read after its first message.
