@@ -113,6 +113,33 @@ async fn a_correct_grpc_python_server_that_ages_its_connections_passes() {
     );
 }
 
+/// The same server with and without aging connections, compared as two
+/// versions: nothing differs (a call turned away is sent again; a draining
+/// connection closed at a short deadline ends that call as the deadline
+/// does).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    orders_testkit_no_grpcio,
+    ignore = "grpc-python not found when built: pip install grpcio grpcio-tools grpcio-status \
+              grpcio-health-checking grpcio-reflection, then touch e2e/build.rs"
+)]
+async fn aging_connections_change_no_behaviour_between_two_versions() {
+    require_grpcio();
+    let plain = start(&TOKENS);
+    let mut args = TOKENS.to_vec();
+    args.extend(["--max-connection-age-ms", "50"]);
+    let aging = start(&args);
+    let diff = Suite::default()
+        .seed(1)
+        .compare(target(&plain), target(&aging))
+        .await
+        .unwrap();
+    let text = diff.render();
+    println!("{text}");
+    assert!(diff.steps > 40, "too few steps compared\n{text}");
+    assert!(diff.differences.is_empty(), "{text}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
     orders_testkit_no_grpcio,

@@ -12,7 +12,10 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, Status};
 
 use super::fixtures::{create_request, get, new_order, watch};
-use super::{Shortfall, Verdict, failed_fast, ok, show, steps, timed, with_short_deadline, within};
+use super::{
+    Shortfall, Verdict, ended_by_deadline, failed_fast, ok, show, steps, timed,
+    with_short_deadline, within,
+};
 use crate::contract::context::Ctx;
 use crate::contract::property::Deviation;
 use crate::contract::raw::{End, RawCall};
@@ -21,10 +24,7 @@ use crate::pb::{
     WatchOrderStatusRequest,
 };
 
-/// D-1's reading of an end: DEADLINE_EXCEEDED, or, only once the caller's
-/// deadline has passed, CANCELLED (tonic's client reports its own timer
-/// so) or the stream or connection ending under the call (a client that
-/// enforces its deadline, as gRPC clients do, says DEADLINE_EXCEEDED).
+/// D-1's reading of an end: [`ended_by_deadline`], not a fail-fast answer.
 fn deadline_end(
     what: &str,
     started: Instant,
@@ -33,13 +33,7 @@ fn deadline_end(
 ) -> Result<(), Shortfall> {
     match end {
         Some(Ok(st)) if failed_fast(&st, started, deadline) => Err(Shortfall::TooShort),
-        Some(Ok(st)) if st.code() == Code::DeadlineExceeded => Ok(()),
-        Some(Ok(st))
-            if (st.code() == Code::Cancelled || ended_under(&st))
-                && started.elapsed() >= deadline =>
-        {
-            Ok(())
-        }
+        Some(Ok(st)) if ended_by_deadline(&st, started, deadline) => Ok(()),
         Some(Ok(st)) => Err(Deviation::new(
             "D-1",
             format!("{what}: DEADLINE_EXCEEDED at the deadline"),
@@ -59,20 +53,6 @@ fn deadline_end(
         )
         .into()),
     }
-}
-
-/// Whether the client made `st` from the stream or connection ending
-/// under the call (a reset, a close), not from a status the server sent,
-/// nor from the suite's own patience running out.
-fn ended_under(st: &Status) -> bool {
-    let mut next = std::error::Error::source(st);
-    while let Some(e) = next {
-        if e.is::<hyper::Error>() || e.is::<h2::Error>() {
-            return true;
-        }
-        next = e.source();
-    }
-    false
 }
 
 /// The end of a response stream, read after its first message.
@@ -333,7 +313,7 @@ fn fails_fast<T: std::fmt::Debug>(
         }
     };
     let late = started.elapsed() >= deadline;
-    if late && matches!(st.code(), Code::DeadlineExceeded | Code::Cancelled) {
+    if late && ended_by_deadline(&st, started, deadline) {
         return Ok(None);
     }
     if st.code() != Code::DeadlineExceeded {
@@ -586,7 +566,7 @@ async fn d2_all(ctx: &Ctx, threshold: Duration) -> Result<Vec<String>, (String, 
             .await;
         match got {
             Err(st) if st.code() == Code::Unauthenticated => {}
-            Err(st) if st.code() == Code::Cancelled && started.elapsed() >= short => {
+            Err(st) if started.elapsed() >= short && ended_by_deadline(&st, started, short) => {
                 late.push("auth before fail-fast");
             }
             other => {

@@ -354,6 +354,34 @@ pub(crate) fn failed_fast(st: &Status, started: tokio::time::Instant, deadline: 
     st.code() == Code::DeadlineExceeded && started.elapsed() < deadline / 2
 }
 
+/// Whether `st` ends a call at its deadline as the caller sees it (D-1):
+/// DEADLINE_EXCEEDED, or, once the deadline has passed, CANCELLED (tonic's
+/// client reports its own timer so) or the stream or connection ending
+/// under the call with no status (a client that enforces its deadline, as
+/// every gRPC stack but tonic does, shows the caller DEADLINE_EXCEEDED).
+pub(crate) fn ended_by_deadline(
+    st: &Status,
+    started: tokio::time::Instant,
+    deadline: Duration,
+) -> bool {
+    st.code() == Code::DeadlineExceeded
+        || (started.elapsed() >= deadline && (st.code() == Code::Cancelled || ended_under(st)))
+}
+
+/// Whether the client made `st` from the stream or connection ending
+/// under the call (a reset, a close), not from a status the server sent,
+/// nor from the suite's own patience running out.
+fn ended_under(st: &Status) -> bool {
+    let mut next = std::error::Error::source(st);
+    while let Some(e) = next {
+        if e.is::<hyper::Error>() || e.is::<h2::Error>() {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
 /// Runs `step` with [`Ctx::short`] as the deadline meant to run out. When
 /// the target fails fast on it (an untold or wrong fail-fast threshold),
 /// retries with twice the deadline, at most four times, and returns a

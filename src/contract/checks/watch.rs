@@ -8,8 +8,8 @@ use tonic_types::StatusExt;
 
 use super::fixtures::{act, get, new_order, next_update, unknown_ids, watch};
 use super::{
-    Shortfall, Verdict, fail, failed_fast, ok, show, steps, timed, violations, with_short_deadline,
-    within,
+    Shortfall, Verdict, ended_by_deadline, fail, failed_fast, ok, show, steps, timed, violations,
+    with_short_deadline, within,
 };
 use crate::contract::context::Ctx;
 use crate::contract::property::Deviation;
@@ -365,7 +365,7 @@ async fn w6_round(ctx: &Ctx, id: &str, deadline: Duration) -> Result<(), Shortfa
     }
     drop(cancelled);
     match within(deadline + ctx.patience, short.message()).await {
-        Some(Err(st)) if matches!(st.code(), Code::DeadlineExceeded | Code::Cancelled) => {}
+        Some(Err(st)) if ended_by_deadline(&st, started, deadline) => {}
         other => {
             return Err(Deviation::new(
                 "W-6",

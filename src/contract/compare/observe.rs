@@ -15,7 +15,7 @@ use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
 use super::script::{Customer, Step, Who};
-use crate::contract::checks::{timed, within};
+use crate::contract::checks::{ended_by_deadline, timed, within};
 use crate::contract::context::Ctx;
 use crate::contract::oracle;
 use crate::pb::{
@@ -591,13 +591,10 @@ async fn observe(
                 Err(st) => end = Some(st),
             }
             match end {
-                // A client whose own timer fires first says CANCELLED
-                // ("Timeout expired"): the deadline ended the call all the
-                // same.
-                Some(st)
-                    if st.code() == Code::DeadlineExceeded
-                        || (st.code() == Code::Cancelled && started.elapsed() >= deadline) =>
-                {
+                // However the caller saw the deadline end the call (D-1's
+                // reading): a client's own timer, a stream or connection
+                // ended under it once the deadline passed.
+                Some(st) if ended_by_deadline(&st, started, deadline) => {
                     f.fixed("end code", "D-1", "DeadlineExceeded");
                 }
                 Some(st) => f.status("end ", "D-1", &st, names),
