@@ -48,7 +48,9 @@ pub(crate) struct RefusedLayer {
 }
 
 impl RefusedLayer {
-    /// How many calls were sent again so far (each counted once).
+    /// How many calls were sent again so far (each counted once); the
+    /// contract suite reports it.
+    #[cfg(any(test, feature = "contract"))]
     pub(crate) fn sent_again(&self) -> Arc<AtomicU64> {
         self.sent_again.clone()
     }
