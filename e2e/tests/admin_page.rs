@@ -21,16 +21,20 @@ use orders_testkit::layers::auth::Permission;
 use orders_testkit::pb::GetOrderRequest;
 use serde_json::{Value, json};
 
-/// ChromeDriver as a child process, killed on drop.
+/// ChromeDriver as a child process, killed on drop. Its temporary files
+/// and the browser's (profile, sockets) go to a folder of its own, removed
+/// with it: killed, ChromeDriver leaves its profile folder behind.
 struct Driver {
     child: Child,
     addr: SocketAddr,
+    tmp: std::path::PathBuf,
 }
 
 impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.tmp);
     }
 }
 
@@ -41,8 +45,14 @@ impl Driver {
             .local_addr()
             .unwrap()
             .port();
+        let tmp = std::env::temp_dir().join(format!(
+            "orders-testkit-chromium-{}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&tmp).unwrap();
         let mut child = Command::new("chromedriver")
             .arg(format!("--port={port}"))
+            .env("TMPDIR", &tmp)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -61,6 +71,7 @@ impl Driver {
         Self {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            tmp,
         }
     }
 
