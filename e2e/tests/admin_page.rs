@@ -45,10 +45,8 @@ impl Driver {
             .local_addr()
             .unwrap()
             .port();
-        let tmp = std::env::temp_dir().join(format!(
-            "orders-testkit-chromium-{}",
-            std::process::id()
-        ));
+        let tmp =
+            std::env::temp_dir().join(format!("orders-testkit-chromium-{}", std::process::id()));
         std::fs::create_dir_all(&tmp).unwrap();
         let mut child = Command::new("chromedriver")
             .arg(format!("--port={port}"))
