@@ -88,6 +88,13 @@ async fn a_correct_grpc_python_server_passes_with_its_threshold_told() {
     }
 }
 
+/// The server with tokens, its connections given GOAWAY at 50 ms of age.
+fn aging() -> Foreign {
+    let mut args = TOKENS.to_vec();
+    args.extend(["--max-connection-age-ms", "50"]);
+    start(&args)
+}
+
 /// grpc-python with `grpc.max_connection_age_ms` (how servers behind an L4
 /// balancer spread their clients): every 50 ms a connection gets GOAWAY;
 /// calls caught by it were never processed and are sent again, and a
@@ -101,9 +108,7 @@ async fn a_correct_grpc_python_server_passes_with_its_threshold_told() {
 )]
 async fn a_correct_grpc_python_server_that_ages_its_connections_passes() {
     require_grpcio();
-    let mut args = TOKENS.to_vec();
-    args.extend(["--max-connection-age-ms", "50"]);
-    let server = start(&args);
+    let server = aging();
     let report = suite(1).run(target(&server)).await;
     println!("{}", report.table());
     report.assert_passed();
@@ -126,9 +131,7 @@ async fn a_correct_grpc_python_server_that_ages_its_connections_passes() {
 async fn aging_connections_change_no_behaviour_between_two_versions() {
     require_grpcio();
     let plain = start(&TOKENS);
-    let mut args = TOKENS.to_vec();
-    args.extend(["--max-connection-age-ms", "50"]);
-    let aging = start(&args);
+    let aging = aging();
     let diff = Suite::default()
         .seed(1)
         .compare(target(&plain), target(&aging))
