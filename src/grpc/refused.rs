@@ -379,6 +379,25 @@ mod tests {
         ))
     }
 
+    /// A client through the layer to `mock`, its first connection going
+    /// away at once; the connections opened and the calls sent again.
+    struct ThroughRefusal {
+        client: OrderServiceClient<Refused<Channel>>,
+        opened: Arc<AtomicUsize>,
+        sent_again: Arc<AtomicU64>,
+    }
+
+    fn through_refusal(mock: &OrderMock) -> ThroughRefusal {
+        let opened = Arc::new(AtomicUsize::new(0));
+        let layer = RefusedLayer::default();
+        let channel = first_connection_goes_away(mock, opened.clone());
+        ThroughRefusal {
+            client: OrderServiceClient::new(layer.layer(channel)),
+            opened,
+            sent_again: layer.sent_again(),
+        }
+    }
+
     fn order(customer: &str) -> CreateOrderRequest {
         CreateOrderRequest {
             customer_id: customer.into(),
@@ -394,15 +413,18 @@ mod tests {
     #[tokio::test]
     async fn a_call_turned_away_by_goaway_is_sent_again_and_made_once() {
         let mock = OrderMock::start().await;
-        let opened = Arc::new(AtomicUsize::new(0));
-        let channel = first_connection_goes_away(&mock, opened.clone());
-        let mut client = OrderServiceClient::new(RefusedLayer::default().layer(channel));
-        let made = client.create_order(order("c-goaway")).await.unwrap();
+        let mut through = through_refusal(&mock);
+        let made = through
+            .client
+            .create_order(order("c-goaway"))
+            .await
+            .unwrap();
         assert_eq!(
-            opened.load(Ordering::SeqCst),
+            through.opened.load(Ordering::SeqCst),
             2,
             "sent again on a new connection"
         );
+        assert_eq!(through.sent_again.load(Ordering::Relaxed), 1);
         assert_eq!(mock.journal().len(), 1, "the server saw it once");
         let id = made.into_inner().order_id;
         let stored = mock
@@ -441,9 +463,7 @@ mod tests {
     #[tokio::test]
     async fn a_streamed_request_is_sent_again_from_its_first_message() {
         let mock = OrderMock::start().await;
-        let opened = Arc::new(AtomicUsize::new(0));
-        let channel = first_connection_goes_away(&mock, opened.clone());
-        let mut client = OrderServiceClient::new(RefusedLayer::default().layer(channel));
+        let mut through = through_refusal(&mock);
         let items: Vec<LineItem> = (1..=3)
             .map(|n| LineItem {
                 product_id: format!("p{n}"),
@@ -451,12 +471,14 @@ mod tests {
                 price_cents: 100,
             })
             .collect();
-        let summary = client
+        let summary = through
+            .client
             .submit_line_items(tokio_stream::iter(items))
             .await
             .unwrap()
             .into_inner();
-        assert_eq!(opened.load(Ordering::SeqCst), 2);
+        assert_eq!(through.opened.load(Ordering::SeqCst), 2);
+        assert_eq!(through.sent_again.load(Ordering::Relaxed), 1);
         assert_eq!(summary.item_count, 3);
         assert_eq!(summary.total_cents, (1 + 2 + 3) * 100);
     }
@@ -542,7 +564,8 @@ mod tests {
                 async move { Ok::<_, std::io::Error>(TokioIo::new(client)) }
             }),
         );
-        let mut client = OrderServiceClient::new(RefusedLayer::default().layer(channel));
+        let layer = RefusedLayer::default();
+        let mut client = OrderServiceClient::new(layer.layer(channel));
         let (tx, rx) = tokio::sync::mpsc::channel(2);
         let action = |id: &str| crate::pb::OrderAction {
             order_id: id.into(),
@@ -559,5 +582,6 @@ mod tests {
         let err = results.message().await.unwrap_err();
         assert!(refused(&err), "the stream was refused: {err:?}");
         assert_eq!(calls.load(Ordering::SeqCst), 1, "sent once");
+        assert_eq!(layer.sent_again().load(Ordering::Relaxed), 0);
     }
 }
