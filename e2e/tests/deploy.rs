@@ -25,13 +25,26 @@ fn yaml(path: &str) -> Value {
     serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{path} does not parse: {e}"))
 }
 
-fn run(args: &[&str]) -> Output {
+fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
     Command::new(orders_testkit_e2e::cli_binary())
         .args(args)
         .stdin(Stdio::null())
         .env_remove("ORDERS_TESTKIT_TOKEN")
         .output()
         .unwrap()
+}
+
+/// Runs the binary with `args`, which must exit 0; its output.
+#[track_caller]
+fn run_ok(args: &[String]) -> Output {
+    let out = run(args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    out
 }
 
 /// The long flags and environment variables `<subcommand> --help` lists.
@@ -162,14 +175,7 @@ fn the_kubernetes_job_runs_verify_once_with_flags_the_binary_has() {
     let report = dir.join("junit.xml");
     let args = with(args, "--endpoint", &served.url());
     let args = with(args, "--junit", report.to_str().unwrap());
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = run(&args);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    run_ok(&args);
     let xml = std::fs::read_to_string(&report).unwrap();
     assert!(xml.contains("<testsuite"), "{xml}");
     let _ = std::fs::remove_dir_all(&dir);
@@ -206,14 +212,7 @@ fn the_compose_file_serves_the_mock_and_checks_its_health_with_flags_the_binary_
     let command: Vec<&str> = command.iter().map(String::as_str).collect();
     let served = Served::spawn(&command);
     let health = with(health, "--endpoint", &served.url());
-    let health: Vec<&str> = health.iter().map(String::as_str).collect();
-    let out = run(&health);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let out = run_ok(&health);
     assert!(String::from_utf8_lossy(&out.stdout).contains("SERVING"));
 }
 
